@@ -1,0 +1,850 @@
+/* main.c - the trainbench command line: list, info, run. The only place that exits. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../harness/bench.h"
+#include "../harness/context.h"
+#include "../harness/device.h"
+#include "../harness/nvml.h"
+#include "../harness/record.h"
+#include "../harness/runner.h"
+#include "../harness/specs.h"
+#include "../harness/sweep.h"
+#include "benches.h"
+
+#define MAX_BENCHES 16
+#define MAX_OPTS 64
+
+static const char usage_main[] =
+    "usage: trainbench COMMAND [ARGS]\n"
+    "\n"
+    "  list [BENCH]            benchmarks, axes, implementations and what each needs\n"
+    "  info [--json]           this machine: GPUs, driver, libraries, peaks\n"
+    "  run [BENCH...] [opts]   measure (no BENCH: the default suite)\n"
+    "\n"
+    "'trainbench COMMAND --help' describes a command. Exit codes: 0 all good; 1 a result was\n"
+    "wrong or failed; 2 bad usage or input; 3 no usable device; 4 a device or library\n"
+    "failure stopped the run.\n";
+
+static const char usage_run[] =
+    "usage: trainbench run [BENCH...] [options]\n"
+    "\n"
+    "Runs every case of the named benchmarks (default: the default suite) on every visible GPU\n"
+    "at once, verifying each case before timing it. Results: a table on stdout, JSON Lines in\n"
+    "results/<host>-<YYYYmmdd-HHMMSS>.jsonl (or --output).\n"
+    "\n"
+    "Selection:\n"
+    "  --<axis> SWEEP     values of a benchmark axis (see 'trainbench list'); sweeps are\n"
+    "                     8:8G:x2 (geometric), 1K:64K:+1K (arithmetic), 4096,8192 (list);\n"
+    "                     K/M/G/T are binary (1K = 1024)\n"
+    "  --impl LIST        implementations to run (comma-separated names)\n"
+    "  --dtype LIST       data types (fp32, tf32, bf16, fp16, fp8)\n"
+    "  --gpus LIST        GPU indices to use (default: all visible)\n"
+    "  --host             run the host implementations on the CPU instead of GPUs\n"
+    "  --quick            a short sweep and looser stopping (about a minute per GPU)\n"
+    "Measurement (nvbench's names):\n"
+    "  --min-samples N    at least N samples per case (default 10; --quick 5)\n"
+    "  --min-time S       at least S seconds of measured time (default 0.5; --quick 0.1)\n"
+    "  --max-noise PCT    then stop when the relative stdev is under PCT %% (default 0.5)\n"
+    "  --timeout S        always stop a case after S seconds (default 15; --quick 2)\n"
+    "  --cold             flush L2 before every single-execution sample\n"
+    "  --serial           one GPU at a time instead of all at once\n"
+    "  --seed N           input data seed (default 1)\n"
+    "Output:\n"
+    "  -o, --output FILE  the JSON Lines file\n"
+    "  --csv FILE         also write CSV\n"
+    "  -q, --quiet        no progress line on stderr\n";
+
+static const char usage_list[] =
+    "usage: trainbench list [BENCH]\n"
+    "\n"
+    "Lists the benchmarks with their axes (default, --quick and --host values) and their\n"
+    "implementations: kind (hand-written, vendor, host), data types, the GPUs they need.\n";
+
+static const char usage_info[] =
+    "usage: trainbench info [--json]\n"
+    "\n"
+    "Describes this machine: host, CPU, driver, CUDA runtime, cuBLAS, NCCL, NVML, and per GPU\n"
+    "its properties and peaks (device-derived and datasheet). --json prints the context record\n"
+    "that starts every result file. Exit 3 when no GPU is usable (the rest is still printed).\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "trainbench: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return TB_USAGE;
+}
+
+static int is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+/* ---------------------------------------------------------------- list */
+
+static void bench_names(char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (int i = 0; tb_benches[i]; i++) {
+        if (i)
+            strncat(buf, ", ", n - strlen(buf) - 1);
+        strncat(buf, tb_benches[i]->name, n - strlen(buf) - 1);
+    }
+}
+
+
+static void list_bench(const tb_bench *b)
+{
+    printf("%s - %s\n", b->name, b->summary);
+    printf("  axes:\n");
+    for (int i = 0; i < b->n_axes; i++) {
+        const tb_axis *a = &b->axes[i];
+        printf("    --%-10s default %s; --quick %s", a->name, a->defaults, a->quick);
+        if (a->host_defaults)
+            printf("; --host %s", a->host_defaults);
+        if (a->host_quick)
+            printf("; --host --quick %s", a->host_quick);
+        printf("\n                 %s\n", a->help);
+    }
+    printf("  implementations:\n");
+    for (int i = 0; i < b->n_impls; i++) {
+        const tb_impl *m = &b->impls[i];
+        char dts[64] = "";
+        for (int d = 0; d < TB_DTYPE_COUNT; d++)
+            if (m->dtypes & TB_DT(d)) {
+                if (dts[0])
+                    strcat(dts, ",");
+                strcat(dts, tb_dtype_name((tb_dtype)d));
+            }
+        char needs[64];
+        if (m->kind == TB_KIND_HOST)
+            snprintf(needs, sizeof needs, "CPU (--host)");
+        else if (m->min_cc && m->max_cc == m->min_cc)
+            snprintf(needs, sizeof needs, "cc %d.%d", m->min_cc / 10, m->min_cc % 10);
+        else if (m->min_cc)
+            snprintf(needs, sizeof needs, "cc >= %d.%d", m->min_cc / 10, m->min_cc % 10);
+        else
+            snprintf(needs, sizeof needs, "any GPU");
+        printf("    %-12s %-12s %-10s %-13s %s%s%s\n", m->name, tb_impl_kind_name(m->kind), dts,
+               needs, m->summary, m->compare_to ? "; compared with " : "",
+               m->compare_to ? m->compare_to : "");
+    }
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    if (argc > 1 && is_help(argv[1])) {
+        fputs(usage_list, stdout);
+        return TB_OK;
+    }
+    if (argc > 2)
+        return usage_error("list: takes at most one benchmark, got '%s'", argv[2]);
+    if (argc == 2) {
+        if (argv[1][0] == '-')
+            return usage_error("list: unknown option '%s' (use --help)", argv[1]);
+        const tb_bench *b = tb_bench_find(argv[1]);
+        if (!b) {
+            char names[256];
+            bench_names(names, sizeof names);
+            return usage_error("list: unknown benchmark '%s' (available: %s)", argv[1], names);
+        }
+        list_bench(b);
+        return TB_OK;
+    }
+    for (int i = 0; tb_benches[i]; i++) {
+        if (i)
+            printf("\n");
+        list_bench(tb_benches[i]);
+    }
+    return TB_OK;
+}
+
+/* ---------------------------------------------------------------- info */
+
+static const char *json_str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : "-";
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_info, stdout);
+            return TB_OK;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else {
+            return usage_error("info: unknown option '%s' (accepted: --json, --help)", argv[i]);
+        }
+    }
+    tb_device *devs = NULL;
+    int ndev = 0;
+    tb_err err;
+    tb_status dst = tb_device_discover(&devs, &ndev, &err);
+    char why[512] = "";
+    tb_nvml *nvml = tb_nvml_open(why, sizeof why);
+    cJSON *ctx = tb_context_build(argc, argv, devs, ndev, nvml, why, NULL);
+    if (dst)
+        cJSON_AddStringToObject(ctx, "no_device_reason", err.msg);
+    if (json) {
+        char *s = cJSON_Print(ctx);
+        printf("%s\n", s);
+        free(s);
+    } else {
+#define STR(k) json_str(ctx, k)
+        printf("trainbench %s (commit %s)\n", tb_build_version, tb_build_commit);
+        printf("host          %s\n", STR("host"));
+        printf("cpu           %s (%d threads)\n", STR("cpu"),
+               (int)cJSON_GetObjectItem(ctx, "cpu_threads")->valuedouble);
+        printf("driver        %s (CUDA %s)\n", STR("driver"), STR("cuda_driver"));
+        printf("cuda runtime  %s\n", STR("cuda_runtime"));
+        printf("cublas        %s\n", STR("cublas"));
+        printf("nccl          %s\n", STR("nccl"));
+        printf("nvml          %s\n", nvml ? "loaded" : why);
+#undef STR
+        if (dst)
+            printf("gpus          none: %s\n", err.msg);
+        for (int i = 0; i < ndev; i++) {
+            const tb_device *d = &devs[i];
+            tb_peak pk;
+            tb_specs_peak(d, TB_PEAK_MEMORY, TB_FP32, &pk);
+            printf("gpu %d         %s, cc %d.%d, %d SMs, %.1f GiB, SM clock max %d MHz, memory "
+                   "clock %d MHz x %d bits\n",
+                   d->ordinal, d->name, d->cc_major, d->cc_minor, d->sm_count,
+                   (double)d->mem_bytes / (1 << 30), d->max_sm_clock_khz / 1000,
+                   d->max_mem_clock_khz / 1000, d->bus_width_bits);
+            printf("              %s, pci %s\n", d->uuid, d->pci_bus_id);
+            printf("              memory peak: derived %.0f GB/s", pk.derived);
+            if (pk.datasheet > 0)
+                printf(", datasheet %.0f GB/s", pk.datasheet);
+            printf("%s%s\n", pk.usable ? "" : " (no % of peak: ", pk.usable ? "" : pk.note);
+            if (!pk.usable)
+                printf("              )\n");
+            static const tb_dtype dts[] = {TB_BF16, TB_TF32, TB_FP8E4M3};
+            for (size_t k = 0; k < sizeof dts / sizeof dts[0]; k++) {
+                tb_specs_peak(d, TB_PEAK_TENSOR, dts[k], &pk);
+                if (pk.derived > 0)
+                    printf("              %s tensor peak: derived %.0f TFLOP/s%s%.0f%s\n",
+                           tb_dtype_name(dts[k]), pk.derived,
+                           pk.datasheet > 0 ? ", datasheet " : "",
+                           pk.datasheet > 0 ? pk.datasheet : 0.0,
+                           pk.datasheet > 0 ? " TFLOP/s" : "");
+            }
+        }
+    }
+    cJSON_Delete(ctx);
+    tb_nvml_close(nvml);
+    free(devs);
+    return dst ? TB_NODEV : TB_OK;
+}
+
+/* ---------------------------------------------------------------- run */
+
+typedef struct {
+    const char *name;
+    const char *value;
+    int used;
+} axis_opt;
+
+typedef struct {
+    const tb_bench *benches[MAX_BENCHES];
+    int nbench;
+    int explicit_benches;
+    axis_opt axes[MAX_OPTS];
+    int naxes;
+    const char *impls, *dtypes, *gpus, *output, *csv;
+    int host, quick, cold, serial, quiet;
+    int set_min_samples, set_min_time, set_timeout;
+    tb_run_opts ro;
+} run_args;
+
+static const char *const run_flags[] = {"--host",   "--quick", "--cold", "--serial",
+                                        "--quiet",  "-q",      "--help", "-h", NULL};
+
+static int is_flag(const char *a)
+{
+    for (int i = 0; run_flags[i]; i++)
+        if (strcmp(a, run_flags[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static tb_status parse_double(const char *opt, const char *v, double *out, tb_err *err)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (!*v || *end || errno || !isfinite(d))
+        return tb_err_set(err, TB_USAGE, "%s: '%s' is not a number", opt, v);
+    *out = d;
+    return TB_OK;
+}
+
+static tb_status parse_int(const char *opt, const char *v, long long lo, long long hi,
+                           long long *out, tb_err *err)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || errno || x < lo || x > hi)
+        return tb_err_set(err, TB_USAGE, "%s: '%s' is not an integer from %lld to %lld", opt, v,
+                          lo, hi);
+    *out = x;
+    return TB_OK;
+}
+
+static int bench_has_axis(const tb_bench *b, const char *name)
+{
+    for (int i = 0; i < b->n_axes; i++)
+        if (strcmp(b->axes[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static int any_bench_has_axis(const char *name)
+{
+    for (int i = 0; tb_benches[i]; i++)
+        if (bench_has_axis(tb_benches[i], name))
+            return 1;
+    return 0;
+}
+
+static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
+{
+    memset(a, 0, sizeof *a);
+    tb_stop_rule def = TB_STOP_RULE_DEFAULT;
+    a->ro.rule = def;
+    a->ro.seed = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-' || arg[1] == '\0') {
+            const tb_bench *b = tb_bench_find(arg);
+            if (!b) {
+                char names[256];
+                bench_names(names, sizeof names);
+                return tb_err_set(err, TB_USAGE, "run: unknown benchmark '%s' (available: %s)",
+                                  arg, names);
+            }
+            if (a->nbench < MAX_BENCHES)
+                a->benches[a->nbench++] = b;
+            a->explicit_benches = 1;
+            continue;
+        }
+        if (is_flag(arg)) {
+            if (!strcmp(arg, "--host")) a->host = 1;
+            else if (!strcmp(arg, "--quick")) a->quick = 1;
+            else if (!strcmp(arg, "--cold")) a->cold = 1;
+            else if (!strcmp(arg, "--serial")) a->serial = 1;
+            else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) a->quiet = 1;
+            else return TB_SKIP; /* --help */
+            continue;
+        }
+        /* an option with a value: --name VALUE or --name=VALUE */
+        char name[64];
+        const char *value;
+        const char *eq = strchr(arg, '=');
+        if (eq) {
+            size_t len = (size_t)(eq - arg);
+            if (len >= sizeof name)
+                return tb_err_set(err, TB_USAGE, "run: unknown option '%.*s'", (int)len, arg);
+            memcpy(name, arg, len);
+            name[len] = '\0';
+            value = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", arg);
+            value = NULL;
+        }
+        const char *opt = name[1] == '-' ? name + 2 : name + 1;
+        static const char *const valued[] = {"impl",     "dtype",      "gpus",    "output", "o",
+                                             "csv",      "min-samples", "min-time", "max-noise",
+                                             "timeout", "seed",       NULL};
+        int known = 0;
+        for (int k = 0; valued[k]; k++)
+            if (strcmp(opt, valued[k]) == 0)
+                known = 1;
+        if (strcmp(name, "-o") != 0 && name[1] != '-')
+            known = 0;
+        if (!known && !(name[1] == '-' && any_bench_has_axis(opt)))
+            return tb_err_set(err, TB_USAGE,
+                              "run: unknown option '%s' (see 'trainbench run --help' and "
+                              "'trainbench list' for benchmark axes)",
+                              name);
+        if (!value) {
+            if (i + 1 >= argc)
+                return tb_err_set(err, TB_USAGE, "run: option '%s' needs a value", name);
+            value = argv[++i];
+        }
+        long long iv;
+        double dv;
+        tb_status st = TB_OK;
+        if (!strcmp(opt, "impl")) a->impls = value;
+        else if (!strcmp(opt, "dtype")) a->dtypes = value;
+        else if (!strcmp(opt, "gpus")) a->gpus = value;
+        else if (!strcmp(opt, "output") || !strcmp(opt, "o")) a->output = value;
+        else if (!strcmp(opt, "csv")) a->csv = value;
+        else if (!strcmp(opt, "min-samples")) {
+            if (!(st = parse_int(name, value, 1, 1000000, &iv, err))) {
+                a->ro.rule.min_samples = (int)iv;
+                a->set_min_samples = 1;
+            }
+        } else if (!strcmp(opt, "min-time")) {
+            if (!(st = parse_double(name, value, &dv, err))) {
+                a->ro.rule.min_time = dv;
+                a->set_min_time = 1;
+            }
+        } else if (!strcmp(opt, "max-noise")) {
+            if (!(st = parse_double(name, value, &dv, err)))
+                a->ro.rule.max_noise = dv / 100.0;
+        } else if (!strcmp(opt, "timeout")) {
+            if (!(st = parse_double(name, value, &dv, err))) {
+                a->ro.rule.timeout = dv;
+                a->set_timeout = 1;
+            }
+        } else if (!strcmp(opt, "seed")) {
+            if (!(st = parse_int(name, value, 0, 0x7fffffffffffffffLL, &iv, err)))
+                a->ro.seed = (uint64_t)iv;
+        } else {
+            for (int k = 0; k < a->naxes; k++)
+                if (!strcmp(a->axes[k].name, opt))
+                    return tb_err_set(err, TB_USAGE, "run: --%s is given twice", opt);
+            if (a->naxes >= MAX_OPTS)
+                return tb_err_set(err, TB_USAGE, "run: too many axis options");
+            a->axes[a->naxes].name = opt;
+            a->axes[a->naxes].value = value;
+            a->naxes++;
+        }
+        if (st)
+            return st;
+    }
+    if (a->quick) {
+        if (!a->set_min_samples)
+            a->ro.rule.min_samples = 5;
+        if (!a->set_min_time)
+            a->ro.rule.min_time = 0.1;
+        if (!a->set_timeout)
+            a->ro.rule.timeout = 2.0;
+    }
+    return tb_stop_rule_validate(&a->ro.rule, err);
+}
+
+/* Is name in the comma-separated list? */
+static int in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return 1;
+        p = c ? c + 1 : NULL;
+    }
+    return 0;
+}
+
+typedef struct {
+    tb_case *cases;
+    size_t n, cap;
+} plan;
+
+static tb_status plan_push(plan *p, const tb_case *c, tb_err *err)
+{
+    if (p->n == p->cap) {
+        size_t ncap = p->cap ? p->cap * 2 : 64;
+        tb_case *nc = realloc(p->cases, ncap * sizeof *nc);
+        if (!nc)
+            return tb_err_set(err, TB_USAGE, "out of host memory");
+        p->cases = nc;
+        p->cap = ncap;
+    }
+    p->cases[p->n++] = *c;
+    return TB_OK;
+}
+
+/* Parses an enum axis value list into indices. */
+static tb_status parse_enum(const tb_axis *ax, const char *spec, tb_sweep *out, tb_err *err)
+{
+    out->values = NULL;
+    out->count = 0;
+    size_t nch = 0;
+    while (ax->choices[nch])
+        nch++;
+    out->values = calloc(nch * 4 + 1, sizeof *out->values);
+    if (!out->values)
+        return tb_err_set(err, TB_USAGE, "out of host memory");
+    for (const char *p = spec; p && *p;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        size_t k = 0;
+        while (k < nch && !(strlen(ax->choices[k]) == len && !strncmp(ax->choices[k], p, len)))
+            k++;
+        if (k == nch || out->count >= nch * 4) {
+            tb_sweep_free(out);
+            return tb_err_set(err, TB_USAGE, "--%s: '%.*s' is not one of %s", ax->name,
+                              (int)len, p, ax->defaults);
+        }
+        out->values[out->count++] = (int64_t)k;
+        p = c ? c + 1 : NULL;
+    }
+    if (out->count == 0) {
+        tb_sweep_free(out);
+        return tb_err_set(err, TB_USAGE, "--%s: empty value", ax->name);
+    }
+    return TB_OK;
+}
+
+/* Expands one benchmark's cases in the order: axis points (last axis fastest), dtypes,
+ * implementations (baselines first, as the table lists them). */
+static tb_status plan_bench(const run_args *a, const tb_bench *b, plan *p, int *n_impl_matched,
+                            tb_err *err)
+{
+    tb_sweep sw[TB_MAX_AXES];
+    memset(sw, 0, sizeof sw);
+    tb_status st = TB_OK;
+    for (int i = 0; i < b->n_axes && !st; i++) {
+        const tb_axis *ax = &b->axes[i];
+        const char *spec = NULL;
+        for (int k = 0; k < a->naxes; k++)
+            if (!strcmp(a->axes[k].name, ax->name)) {
+                spec = a->axes[k].value;
+                ((axis_opt *)&a->axes[k])->used = 1;
+            }
+        if (!spec) {
+            if (a->host)
+                spec = a->quick ? (ax->host_quick ? ax->host_quick : ax->quick)
+                                : (ax->host_defaults ? ax->host_defaults : ax->defaults);
+            else
+                spec = a->quick ? ax->quick : ax->defaults;
+        }
+        char what[80];
+        snprintf(what, sizeof what, "--%s", ax->name);
+        if (ax->type == TB_AXIS_ENUM)
+            st = parse_enum(ax, spec, &sw[i], err);
+        else
+            st = tb_sweep_parse(spec, what, ax->type == TB_AXIS_SIZE, &sw[i], err);
+    }
+    size_t idx[TB_MAX_AXES] = {0};
+    while (!st) {
+        for (int d = 0; d < TB_DTYPE_COUNT && !st; d++) {
+            if (a->dtypes && !in_list(a->dtypes, tb_dtype_name((tb_dtype)d)))
+                continue;
+            for (int m = 0; m < b->n_impls && !st; m++) {
+                const tb_impl *impl = &b->impls[m];
+                if (!(impl->dtypes & TB_DT(d)))
+                    continue;
+                if (a->impls && !in_list(a->impls, impl->name))
+                    continue;
+                if ((impl->kind == TB_KIND_HOST) != (a->host != 0))
+                    continue;
+                tb_case c;
+                memset(&c, 0, sizeof c);
+                c.bench = b;
+                c.impl = impl;
+                c.dtype = (tb_dtype)d;
+                for (int i = 0; i < b->n_axes; i++)
+                    c.axis[i] = sw[i].values[idx[i]];
+                st = plan_push(p, &c, err);
+                (*n_impl_matched)++;
+            }
+        }
+        int i = b->n_axes - 1;
+        while (i >= 0 && ++idx[i] == sw[i].count)
+            idx[i--] = 0;
+        if (i < 0)
+            break;
+    }
+    for (int i = 0; i < b->n_axes; i++)
+        tb_sweep_free(&sw[i]);
+    return st;
+}
+
+static tb_status check_names(const run_args *a, tb_err *err)
+{
+    /* every --impl and --dtype name must exist in a selected benchmark */
+    for (const char *p = a->impls; p && *p;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        const tb_impl *found = NULL;
+        char accepted[512] = "";
+        for (int b = 0; b < a->nbench; b++)
+            for (int m = 0; m < a->benches[b]->n_impls; m++) {
+                const tb_impl *im = &a->benches[b]->impls[m];
+                if (strlen(im->name) == len && !strncmp(im->name, p, len))
+                    found = im;
+                if ((im->kind == TB_KIND_HOST) == (a->host != 0)) {
+                    if (accepted[0])
+                        strncat(accepted, ", ", sizeof accepted - strlen(accepted) - 1);
+                    strncat(accepted, im->name, sizeof accepted - strlen(accepted) - 1);
+                }
+            }
+        if (!found)
+            return tb_err_set(err, TB_USAGE, "--impl: '%.*s' is not an implementation (accepted: %s)",
+                              (int)len, p, accepted);
+        if ((found->kind == TB_KIND_HOST) != (a->host != 0))
+            return tb_err_set(err, TB_USAGE, "--impl: '%s' %s", found->name,
+                              a->host ? "needs a GPU; drop --host"
+                                      : "runs on the host; add --host");
+        p = c ? c + 1 : NULL;
+    }
+    for (const char *p = a->dtypes; p && *p;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)(len < 31 ? len : 31), p);
+        tb_dtype d;
+        if (tb_dtype_parse(name, &d))
+            return tb_err_set(err, TB_USAGE,
+                              "--dtype: '%s' is not a data type (accepted: fp32, tf32, bf16, "
+                              "fp16, fp8)",
+                              name);
+        p = c ? c + 1 : NULL;
+    }
+    return TB_OK;
+}
+
+static tb_status default_output(char *buf, size_t n, tb_err *err)
+{
+    char host[128] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    for (char *c = host; *c; c++)
+        if (*c == '/' || *c == ' ')
+            *c = '_';
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    if (mkdir("results", 0777) != 0 && errno != EEXIST)
+        return tb_err_set(err, TB_USAGE, "cannot create the directory 'results': %s",
+                          strerror(errno));
+    snprintf(buf, n, "results/%s-%s.jsonl", host, stamp);
+    return TB_OK;
+}
+
+static cJSON *options_json(const run_args *a)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "min_samples", a->ro.rule.min_samples);
+    cJSON_AddNumberToObject(o, "min_time_s", a->ro.rule.min_time);
+    cJSON_AddNumberToObject(o, "max_noise_pct", a->ro.rule.max_noise * 100.0);
+    cJSON_AddNumberToObject(o, "timeout_s", a->ro.rule.timeout);
+    cJSON_AddBoolToObject(o, "cold", a->cold);
+    cJSON_AddBoolToObject(o, "serial", a->serial);
+    cJSON_AddBoolToObject(o, "quick", a->quick);
+    cJSON_AddBoolToObject(o, "host", a->host);
+    cJSON_AddNumberToObject(o, "seed", (double)a->ro.seed);
+    cJSON_AddNumberToObject(o, "batch_target_s", 1e-3);
+    return o;
+}
+
+static tb_status select_gpus(const char *list, tb_device *devs, int *ndev, tb_err *err)
+{
+    if (!list || !strcmp(list, "all"))
+        return TB_OK;
+    tb_device *keep = malloc((size_t)*ndev * sizeof *keep);
+    if (!keep)
+        return tb_err_set(err, TB_USAGE, "out of host memory");
+    int k = 0;
+    for (const char *p = list;;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        char item[32];
+        long long v;
+        snprintf(item, sizeof item, "%.*s", (int)(len < 31 ? len : 31), p);
+        if (parse_int("--gpus", item, 0, *ndev - 1, &v, NULL)) {
+            free(keep);
+            return tb_err_set(err, TB_USAGE,
+                              "--gpus: '%s' is not a GPU index (use 'all' or indices 0 to %d)",
+                              item, *ndev - 1);
+        }
+        int dup = 0;
+        for (int j = 0; j < k; j++)
+            dup |= keep[j].ordinal == (int)v;
+        if (!dup)
+            keep[k++] = devs[v];
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    memcpy(devs, keep, (size_t)k * sizeof *keep);
+    *ndev = k;
+    free(keep);
+    return TB_OK;
+}
+
+static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
+{
+    run_args a;
+    tb_err err;
+    tb_status st = parse_run_args(argc, argv, &a, &err);
+    if (st == TB_SKIP) {
+        fputs(usage_run, stdout);
+        return TB_OK;
+    }
+    if (st) {
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+        return st;
+    }
+    if (!a.explicit_benches) {
+        for (int i = 0; tb_benches[i] && a.nbench < MAX_BENCHES; i++)
+            if (tb_benches[i]->in_default_suite)
+                a.benches[a.nbench++] = tb_benches[i];
+    }
+    if ((st = check_names(&a, &err))) {
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+        return st;
+    }
+    plan p = {NULL, 0, 0};
+    for (int b = 0; b < a.nbench && !st; b++) {
+        int matched = 0;
+        st = plan_bench(&a, a.benches[b], &p, &matched, &err);
+        if (!st && !matched && a.explicit_benches && !a.impls && !a.dtypes)
+            st = tb_err_set(&err, TB_USAGE, "run: %s has no %s implementation",
+                            a.benches[b]->name, a.host ? "host (--host)" : "GPU");
+    }
+    for (int k = 0; k < a.naxes && !st; k++)
+        if (!a.axes[k].used)
+            st = tb_err_set(&err, TB_USAGE,
+                            "run: --%s is not an axis of the selected benchmarks (see "
+                            "'trainbench list')",
+                            a.axes[k].name);
+    if (!st && p.n == 0)
+        st = tb_err_set(&err, TB_USAGE,
+                        "run: nothing to run: no implementation matches the selected benchmarks, "
+                        "--impl and --dtype");
+    if (st) {
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+        free(p.cases);
+        return st;
+    }
+
+    if (a.host && a.gpus) {
+        fprintf(stderr, "trainbench: --gpus: not used with --host (the host is one device)\n");
+        free(p.cases);
+        return TB_USAGE;
+    }
+
+    /* devices */
+    tb_device *devs = NULL;
+    int ndev = 0;
+    if (a.host) {
+        devs = malloc(sizeof *devs);
+        if (!devs) {
+            free(p.cases);
+            return TB_DEVFAIL;
+        }
+        tb_device_host(devs);
+        ndev = 1;
+    } else {
+        st = tb_device_discover(&devs, &ndev, &err);
+        if (st) {
+            fprintf(stderr,
+                    "trainbench: %s\n"
+                    "trainbench: to run the same pipeline on the CPU: trainbench run --host\n",
+                    err.msg);
+            free(p.cases);
+            return TB_NODEV;
+        }
+        if ((st = select_gpus(a.gpus, devs, &ndev, &err))) {
+            fprintf(stderr, "trainbench: %s\n", err.msg);
+            free(devs);
+            free(p.cases);
+            return st;
+        }
+    }
+
+    char why[512] = "";
+    tb_nvml *nvml = NULL;
+    if (!a.host) {
+        nvml = tb_nvml_open(why, sizeof why);
+        if (!nvml)
+            fprintf(stderr,
+                    "trainbench: NVML not available (%s): clock, power, energy, temperature and "
+                    "throttle reasons are recorded as null\n",
+                    why);
+    } else {
+        snprintf(why, sizeof why, "not used with --host");
+    }
+
+    char path[1024];
+    if (a.output)
+        snprintf(path, sizeof path, "%s", a.output);
+    else if ((st = default_output(path, sizeof path, &err))) {
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+        tb_nvml_close(nvml);
+        free(devs);
+        free(p.cases);
+        return st;
+    }
+    cJSON *opts = options_json(&a);
+    cJSON *ctx = tb_context_build(full_argc, full_argv, devs, ndev, nvml, why, opts);
+    cJSON_Delete(opts);
+    tb_writer *w = NULL;
+    st = tb_writer_open(&w, path, a.csv, stdout, ctx, &err);
+    cJSON_Delete(ctx);
+    if (st) {
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+        tb_nvml_close(nvml);
+        free(devs);
+        free(p.cases);
+        return st;
+    }
+    a.ro.cold = a.cold;
+    a.ro.serial = a.serial;
+    a.ro.progress = !a.quiet && isatty(STDERR_FILENO);
+    st = tb_runner_run(p.cases, p.n, devs, ndev, &a.ro, nvml, w, &err);
+    int ok, wrong, skipped, failed;
+    tb_writer_counts(w, &ok, &wrong, &skipped, &failed);
+    tb_writer_close(w);
+    printf("\n%d ok, %d wrong, %d skipped, %d failed; results: %s\n", ok, wrong, skipped, failed,
+           path);
+    if (st)
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+    tb_nvml_close(nvml);
+    free(devs);
+    free(p.cases);
+    return st;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return TB_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (is_help(cmd) || !strcmp(cmd, "help")) {
+        fputs(usage_main, stdout);
+        return TB_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("trainbench %s (commit %s)\n", tb_build_version, tb_build_commit);
+        return TB_OK;
+    }
+    if (!strcmp(cmd, "list"))
+        return cmd_list(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info"))
+        return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1, argc, argv);
+    fprintf(stderr, "trainbench: unknown command '%s' (accepted: list, info, run; see --help)\n",
+            cmd);
+    return TB_USAGE;
+}

@@ -1,0 +1,13 @@
+#include <string.h>
+
+#include "benches.h"
+
+const tb_bench *const tb_benches[] = {&tb_bench_membw, NULL};
+
+const tb_bench *tb_bench_find(const char *name)
+{
+    for (int i = 0; tb_benches[i]; i++)
+        if (strcmp(tb_benches[i]->name, name) == 0)
+            return tb_benches[i];
+    return NULL;
+}

@@ -1,0 +1,41 @@
+#include "bench.h"
+
+#include <string.h>
+
+static const char *const dtype_names[TB_DTYPE_COUNT] = {"fp32", "tf32", "bf16", "fp16", "fp8"};
+static const size_t dtype_sizes[TB_DTYPE_COUNT] = {4, 4, 2, 2, 1};
+
+const char *tb_dtype_name(tb_dtype d)
+{
+    return (unsigned)d < TB_DTYPE_COUNT ? dtype_names[d] : "?";
+}
+
+size_t tb_dtype_size(tb_dtype d)
+{
+    return (unsigned)d < TB_DTYPE_COUNT ? dtype_sizes[d] : 0;
+}
+
+int tb_dtype_parse(const char *text, tb_dtype *out)
+{
+    for (int i = 0; i < TB_DTYPE_COUNT; i++) {
+        if (strcmp(text, dtype_names[i]) == 0) {
+            *out = (tb_dtype)i;
+            return 0;
+        }
+    }
+    if (strcmp(text, "fp8e4m3") == 0) {
+        *out = TB_FP8E4M3;
+        return 0;
+    }
+    return -1;
+}
+
+const char *tb_impl_kind_name(tb_impl_kind k)
+{
+    switch (k) {
+    case TB_KIND_HANDWRITTEN: return "hand-written";
+    case TB_KIND_VENDOR: return "vendor";
+    case TB_KIND_HOST: return "host";
+    }
+    return "?";
+}

@@ -1,0 +1,122 @@
+/* bench.h - the contract between the harness and a benchmark.
+ *
+ * A benchmark is a table: a name, axes, implementations, the work it counts (flops, bytes)
+ * and a verification. The harness builds the cases, runs each one through
+ *     setup -> run once -> verify -> measure (run many times) -> record -> teardown
+ * on one device, and never knows what the benchmark computes. A benchmark never prints. */
+#ifndef TB_BENCH_H
+#define TB_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "device.h"
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { TB_FP32 = 0, TB_TF32, TB_BF16, TB_FP16, TB_FP8E4M3, TB_DTYPE_COUNT } tb_dtype;
+#define TB_DT(d) (1u << (d))
+
+const char *tb_dtype_name(tb_dtype d);
+/* Bytes per element as stored (tf32 is stored as fp32). */
+size_t tb_dtype_size(tb_dtype d);
+/* Parses "fp32", "tf32", "bf16", "fp16", "fp8" / "fp8e4m3"; returns 0 or -1. */
+int tb_dtype_parse(const char *text, tb_dtype *out);
+
+typedef enum {
+    TB_AXIS_SIZE, /* integer, K/M/G/T binary suffixes accepted, printed as 4K, 1M */
+    TB_AXIS_INT,  /* plain integer */
+    TB_AXIS_ENUM  /* one of `choices`; stored as the index */
+} tb_axis_type;
+
+typedef struct {
+    const char *name;        /* the option is --NAME */
+    tb_axis_type type;
+    const char *defaults;    /* sweep syntax (sweep.h), or comma-separated choices */
+    const char *quick;       /* the --quick values */
+    const char *host_defaults; /* for --host (host references are slower); NULL: defaults */
+    const char *host_quick;    /* for --host --quick; NULL: quick */
+    const char *const *choices; /* TB_AXIS_ENUM: NULL-terminated list */
+    const char *help;
+} tb_axis;
+
+typedef enum { TB_KIND_HANDWRITTEN, TB_KIND_VENDOR, TB_KIND_HOST } tb_impl_kind;
+const char *tb_impl_kind_name(tb_impl_kind k);
+
+#define TB_MAX_AXES 8
+
+struct tb_bench;
+struct tb_impl;
+
+/* One point of the sweep for one implementation. */
+typedef struct {
+    const struct tb_bench *bench;
+    const struct tb_impl *impl;
+    tb_dtype dtype;
+    int64_t axis[TB_MAX_AXES]; /* in the order of bench->axes */
+} tb_case;
+
+/* What an implementation is given to run on. */
+typedef struct {
+    const tb_device *device;
+    void *stream;      /* cudaStream_t of the case; NULL on the host */
+    uint64_t seed;     /* the input seed: the same for every implementation of a case */
+} tb_env;
+
+typedef struct {
+    int ok;
+    double max_abs_err;
+    double max_rel_err;
+    double tolerance;   /* what max_abs_err (or the bench's stated measure) is held to */
+    int64_t n_wrong;    /* elements outside the tolerance */
+    int64_t n_checked;
+} tb_verify;
+
+typedef enum {
+    TB_PEAK_NONE,   /* no meaningful peak (e.g. PCIe copies) */
+    TB_PEAK_MEMORY, /* device memory bandwidth */
+    TB_PEAK_TENSOR, /* tensor-core FLOP/s for the case's dtype */
+    TB_PEAK_SIMT    /* CUDA-core fp32 FLOP/s */
+} tb_peak_kind;
+
+typedef struct tb_impl {
+    const char *name;
+    tb_impl_kind kind;
+    const char *summary;
+    int min_cc, max_cc;     /* compute capability x10 (80 = 8.0); 0 = no bound; host: ignored */
+    unsigned dtypes;        /* TB_DT() mask */
+    const char *compare_to; /* the baseline implementation for % of vendor, or NULL */
+    /* Allocates, fills inputs with the seed's random-normal data, poisons outputs (NaN).
+     * Returns TB_OK, TB_SKIP with the reason (e.g. not enough memory), or TB_DEVFAIL. */
+    tb_status (*setup)(const tb_case *c, const tb_env *env, void **state, tb_err *err);
+    /* Enqueues exactly one execution on the stream (runs it, on the host). Must be
+     * capturable in a CUDA graph. */
+    tb_status (*run)(void *state, tb_err *err);
+    void (*teardown)(void *state);
+} tb_impl;
+
+typedef struct tb_bench {
+    const char *name;
+    const char *summary;
+    const tb_axis *axes;
+    int n_axes;
+    const tb_impl *impls;
+    int n_impls;
+    int in_default_suite;
+    /* The counted work of one execution: FLOPs (0 when none are counted) and bytes moved
+     * (0 when none are counted). */
+    double (*flops)(const tb_case *c);
+    double (*bytes)(const tb_case *c);
+    tb_peak_kind (*peak_kind)(const tb_case *c);
+    /* Compares the output of the last run with a reference; the stream has been synchronized.
+     * Fills v; returns TB_OK (whether or not v->ok), or TB_DEVFAIL. */
+    tb_status (*verify)(const tb_case *c, void *state, tb_verify *v, tb_err *err);
+} tb_bench;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

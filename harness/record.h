@@ -1,0 +1,76 @@
+/* record.h - one case's result and the writers that carry it: the human table on stdout,
+ * JSON Lines (flushed as each case finishes) and CSV. */
+#ifndef TB_RECORD_H
+#define TB_RECORD_H
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+
+#include "bench.h"
+#include "device.h"
+#include "error.h"
+#include "nvml.h"
+#include "specs.h"
+#include "stats.h"
+#include "timer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TB_SCHEMA "trainbench/1"
+
+typedef struct {
+    tb_case c;
+    const tb_device *device;
+    tb_status status;     /* TB_OK, TB_WRONG, TB_SKIP or TB_DEVFAIL */
+    char reason[512];     /* why, for anything but TB_OK */
+    int have_stats;
+    tb_stats stats;       /* seconds per execution */
+    const char *timing;   /* "batch", "graph", "cold" or "host" */
+    long batch;           /* executions per sample */
+    tb_stop_reason stop;
+    double flops, bytes;  /* counted work of one execution */
+    double tflops, gbps;  /* from the median; NAN when the bench counts no such work */
+    tb_peak peak;
+    double pct_peak;      /* NAN when no usable peak */
+    double pct_vendor;    /* NAN when there is no baseline result */
+    const char *vendor_impl;
+    int have_verify;
+    tb_verify verify;
+    tb_telemetry tel;     /* zeroed: no telemetry (the fields are null) */
+} tb_result;
+
+/* The JSON object of one result line ({"type":"result", ...}); caller deletes it. */
+cJSON *tb_record_result_json(const tb_result *r);
+
+/* "bytes=1M" style text of a case's axes. */
+void tb_record_case_text(const tb_case *c, char *buf, size_t buflen);
+
+void tb_record_table_header(FILE *f);
+void tb_record_table_row(FILE *f, const tb_result *r);
+void tb_record_csv_header(FILE *f);
+void tb_record_csv_row(FILE *f, const tb_result *r);
+
+typedef struct tb_writer tb_writer;
+
+/* Opens the outputs before anything is measured: the JSONL file (its first line, the context,
+ * written and flushed now), the CSV file when csv_path is not NULL, and the table stream
+ * (may be NULL). A missing directory of the default results path is created by the caller.
+ * Returns TB_USAGE naming the path when a file cannot be created. */
+tb_status tb_writer_open(tb_writer **w, const char *jsonl_path, const char *csv_path,
+                         FILE *table, const cJSON *context, tb_err *err);
+
+/* Writes one result to every output and flushes them; safe to call from several threads.
+ * Returns TB_DEVFAIL when a write fails (disk full). */
+tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err);
+
+/* Counts of what was written, by status. */
+void tb_writer_counts(tb_writer *w, int *ok, int *wrong, int *skipped, int *failed);
+
+void tb_writer_close(tb_writer *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,326 @@
+#include "runner.h"
+
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cudacheck.h"
+#include "sampler.h"
+#include "specs.h"
+
+typedef struct {
+    const tb_case *c;
+    double figure;
+} baseline_entry;
+
+typedef struct {
+    const tb_case *cases;
+    size_t ncases;
+    const tb_device *dev;
+    const tb_run_opts *opts;
+    tb_nvml *nvml;
+    tb_writer *w;
+    pthread_mutex_t *progress_lock;
+    tb_status status; /* worst outcome on this device */
+    tb_err err;       /* the first failure's message */
+    baseline_entry *baselines;
+    size_t n_baselines;
+} worker;
+
+const char *tb_runner_unsupported(const tb_impl *impl, const tb_device *dev, char *buf,
+                                  size_t buflen)
+{
+    if (dev->is_host != (impl->kind == TB_KIND_HOST)) {
+        snprintf(buf, buflen, "%s", dev->is_host ? "needs a GPU" : "runs on the host (--host)");
+        return buf;
+    }
+    if (dev->is_host)
+        return NULL;
+    int cc = tb_device_cc(dev);
+    if ((impl->min_cc && cc < impl->min_cc) || (impl->max_cc && cc > impl->max_cc)) {
+        char range[64];
+        if (impl->min_cc && impl->max_cc == impl->min_cc)
+            snprintf(range, sizeof range, "%d.%d", impl->min_cc / 10, impl->min_cc % 10);
+        else if (impl->min_cc && impl->max_cc)
+            snprintf(range, sizeof range, "%d.%d to %d.%d", impl->min_cc / 10, impl->min_cc % 10,
+                     impl->max_cc / 10, impl->max_cc % 10);
+        else if (impl->min_cc)
+            snprintf(range, sizeof range, "%d.%d or newer", impl->min_cc / 10, impl->min_cc % 10);
+        else
+            snprintf(range, sizeof range, "%d.%d or older", impl->max_cc / 10, impl->max_cc % 10);
+        snprintf(buf, buflen, "needs compute capability %s, GPU %d is %d.%d", range, dev->ordinal,
+                 dev->cc_major, dev->cc_minor);
+        return buf;
+    }
+    return NULL;
+}
+
+static int same_point(const tb_case *a, const tb_case *b)
+{
+    return a->bench == b->bench && a->dtype == b->dtype &&
+           memcmp(a->axis, b->axis, sizeof a->axis) == 0;
+}
+
+static double find_baseline(worker *wk, const tb_case *c)
+{
+    if (!c->impl->compare_to)
+        return NAN;
+    for (size_t i = 0; i < wk->n_baselines; i++) {
+        const tb_case *b = wk->baselines[i].c;
+        if (same_point(b, c) && strcmp(b->impl->name, c->impl->compare_to) == 0)
+            return wk->baselines[i].figure;
+    }
+    return NAN;
+}
+
+static void remember(worker *wk, const tb_case *c, double figure)
+{
+    baseline_entry *nb = realloc(wk->baselines, (wk->n_baselines + 1) * sizeof *nb);
+    if (!nb)
+        return; /* only % of vendor is lost */
+    wk->baselines = nb;
+    wk->baselines[wk->n_baselines].c = c;
+    wk->baselines[wk->n_baselines].figure = figure;
+    wk->n_baselines++;
+}
+
+static void progress(worker *wk, size_t i, const tb_case *c)
+{
+    if (!wk->opts->progress)
+        return;
+    char cs[128];
+    tb_record_case_text(c, cs, sizeof cs);
+    pthread_mutex_lock(wk->progress_lock);
+    if (wk->dev->is_host)
+        fprintf(stderr, "\r\033[K[host] %zu/%zu %s %s %s %s", i + 1, wk->ncases, c->bench->name,
+                c->impl->name, tb_dtype_name(c->dtype), cs);
+    else
+        fprintf(stderr, "\r\033[K[gpu %d] %zu/%zu %s %s %s %s", wk->dev->ordinal, i + 1,
+                wk->ncases, c->bench->name, c->impl->name, tb_dtype_name(c->dtype), cs);
+    fflush(stderr);
+    pthread_mutex_unlock(wk->progress_lock);
+}
+
+static void clear_progress(worker *wk)
+{
+    if (!wk->opts->progress)
+        return;
+    pthread_mutex_lock(wk->progress_lock);
+    fprintf(stderr, "\r\033[K");
+    fflush(stderr);
+    pthread_mutex_unlock(wk->progress_lock);
+}
+
+/* Measures one set-up case: sampler, stopping rule, telemetry, statistics, figures. */
+static tb_status measure(worker *wk, const tb_case *c, void *state, void *stream,
+                         void *flush, size_t flush_bytes, tb_result *r, tb_err *err)
+{
+    const tb_device *dev = wk->dev;
+    void *nvdev = dev->is_host ? NULL : tb_nvml_device(wk->nvml, dev->pci_bus_id);
+    tb_sampler s;
+    memset(&s, 0, sizeof s);
+    s.impl = c->impl;
+    s.state = state;
+    s.device = dev;
+    s.stream = stream;
+    s.cold = wk->opts->cold && !dev->is_host;
+    s.flush_buf = flush;
+    s.flush_bytes = flush_bytes;
+    s.nvml = wk->nvml;
+    s.nvml_dev = nvdev;
+    s.tel = &r->tel;
+    tb_status st = tb_sampler_init(&s, err);
+    tb_samples samples;
+    memset(&samples, 0, sizeof samples);
+    if (!st) {
+        tb_telemetry_begin(wk->nvml, nvdev, &r->tel);
+        st = tb_timer_measure(&wk->opts->rule, tb_sampler_sample, &s, tb_clock_monotonic, NULL,
+                              &samples, err);
+        tb_telemetry_end(wk->nvml, nvdev, &r->tel);
+    }
+    r->timing = tb_sampler_timing(&s);
+    r->batch = s.batch;
+    tb_sampler_destroy(&s);
+    if (st) {
+        tb_samples_free(&samples);
+        return st;
+    }
+    r->stop = samples.reason;
+    if (tb_stats_compute(samples.per_op, samples.count, &r->stats) == 0)
+        r->have_stats = 1;
+    tb_samples_free(&samples);
+    if (!r->have_stats)
+        return tb_err_set(err, TB_DEVFAIL, "no samples were taken");
+    double t = r->stats.median;
+    r->tflops = r->flops > 0 ? r->flops / t / 1e12 : NAN;
+    r->gbps = r->bytes > 0 ? r->bytes / t / 1e9 : NAN;
+    if (r->peak.usable) {
+        double fig = r->peak.kind == TB_PEAK_MEMORY ? r->gbps : r->tflops;
+        r->pct_peak = 100.0 * fig / r->peak.derived;
+    }
+    double figure = r->flops > 0 ? r->tflops : r->gbps;
+    double base = find_baseline(wk, c);
+    if (isfinite(base) && base > 0 && isfinite(figure)) {
+        r->pct_vendor = 100.0 * figure / base;
+        r->vendor_impl = c->impl->compare_to;
+    }
+    remember(wk, c, figure);
+    return TB_OK;
+}
+
+/* One case end to end; returns the status recorded (TB_DEVFAIL stops the device). */
+static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flush,
+                          size_t flush_bytes)
+{
+    tb_result r;
+    memset(&r, 0, sizeof r);
+    r.c = *c;
+    r.device = wk->dev;
+    r.tflops = r.gbps = r.pct_peak = r.pct_vendor = NAN;
+    r.flops = c->bench->flops ? c->bench->flops(c) : 0;
+    r.bytes = c->bench->bytes ? c->bench->bytes(c) : 0;
+    tb_peak_kind pk = c->bench->peak_kind ? c->bench->peak_kind(c) : TB_PEAK_NONE;
+    tb_specs_peak(wk->dev, pk, c->dtype, &r.peak);
+
+    tb_err err;
+    err.msg[0] = '\0';
+    tb_status st = TB_OK;
+    void *state = NULL;
+    const char *why = tb_runner_unsupported(c->impl, wk->dev, r.reason, sizeof r.reason);
+    if (why) {
+        st = TB_SKIP;
+    } else {
+        tb_env env = {wk->dev, stream, wk->opts->seed};
+        st = c->impl->setup(c, &env, &state, &err);
+        if (!st) {
+            /* the verification run: outputs were poisoned by setup */
+            st = c->impl->run(state, &err);
+            if (!st && !wk->dev->is_host) {
+                cudaError_t e = cudaStreamSynchronize((cudaStream_t)stream);
+                if (e == cudaSuccess)
+                    e = cudaGetLastError();
+                if (e != cudaSuccess)
+                    st = tb_err_set(&err, TB_DEVFAIL, "%s/%s run failed: %s (%s)",
+                                    c->bench->name, c->impl->name, cudaGetErrorName(e),
+                                    cudaGetErrorString(e));
+            }
+            if (!st)
+                st = c->bench->verify(c, state, &r.verify, &err);
+            if (!st) {
+                r.have_verify = 1;
+                if (!r.verify.ok)
+                    st = tb_err_set(&err, TB_WRONG,
+                                    "%lld of %lld values outside tolerance %.3g (max abs err %.3g)",
+                                    (long long)r.verify.n_wrong, (long long)r.verify.n_checked,
+                                    r.verify.tolerance, r.verify.max_abs_err);
+            }
+            if (!st)
+                st = measure(wk, c, state, stream, flush, flush_bytes, &r, &err);
+            c->impl->teardown(state);
+        }
+        if (st)
+            snprintf(r.reason, sizeof r.reason, "%s", err.msg);
+    }
+    r.status = st;
+    clear_progress(wk);
+    tb_err werr;
+    if (tb_writer_add(wk->w, &r, &werr) && !st) {
+        st = TB_DEVFAIL;
+        snprintf(err.msg, sizeof err.msg, "%s", werr.msg);
+    }
+    if (st == TB_DEVFAIL && wk->status != TB_DEVFAIL) {
+        wk->status = TB_DEVFAIL;
+        wk->err = err;
+    } else if (st == TB_WRONG && wk->status == TB_OK) {
+        wk->status = TB_WRONG;
+        wk->err = err;
+    }
+    return st;
+}
+
+static tb_status device_begin(worker *wk, void **stream, void **flush, size_t *flush_bytes,
+                              tb_err *err)
+{
+    *stream = NULL;
+    *flush = NULL;
+    *flush_bytes = 0;
+    if (wk->dev->is_host)
+        return TB_OK;
+    TB_CUDA_TRY(cudaSetDevice(wk->dev->ordinal), err);
+    cudaStream_t s;
+    TB_CUDA_TRY(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), err);
+    *stream = s;
+    if (wk->opts->cold) {
+        *flush_bytes = 2 * (size_t)(wk->dev->l2_bytes > 0 ? wk->dev->l2_bytes : (64 << 20));
+        TB_CUDA_TRY(cudaMalloc(flush, *flush_bytes), err);
+    }
+    return TB_OK;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *wk = arg;
+    void *stream, *flush;
+    size_t flush_bytes;
+    tb_status st = device_begin(wk, &stream, &flush, &flush_bytes, &wk->err);
+    if (st) {
+        wk->status = st;
+        return NULL;
+    }
+    for (size_t i = 0; i < wk->ncases; i++) {
+        progress(wk, i, &wk->cases[i]);
+        if (run_case(wk, &wk->cases[i], stream, flush, flush_bytes) == TB_DEVFAIL)
+            break;
+    }
+    if (!wk->dev->is_host) {
+        if (flush)
+            cudaFree(flush);
+        if (stream)
+            cudaStreamDestroy((cudaStream_t)stream);
+    }
+    free(wk->baselines);
+    wk->baselines = NULL;
+    return NULL;
+}
+
+tb_status tb_runner_run(const tb_case *cases, size_t ncases, const tb_device *devs, int ndev,
+                        const tb_run_opts *opts, tb_nvml *nvml, tb_writer *w, tb_err *err)
+{
+    pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
+    worker *wks = calloc((size_t)ndev, sizeof *wks);
+    pthread_t *th = calloc((size_t)ndev, sizeof *th);
+    int *started = calloc((size_t)ndev, sizeof *started);
+    if (!wks || !th || !started) {
+        free(wks);
+        free(th);
+        free(started);
+        return tb_err_set(err, TB_DEVFAIL, "out of host memory");
+    }
+    for (int d = 0; d < ndev; d++) {
+        wks[d] = (worker){cases, ncases, &devs[d], opts, nvml, w, &progress_lock,
+                          TB_OK, {{0}}, NULL, 0};
+        if (opts->serial || ndev == 1 || pthread_create(&th[d], NULL, worker_main, &wks[d]))
+            worker_main(&wks[d]);
+        else
+            started[d] = 1;
+    }
+    tb_status worst = TB_OK;
+    for (int d = 0; d < ndev; d++) {
+        if (started[d])
+            pthread_join(th[d], NULL);
+        if (wks[d].status == TB_DEVFAIL && worst != TB_DEVFAIL) {
+            worst = TB_DEVFAIL;
+            *err = wks[d].err;
+        } else if (wks[d].status == TB_WRONG && worst == TB_OK) {
+            worst = TB_WRONG;
+            *err = wks[d].err;
+        }
+    }
+    free(wks);
+    free(th);
+    free(started);
+    return worst;
+}

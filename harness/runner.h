@@ -1,0 +1,44 @@
+/* runner.h - runs a list of cases on each device: one thread per GPU, all loaded at once
+ * (how a node trains, and what exposes a weak GPU), or one device at a time with serial.
+ *
+ * Per case: check the device can run it -> setup -> one run -> verify -> measure -> record
+ * -> teardown. A wrong result is recorded and not timed. A device failure is recorded and
+ * stops that device's remaining cases; results already written stay written. */
+#ifndef TB_RUNNER_H
+#define TB_RUNNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bench.h"
+#include "device.h"
+#include "nvml.h"
+#include "record.h"
+#include "timer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    tb_stop_rule rule;
+    int cold;       /* flush L2 before every single-execution sample */
+    int serial;     /* one device at a time */
+    int progress;   /* a progress line on stderr */
+    uint64_t seed;  /* input data seed */
+} tb_run_opts;
+
+/* Why a device cannot run an implementation ("needs compute capability 9.0, GPU 0 is 8.0"),
+ * or NULL when it can. */
+const char *tb_runner_unsupported(const tb_impl *impl, const tb_device *dev, char *buf,
+                                  size_t buflen);
+
+/* Runs the cases on every device. Returns TB_OK, TB_WRONG when any result was wrong, or
+ * TB_DEVFAIL when a device or library failure stopped a device (err holds the first). */
+tb_status tb_runner_run(const tb_case *cases, size_t ncases, const tb_device *devs, int ndev,
+                        const tb_run_opts *opts, tb_nvml *nvml, tb_writer *w, tb_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,160 @@
+#include "sampler.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "cudacheck.h"
+#include "timer.h"
+
+static long batch_for(double per_op)
+{
+    if (!(per_op > 0))
+        return TB_MAX_BATCH;
+    double b = ceil(TB_BATCH_TARGET_S / per_op);
+    if (b < 1)
+        return 1;
+    return b > TB_MAX_BATCH ? TB_MAX_BATCH : (long)b;
+}
+
+static tb_status run_n(tb_sampler *s, long n, tb_err *err)
+{
+    for (long i = 0; i < n; i++) {
+        tb_status st = s->impl->run(s->state, err);
+        if (st)
+            return st;
+    }
+    return TB_OK;
+}
+
+static tb_status host_time(tb_sampler *s, long n, double *elapsed, tb_err *err)
+{
+    double t0 = tb_clock_monotonic(NULL);
+    tb_status st = run_n(s, n, err);
+    *elapsed = tb_clock_monotonic(NULL) - t0;
+    return st;
+}
+
+/* Times n executions enqueued back to back (or one graph replay when n is 0). */
+static tb_status gpu_time(tb_sampler *s, long n, double *elapsed, tb_err *err)
+{
+    cudaStream_t stream = (cudaStream_t)s->stream;
+    cudaEvent_t a = (cudaEvent_t)s->ev_start, b = (cudaEvent_t)s->ev_stop;
+    if (s->cold) {
+        TB_CUDA_TRY(cudaMemsetAsync(s->flush_buf, (int)(s->flush_value++ & 0xff), s->flush_bytes,
+                                    stream),
+                    err);
+    }
+    TB_CUDA_TRY(cudaEventRecord(a, stream), err);
+    if (n == 0) {
+        TB_CUDA_TRY(cudaGraphLaunch((cudaGraphExec_t)s->graph_exec, stream), err);
+    } else {
+        tb_status st = run_n(s, n, err);
+        if (st)
+            return st;
+    }
+    TB_CUDA_TRY(cudaEventRecord(b, stream), err);
+    TB_CUDA_TRY(cudaEventSynchronize(b), err);
+    TB_CUDA_TRY(cudaGetLastError(), err);
+    float ms = 0;
+    TB_CUDA_TRY(cudaEventElapsedTime(&ms, a, b), err);
+    *elapsed = ms * 1e-3;
+    return TB_OK;
+}
+
+/* Captures batch executions into a graph; on any capture failure falls back to launches. */
+static void try_capture(tb_sampler *s)
+{
+    cudaStream_t stream = (cudaStream_t)s->stream;
+    cudaGraph_t graph = NULL;
+    tb_err ignored;
+    if (cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+        cudaGetLastError();
+        return;
+    }
+    tb_status st = run_n(s, s->batch, &ignored);
+    cudaError_t e = cudaStreamEndCapture(stream, &graph);
+    if (st || e != cudaSuccess || !graph) {
+        cudaGetLastError();
+        if (graph)
+            cudaGraphDestroy(graph);
+        return;
+    }
+    cudaGraphExec_t exec = NULL;
+    e = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return;
+    }
+    s->graph_exec = exec;
+    s->use_graph = 1;
+}
+
+tb_status tb_sampler_init(tb_sampler *s, tb_err *err)
+{
+    double t = 0;
+    tb_status st;
+    if (s->device->is_host) {
+        if ((st = host_time(s, 1, &t, err)))
+            return st;
+        s->batch = batch_for(t);
+        return TB_OK;
+    }
+    cudaEvent_t a, b;
+    TB_CUDA_TRY(cudaEventCreate(&a), err);
+    s->ev_start = a;
+    TB_CUDA_TRY(cudaEventCreate(&b), err);
+    s->ev_stop = b;
+    if (s->cold) {
+        s->batch = 1;
+        return gpu_time(s, 1, &t, err); /* warm-up */
+    }
+    if ((st = gpu_time(s, 1, &t, err)))
+        return st;
+    s->batch = batch_for(t);
+    if (s->batch > 1) {
+        if ((st = gpu_time(s, s->batch, &t, err)))
+            return st;
+        double per_op = t / (double)s->batch;
+        s->batch = batch_for(per_op);
+        if (per_op < TB_GRAPH_BELOW_S)
+            try_capture(s);
+    }
+    /* one full sample as warm-up, never counted */
+    return gpu_time(s, s->use_graph ? 0 : s->batch, &t, err);
+}
+
+tb_status tb_sampler_sample(void *ctx, double *per_op, double *spent, tb_err *err)
+{
+    tb_sampler *s = ctx;
+    double t = 0;
+    tb_status st = s->device->is_host ? host_time(s, s->batch, &t, err)
+                                      : gpu_time(s, s->use_graph ? 0 : s->batch, &t, err);
+    if (st)
+        return st;
+    *spent = t;
+    *per_op = t / (double)s->batch;
+    if (s->tel)
+        tb_telemetry_sample(s->nvml, s->nvml_dev, s->tel);
+    return TB_OK;
+}
+
+const char *tb_sampler_timing(const tb_sampler *s)
+{
+    if (s->device->is_host)
+        return "host";
+    if (s->cold)
+        return "cold";
+    return s->use_graph ? "graph" : "batch";
+}
+
+void tb_sampler_destroy(tb_sampler *s)
+{
+    if (s->graph_exec)
+        cudaGraphExecDestroy((cudaGraphExec_t)s->graph_exec);
+    if (s->ev_start)
+        cudaEventDestroy((cudaEvent_t)s->ev_start);
+    if (s->ev_stop)
+        cudaEventDestroy((cudaEvent_t)s->ev_stop);
+    s->graph_exec = s->ev_start = s->ev_stop = NULL;
+}

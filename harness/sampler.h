@@ -1,0 +1,57 @@
+/* sampler.h - takes the samples the timer asks for, on a GPU (CUDA events) or on the host.
+ *
+ * GPU: a sample is a batch of back-to-back executions sized to at least TB_BATCH_TARGET_S of
+ * GPU time, divided by the batch count; executions shorter than TB_GRAPH_BELOW_S are replayed
+ * from a captured CUDA graph so launch overhead is not what gets measured. With cold set, a
+ * sample is one execution after an L2 flush (a memset of a buffer twice the L2 size).
+ * Host: a batch timed with the monotonic clock. */
+#ifndef TB_SAMPLER_H
+#define TB_SAMPLER_H
+
+#include "bench.h"
+#include "device.h"
+#include "error.h"
+#include "nvml.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TB_BATCH_TARGET_S 1e-3
+#define TB_GRAPH_BELOW_S 50e-6
+#define TB_MAX_BATCH 10000
+
+typedef struct {
+    const tb_impl *impl;
+    void *state;
+    const tb_device *device;
+    void *stream;        /* cudaStream_t */
+    int cold;
+    void *flush_buf;     /* device buffer of flush_bytes, for cold */
+    size_t flush_bytes;
+    unsigned flush_value;
+    long batch;
+    int use_graph;
+    void *graph_exec;    /* cudaGraphExec_t */
+    void *ev_start, *ev_stop;
+    tb_nvml *nvml;
+    void *nvml_dev;
+    tb_telemetry *tel;
+} tb_sampler;
+
+/* Prepares sampling for one case whose verification run has already been made: warms up,
+ * sizes the batch and captures the graph. Returns TB_OK or TB_DEVFAIL. */
+tb_status tb_sampler_init(tb_sampler *s, tb_err *err);
+
+/* A tb_sample_fn (timer.h): ctx is a tb_sampler. */
+tb_status tb_sampler_sample(void *ctx, double *per_op, double *spent, tb_err *err);
+
+/* "graph", "batch", "cold" or "host". */
+const char *tb_sampler_timing(const tb_sampler *s);
+
+void tb_sampler_destroy(tb_sampler *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

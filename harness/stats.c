@@ -1,0 +1,65 @@
+#include "stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double tb_stats_quantile_sorted(const double *sorted, size_t n, double p)
+{
+    if (n == 0)
+        return NAN;
+    double pos = p * (double)(n - 1);
+    size_t lo = (size_t)floor(pos);
+    size_t hi = lo + 1 < n ? lo + 1 : lo;
+    double frac = pos - (double)lo;
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
+}
+
+static void mean_stdev(const double *x, size_t n, double *mean, double *stdev)
+{
+    double m = 0, m2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = x[i] - m;
+        m += d / (double)(i + 1);
+        m2 += d * (x[i] - m);
+    }
+    *mean = m;
+    *stdev = n > 1 ? sqrt(m2 / (double)(n - 1)) : 0.0;
+}
+
+double tb_stats_rel_stdev(const double *samples, size_t n)
+{
+    if (n < 2)
+        return 0.0;
+    double mean, stdev;
+    mean_stdev(samples, n, &mean, &stdev);
+    return mean != 0.0 ? stdev / fabs(mean) : 0.0;
+}
+
+int tb_stats_compute(const double *samples, size_t n, tb_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n == 0)
+        return -1;
+    double *s = malloc(n * sizeof *s);
+    if (!s)
+        return -1;
+    memcpy(s, samples, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_double);
+    out->count = n;
+    out->min = s[0];
+    out->max = s[n - 1];
+    out->median = tb_stats_quantile_sorted(s, n, 0.5);
+    out->q1 = tb_stats_quantile_sorted(s, n, 0.25);
+    out->q3 = tb_stats_quantile_sorted(s, n, 0.75);
+    mean_stdev(samples, n, &out->mean, &out->stdev);
+    out->rel_stdev = out->mean != 0.0 ? out->stdev / fabs(out->mean) : 0.0;
+    free(s);
+    return 0;
+}
