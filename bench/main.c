@@ -258,7 +258,7 @@ static int cmd_info(int argc, char **argv)
 /* ---------------------------------------------------------------- run */
 
 typedef struct {
-    const char *name;
+    char name[64];
     const char *value;
     int used;
 } axis_opt;
@@ -426,7 +426,7 @@ static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
                     return tb_err_set(err, TB_USAGE, "run: --%s is given twice", opt);
             if (a->naxes >= MAX_OPTS)
                 return tb_err_set(err, TB_USAGE, "run: too many axis options");
-            a->axes[a->naxes].name = opt;
+            snprintf(a->axes[a->naxes].name, sizeof a->axes[a->naxes].name, "%s", opt);
             a->axes[a->naxes].value = value;
             a->naxes++;
         }

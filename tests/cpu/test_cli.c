@@ -1,0 +1,276 @@
+/* The trainbench command line, run as a user runs it: exit codes, messages, result files. */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct {
+    int code;
+    char out[65536];
+    char err[16384];
+} cli_result;
+
+static void slurp(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    size_t k = f ? fread(buf, 1, n - 1, f) : 0;
+    buf[k] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* Runs trainbench with the NULL-ended arguments; env_assign ("K=V" or NULL) is set first. */
+static cli_result *run_cli(const char *env_assign, ...)
+{
+    static cli_result r;
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = TB_BINARY;
+    va_list ap;
+    va_start(ap, env_assign);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && argc < 63)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    char outp[512], errp[512];
+    snprintf(outp, sizeof outp, "%s/cli_%d.out", TB_TEST_TMP, (int)getpid());
+    snprintf(errp, sizeof errp, "%s/cli_%d.err", TB_TEST_TMP, (int)getpid());
+    pid_t pid = fork();
+    if (pid == 0) {
+        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(o, 1);
+        dup2(e, 2);
+        if (env_assign)
+            putenv((char *)env_assign);
+        execv(TB_BINARY, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    slurp(outp, r.out, sizeof r.out);
+    slurp(errp, r.err, sizeof r.err);
+    remove(outp);
+    remove(errp);
+    return &r;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void tmp_path(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s_%d", TB_TEST_TMP, name, (int)getpid());
+    remove(buf);
+}
+
+Test(cli, no_command_is_usage)
+{
+    cli_result *r = run_cli(NULL, NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "usage: trainbench"), "%s", r->err);
+}
+
+Test(cli, help_on_each_command)
+{
+    cr_assert_eq(run_cli(NULL, "--help", NULL)->code, 0);
+    cli_result *r = run_cli(NULL, "run", "--help", NULL);
+    cr_assert_eq(r->code, 0);
+    cr_assert(strstr(r->out, "--max-noise"), "%s", r->out);
+    cr_assert_eq(run_cli(NULL, "list", "--help", NULL)->code, 0);
+    cr_assert_eq(run_cli(NULL, "info", "--help", NULL)->code, 0);
+}
+
+Test(cli, unknown_command)
+{
+    cli_result *r = run_cli(NULL, "bogus", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "'bogus'"), "%s", r->err);
+}
+
+Test(cli, list_shows_benchmarks_axes_and_impls)
+{
+    cli_result *r = run_cli(NULL, "list", NULL);
+    cr_assert_eq(r->code, 0);
+    cr_assert(strstr(r->out, "membw"));
+    cr_assert(strstr(r->out, "--bytes"));
+    cr_assert(strstr(r->out, "1M:4G:x2"));
+    cr_assert(strstr(r->out, "triad"));
+    cr_assert(strstr(r->out, "host-copy"));
+    cr_assert(strstr(r->out, "vendor"));
+    cr_assert_eq(run_cli(NULL, "list", "membw", NULL)->code, 0);
+}
+
+Test(cli, unknown_benchmark)
+{
+    cli_result *r = run_cli(NULL, "run", "nosuch", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "unknown benchmark 'nosuch'") && strstr(r->err, "membw"), "%s",
+              r->err);
+    r = run_cli(NULL, "list", "nosuch", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "'nosuch'"), "%s", r->err);
+}
+
+Test(cli, unknown_option)
+{
+    cli_result *r = run_cli(NULL, "run", "--bogus", "1", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "unknown option '--bogus'"), "%s", r->err);
+    r = run_cli(NULL, "info", "--bogus", NULL);
+    cr_assert_eq(r->code, 2);
+}
+
+Test(cli, missing_value)
+{
+    cli_result *r = run_cli(NULL, "run", "membw", "--host", "--bytes", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "'--bytes' needs a value"), "%s", r->err);
+}
+
+/* Each bad sweep: exit 2, a message naming the value, nothing measured, no file. */
+Test(cli, bad_sweeps_exit_2_and_leave_no_file)
+{
+    const char *bad[] = {"0", "-1", "8:4:x2", "1:8:x1", "12Q", "8:8G:x0", "1e30", "", NULL};
+    char path[512];
+    tmp_path(path, sizeof path, "bad.jsonl");
+    for (int i = 0; bad[i]; i++) {
+        cli_result *r =
+            run_cli(NULL, "run", "membw", "--host", "--bytes", bad[i], "-o", path, NULL);
+        cr_assert_eq(r->code, 2, "'%s' gave %d", bad[i], r->code);
+        char named[64];
+        snprintf(named, sizeof named, "'%s'", bad[i]);
+        if (bad[i][0])
+            cr_assert(strstr(r->err, named), "message for %s: %s", bad[i], r->err);
+        else
+            cr_assert(strstr(r->err, "empty"), "message for '': %s", r->err);
+        cr_assert(strstr(r->err, "--bytes"), "%s", r->err);
+        cr_assert_not(exists(path), "no file for '%s'", bad[i]);
+        cr_assert_eq(r->out[0], '\0', "nothing measured for '%s': %s", bad[i], r->out);
+    }
+}
+
+Test(cli, bad_selections_exit_2)
+{
+    cli_result *r = run_cli(NULL, "run", "--impl", "nosuch", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "'nosuch'") && strstr(r->err, "triad"), "%s", r->err);
+    r = run_cli(NULL, "run", "--impl", "host-copy", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "add --host"), "%s", r->err);
+    r = run_cli(NULL, "run", "--dtype", "fp64", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "'fp64'"), "%s", r->err);
+    r = run_cli(NULL, "run", "--min-samples", "0", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "--min-samples"), "%s", r->err);
+    r = run_cli(NULL, "run", "--max-noise", "abc", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "'abc'"), "%s", r->err);
+    r = run_cli(NULL, "run", "--heads", "8", NULL);
+    cr_assert_eq(r->code, 2, "not an axis of any benchmark");
+    r = run_cli(NULL, "run", "membw", "--host", "--gpus", "0", NULL);
+    cr_assert_eq(r->code, 2);
+}
+
+Test(cli, unwritable_output_exits_2)
+{
+    cli_result *r = run_cli(NULL, "run", "membw", "--host", "--bytes", "1M", "--impl",
+                            "host-copy", "-o", "/nonexistent-dir/r.jsonl", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "/nonexistent-dir/r.jsonl"), "%s", r->err);
+}
+
+Test(cli, run_without_a_gpu_exits_3_and_points_to_host)
+{
+    cli_result *r = run_cli("CUDA_VISIBLE_DEVICES=-1", "run", NULL);
+    cr_assert_eq(r->code, 3, "%s", r->err);
+    cr_assert(strstr(r->err, "no CUDA device"), "%s", r->err);
+    cr_assert(strstr(r->err, "trainbench run --host"), "%s", r->err);
+}
+
+Test(cli, info_json_is_a_context_record)
+{
+    cli_result *r = run_cli("CUDA_VISIBLE_DEVICES=-1", "info", "--json", NULL);
+    cr_assert_eq(r->code, 3, "no GPU visible");
+    cJSON *o = cJSON_Parse(r->out);
+    cr_assert_not_null(o, "%s", r->out);
+    cr_assert_str_eq(cJSON_GetObjectItem(o, "type")->valuestring, "context");
+    cr_assert(cJSON_IsString(cJSON_GetObjectItem(o, "no_device_reason")));
+    cJSON_Delete(o);
+    r = run_cli("CUDA_VISIBLE_DEVICES=-1", "info", NULL);
+    cr_assert_eq(r->code, 3);
+    cr_assert(strstr(r->out, "cuda runtime"), "%s", r->out);
+}
+
+static const char *const context_fields[] = {
+    "type", "schema", "tool", "argv", "date", "host", "cpu", "cpu_threads", "driver",
+    "cuda_driver", "cuda_runtime", "cublas", "nccl", "nvml", "options", "gpus", NULL};
+
+static const char *const result_fields[] = {
+    "type", "bench", "impl", "kind", "dtype", "axes", "gpus", "status", "samples", "time_s",
+    "timing", "gbps", "pct_peak", "pct_vendor", "verify", "clock_mhz", "power_w", "energy_j",
+    "temp_c", "throttle", NULL};
+
+Test(cli, host_quick_end_to_end, .timeout = 600)
+{
+    char path[512], csv[512];
+    tmp_path(path, sizeof path, "e2e.jsonl");
+    tmp_path(csv, sizeof csv, "e2e.csv");
+    cli_result *r = run_cli(NULL, "run", "membw", "--host", "--quick", "-q", "-o", path,
+                            "--csv", csv, NULL);
+    cr_assert_eq(r->code, 0, "stderr: %s", r->err);
+    cr_assert(strstr(r->out, "15 ok, 0 wrong, 0 skipped, 0 failed"), "%s", r->out);
+    cr_assert(strstr(r->out, "host-triad"), "%s", r->out);
+
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    static char line[1 << 16];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        cJSON *o = cJSON_Parse(line);
+        cr_assert_not_null(o, "line %d is JSON", n);
+        const char *const *fields = n == 0 ? context_fields : result_fields;
+        for (int i = 0; fields[i]; i++)
+            cr_assert(cJSON_HasObjectItem(o, fields[i]), "line %d lacks %s", n, fields[i]);
+        if (n == 0) {
+            cr_assert_str_eq(cJSON_GetObjectItem(o, "type")->valuestring, "context");
+            cr_assert_str_eq(cJSON_GetObjectItem(o, "schema")->valuestring, "trainbench/1");
+            cJSON *tool = cJSON_GetObjectItem(o, "tool");
+            cr_assert(cJSON_IsString(cJSON_GetObjectItem(tool, "git_commit")));
+            cr_assert(cJSON_IsString(cJSON_GetObjectItem(tool, "version")));
+        } else {
+            cr_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "ok");
+            cJSON *v = cJSON_GetObjectItem(o, "verify");
+            cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(v, "ok")), "line %d verified", n);
+            cr_assert_gt(cJSON_GetObjectItem(o, "gbps")->valuedouble, 0);
+            cr_assert_geq(cJSON_GetObjectItem(o, "samples")->valuedouble, 5);
+            cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "power_w")), "no NVML on the host");
+        }
+        cJSON_Delete(o);
+        n++;
+    }
+    fclose(f);
+    cr_assert_eq(n, 16, "a context and 5 impls x 3 sizes, got %d lines", n);
+
+    FILE *c = fopen(csv, "r");
+    cr_assert_not_null(c);
+    int rows = 0;
+    while (fgets(line, sizeof line, c))
+        rows++;
+    fclose(c);
+    cr_assert_eq(rows, 16, "CSV header and 15 rows");
+    remove(path);
+    remove(csv);
+}

@@ -1,0 +1,209 @@
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "record.h"
+
+static const tb_axis axes[] = {
+    {"bytes", TB_AXIS_SIZE, "1M", "1M", NULL, NULL, NULL, "size"},
+    {"mode", TB_AXIS_ENUM, "a,b", "a", NULL, NULL, (const char *const[]){"a", "b", NULL}, "m"},
+};
+static tb_status no_setup(const tb_case *c, const tb_env *e, void **s, tb_err *err)
+{
+    (void)c, (void)e, (void)s;
+    return tb_err_set(err, TB_SKIP, "unused");
+}
+static tb_status no_run(void *s, tb_err *e)
+{
+    (void)s, (void)e;
+    return TB_OK;
+}
+static void no_teardown(void *s)
+{
+    (void)s;
+}
+static const tb_impl impls[] = {
+    {"fast", TB_KIND_HANDWRITTEN, "x", 80, 0, TB_DT(TB_FP32), "base", no_setup, no_run,
+     no_teardown},
+};
+static const tb_bench bench = {"fake", "a fake bench", axes, 2, impls, 1, 0,
+                               NULL, NULL, NULL, NULL};
+
+static tb_device dev;
+
+static tb_result ok_result(void)
+{
+    memset(&dev, 0, sizeof dev);
+    dev.ordinal = 3;
+    snprintf(dev.name, sizeof dev.name, "NVIDIA H200");
+    tb_result r;
+    memset(&r, 0, sizeof r);
+    r.c.bench = &bench;
+    r.c.impl = &impls[0];
+    r.c.dtype = TB_FP32;
+    r.c.axis[0] = 1 << 20;
+    r.c.axis[1] = 1;
+    r.device = &dev;
+    r.status = TB_OK;
+    const double samples[] = {1e-3, 1.1e-3, 0.9e-3};
+    tb_stats_compute(samples, 3, &r.stats);
+    r.have_stats = 1;
+    r.timing = "graph";
+    r.batch = 100;
+    r.stop = TB_STOP_CONVERGED;
+    r.bytes = 2e6;
+    r.gbps = 2.0;
+    r.tflops = NAN;
+    r.peak.kind = TB_PEAK_MEMORY;
+    r.peak.unit = "GB/s";
+    r.peak.derived = 4915.2;
+    r.peak.datasheet = 4800;
+    r.peak.usable = 1;
+    r.pct_peak = 0.04;
+    r.pct_vendor = 97.5;
+    r.vendor_impl = "base";
+    r.have_verify = 1;
+    r.verify.ok = 1;
+    r.verify.n_checked = 262144;
+    return r;
+}
+
+static const char *const required_result_fields[] = {
+    "type", "bench", "impl", "kind", "dtype", "axes", "gpus", "status", "reason", "samples",
+    "time_s", "flops", "bytes", "tflops", "gbps", "busbw_gbps", "peak", "pct_peak",
+    "pct_vendor", "verify", "clock_mhz", "power_w", "energy_j", "temp_c", "throttle", NULL};
+
+Test(record, result_json_has_every_field)
+{
+    tb_result r = ok_result();
+    cJSON *o = tb_record_result_json(&r);
+    for (int i = 0; required_result_fields[i]; i++)
+        cr_assert(cJSON_HasObjectItem(o, required_result_fields[i]), "missing %s",
+                  required_result_fields[i]);
+    cr_assert_str_eq(cJSON_GetObjectItem(o, "type")->valuestring, "result");
+    cr_assert_str_eq(cJSON_GetObjectItem(o, "kind")->valuestring, "hand-written");
+    cr_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "ok");
+    cJSON *ax = cJSON_GetObjectItem(o, "axes");
+    cr_assert_float_eq(cJSON_GetObjectItem(ax, "bytes")->valuedouble, 1048576, 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(ax, "mode")->valuestring, "b");
+    cJSON *gpus = cJSON_GetObjectItem(o, "gpus");
+    cr_assert_eq(cJSON_GetArraySize(gpus), 1);
+    cr_assert_float_eq(cJSON_GetArrayItem(gpus, 0)->valuedouble, 3, 0);
+    cJSON *t = cJSON_GetObjectItem(o, "time_s");
+    const char *stat_fields[] = {"median", "min", "max", "mean", "stdev", "q1", "q3",
+                                 "rel_stdev"};
+    for (int i = 0; i < 8; i++)
+        cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(t, stat_fields[i])), "%s", stat_fields[i]);
+    cr_assert_float_eq(cJSON_GetObjectItem(t, "median")->valuedouble, 1e-3, 1e-15);
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "tflops")), "NAN is written as null");
+    cr_assert_float_eq(cJSON_GetObjectItem(o, "pct_vendor")->valuedouble, 97.5, 1e-12);
+    cJSON *v = cJSON_GetObjectItem(o, "verify");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(v, "ok")));
+    /* no telemetry: null, never 0 */
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "clock_mhz")));
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "power_w")));
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "energy_j")));
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "temp_c")));
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "throttle")));
+    cJSON_Delete(o);
+}
+
+Test(record, skipped_result_has_reason_and_no_times)
+{
+    tb_result r = ok_result();
+    r.status = TB_SKIP;
+    r.have_stats = 0;
+    r.have_verify = 0;
+    snprintf(r.reason, sizeof r.reason, "needs compute capability 9.0");
+    cJSON *o = tb_record_result_json(&r);
+    cr_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "skipped");
+    cr_assert_str_eq(cJSON_GetObjectItem(o, "reason")->valuestring,
+                     "needs compute capability 9.0");
+    cr_assert_float_eq(cJSON_GetObjectItem(o, "samples")->valuedouble, 0, 0);
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "time_s")));
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "verify")));
+    cJSON_Delete(o);
+}
+
+Test(record, case_text)
+{
+    tb_result r = ok_result();
+    char b[64];
+    tb_record_case_text(&r.c, b, sizeof b);
+    cr_assert_str_eq(b, "bytes=1M mode=b");
+}
+
+static int count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+Test(record, writer_writes_context_then_results_as_jsonl_and_csv)
+{
+    char jpath[512], cpath[512];
+    snprintf(jpath, sizeof jpath, "%s/record_%d.jsonl", TB_TEST_TMP, (int)getpid());
+    snprintf(cpath, sizeof cpath, "%s/record_%d.csv", TB_TEST_TMP, (int)getpid());
+    cJSON *ctx = cJSON_CreateObject();
+    cJSON_AddStringToObject(ctx, "type", "context");
+    tb_writer *w;
+    tb_err err;
+    FILE *table = tmpfile();
+    cr_assert_eq(tb_writer_open(&w, jpath, cpath, table, ctx, &err), TB_OK, "%s", err.msg);
+    cr_assert_eq(count_lines(jpath), 1, "the context is flushed at open");
+    tb_result r = ok_result();
+    cr_assert_eq(tb_writer_add(w, &r, &err), TB_OK);
+    cr_assert_eq(count_lines(jpath), 2, "each result is flushed as it is added");
+    r.status = TB_WRONG;
+    snprintf(r.reason, sizeof r.reason, "3 of 9 values outside tolerance");
+    tb_writer_add(w, &r, &err);
+    int ok, wrong, skipped, failed;
+    tb_writer_counts(w, &ok, &wrong, &skipped, &failed);
+    cr_assert_eq(ok, 1);
+    cr_assert_eq(wrong, 1);
+    tb_writer_close(w);
+    cJSON_Delete(ctx);
+
+    FILE *f = fopen(jpath, "r");
+    char line[8192];
+    int i = 0;
+    while (fgets(line, sizeof line, f)) {
+        cJSON *o = cJSON_Parse(line);
+        cr_assert_not_null(o, "line %d parses", i);
+        cr_assert_str_eq(cJSON_GetObjectItem(o, "type")->valuestring,
+                         i == 0 ? "context" : "result");
+        cJSON_Delete(o);
+        i++;
+    }
+    fclose(f);
+    cr_assert_eq(i, 3);
+    cr_assert_eq(count_lines(cpath), 3, "header and two rows");
+
+    rewind(table);
+    char row[1024];
+    cr_assert_not_null(fgets(row, sizeof row, table));
+    cr_assert(strstr(row, "GB/s") && strstr(row, "%vendor"), "header: %s", row);
+    cr_assert_not_null(fgets(row, sizeof row, table));
+    cr_assert(strstr(row, "bytes=1M mode=b") && strstr(row, "97.5"), "row: %s", row);
+    fclose(table);
+    remove(jpath);
+    remove(cpath);
+}
+
+Test(record, writer_names_a_path_it_cannot_create)
+{
+    tb_writer *w;
+    tb_err err;
+    cJSON *ctx = cJSON_CreateObject();
+    tb_status st = tb_writer_open(&w, "/nonexistent-dir/x.jsonl", NULL, NULL, ctx, &err);
+    cJSON_Delete(ctx);
+    cr_assert_eq(st, TB_USAGE);
+    cr_assert(strstr(err.msg, "/nonexistent-dir/x.jsonl"), "%s", err.msg);
+}
