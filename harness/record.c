@@ -264,8 +264,21 @@ void tb_record_csv_row(FILE *f, const tb_result *r)
     fputc('\n', f);
 }
 
+typedef struct {
+    const tb_device *device;
+    const tb_impl *impl;
+    const tb_bench *bench;
+    tb_dtype dtype;
+    double figure;
+    int is_tflops;
+    double pct_peak;
+    char case_text[128];
+} best_entry;
+
 struct tb_writer {
     pthread_mutex_t lock;
+    best_entry *best;
+    size_t n_best;
     FILE *jsonl, *csv, *table;
     char jsonl_path[1024];
     int n_ok, n_wrong, n_skipped, n_failed;
@@ -313,6 +326,59 @@ tb_status tb_writer_open(tb_writer **out, const char *jsonl_path, const char *cs
     return TB_OK;
 }
 
+static void note_best(tb_writer *w, const tb_result *r)
+{
+    int is_tflops = r->flops > 0;
+    double fig = is_tflops ? r->tflops : r->gbps;
+    if (!isfinite(fig))
+        return;
+    best_entry *e = NULL;
+    for (size_t i = 0; i < w->n_best; i++)
+        if (w->best[i].device == r->device && w->best[i].impl == r->c.impl &&
+            w->best[i].dtype == r->c.dtype)
+            e = &w->best[i];
+    if (!e) {
+        best_entry *nb = realloc(w->best, (w->n_best + 1) * sizeof *nb);
+        if (!nb)
+            return;
+        w->best = nb;
+        e = &w->best[w->n_best++];
+        memset(e, 0, sizeof *e);
+        e->device = r->device;
+        e->impl = r->c.impl;
+        e->bench = r->c.bench;
+        e->dtype = r->c.dtype;
+        e->figure = -1;
+    }
+    if (fig > e->figure) {
+        e->figure = fig;
+        e->is_tflops = is_tflops;
+        e->pct_peak = r->pct_peak;
+        tb_record_case_text(&r->c, e->case_text, sizeof e->case_text);
+    }
+}
+
+void tb_writer_summary(tb_writer *w, FILE *f)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->n_best)
+        fprintf(f, "\nbest per implementation:\n%-5s %-8s %-11s %-5s %12s %-8s %6s  %s\n", "gpu",
+                "bench", "impl", "dtype", "best", "unit", "%peak", "at");
+    for (size_t i = 0; i < w->n_best; i++) {
+        const best_entry *e = &w->best[i];
+        char gpu[16], pp[32];
+        if (e->device->is_host)
+            snprintf(gpu, sizeof gpu, "host");
+        else
+            snprintf(gpu, sizeof gpu, "%d", e->device->ordinal);
+        fmt_num(pp, sizeof pp, e->pct_peak, "%.1f");
+        fprintf(f, "%-5s %-8s %-11s %-5s %12.2f %-8s %6s  %s\n", gpu, e->bench->name,
+                e->impl->name, tb_dtype_name(e->dtype), e->figure,
+                e->is_tflops ? "TFLOP/s" : "GB/s", pp, e->case_text);
+    }
+    pthread_mutex_unlock(&w->lock);
+}
+
 tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err)
 {
     cJSON *o = tb_record_result_json(r);
@@ -334,6 +400,8 @@ tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err)
         tb_record_csv_row(w->csv, r);
         fflush(w->csv);
     }
+    if (r->status == TB_OK)
+        note_best(w, r);
     switch (r->status) {
     case TB_OK: w->n_ok++; break;
     case TB_WRONG: w->n_wrong++; break;
@@ -363,6 +431,7 @@ void tb_writer_close(tb_writer *w)
         fclose(w->jsonl);
     if (w->csv)
         fclose(w->csv);
+    free(w->best);
     pthread_mutex_destroy(&w->lock);
     free(w);
 }

@@ -68,6 +68,10 @@ tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err);
 /* Counts of what was written, by status. */
 void tb_writer_counts(tb_writer *w, int *ok, int *wrong, int *skipped, int *failed);
 
+/* Prints the best figure each implementation reached on each device (the size where it
+ * reached it and its % of peak), one row per device, bench, implementation and dtype. */
+void tb_writer_summary(tb_writer *w, FILE *f);
+
 void tb_writer_close(tb_writer *w);
 
 #ifdef __cplusplus
