@@ -89,6 +89,8 @@ typedef struct tb_impl {
     int min_cc, max_cc;     /* compute capability x10 (80 = 8.0); 0 = no bound; host: ignored */
     unsigned dtypes;        /* TB_DT() mask */
     const char *compare_to; /* the baseline implementation for % of vendor, or NULL */
+    int exclusive;          /* 1: measured on one GPU at a time even when all GPUs run at once,
+                             * because it measures something they share (the host link) */
     /* Allocates, fills inputs with the seed's random-normal data, poisons outputs (NaN).
      * Returns TB_OK, TB_SKIP with the reason (e.g. not enough memory), or TB_DEVFAIL. */
     tb_status (*setup)(const tb_case *c, const tb_env *env, void **state, tb_err *err);

@@ -24,6 +24,7 @@ typedef struct {
     tb_nvml *nvml;
     tb_writer *w;
     pthread_mutex_t *progress_lock;
+    pthread_mutex_t *exclusive_lock; /* held through exclusive cases */
     tb_status status; /* worst outcome on this device */
     tb_err err;       /* the first failure's message */
     baseline_entry *baselines;
@@ -129,6 +130,7 @@ static tb_status measure(worker *wk, const tb_case *c, void *state, void *stream
     s.cold = wk->opts->cold && !dev->is_host;
     s.flush_buf = flush;
     s.flush_bytes = flush_bytes;
+    s.flush_sink = flush ? (float *)((char *)flush + flush_bytes) : NULL;
     s.nvml = wk->nvml;
     s.nvml_dev = nvdev;
     s.tel = &r->tel;
@@ -189,6 +191,9 @@ static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flus
     err.msg[0] = '\0';
     tb_status st = TB_OK;
     void *state = NULL;
+    int locked = c->impl->exclusive && !wk->opts->serial;
+    if (locked)
+        pthread_mutex_lock(wk->exclusive_lock);
     const char *why = tb_runner_unsupported(c->impl, wk->dev, r.reason, sizeof r.reason);
     if (why) {
         st = TB_SKIP;
@@ -224,6 +229,8 @@ static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flus
         if (st)
             snprintf(r.reason, sizeof r.reason, "%s", err.msg);
     }
+    if (locked)
+        pthread_mutex_unlock(wk->exclusive_lock);
     r.status = st;
     clear_progress(wk);
     tb_err werr;
@@ -254,8 +261,21 @@ static tb_status device_begin(worker *wk, void **stream, void **flush, size_t *f
     TB_CUDA_TRY(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), err);
     *stream = s;
     if (wk->opts->cold) {
-        *flush_bytes = 2 * (size_t)(wk->dev->l2_bytes > 0 ? wk->dev->l2_bytes : (64 << 20));
-        TB_CUDA_TRY(cudaMalloc(flush, *flush_bytes), err);
+        /* twice the L2, and one float after it for the flush kernel's sink */
+        size_t bytes = 2 * (size_t)(wk->dev->l2_bytes > 0 ? wk->dev->l2_bytes : (64 << 20));
+        cudaError_t e = cudaMalloc(flush, bytes + 256);
+        if (e == cudaSuccess)
+            e = cudaMemset(*flush, 0, bytes + 256);
+        if (e != cudaSuccess) {
+            cudaStreamDestroy(s);
+            *stream = NULL;
+            if (*flush)
+                cudaFree(*flush);
+            *flush = NULL;
+            return tb_err_set(err, TB_DEVFAIL, "cannot allocate the %zu MiB L2 flush buffer: %s",
+                              bytes >> 20, cudaGetErrorString(e));
+        }
+        *flush_bytes = bytes;
     }
     return TB_OK;
 }
@@ -290,6 +310,7 @@ tb_status tb_runner_run(const tb_case *cases, size_t ncases, const tb_device *de
                         const tb_run_opts *opts, tb_nvml *nvml, tb_writer *w, tb_err *err)
 {
     pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_t exclusive_lock = PTHREAD_MUTEX_INITIALIZER;
     worker *wks = calloc((size_t)ndev, sizeof *wks);
     pthread_t *th = calloc((size_t)ndev, sizeof *th);
     int *started = calloc((size_t)ndev, sizeof *started);
@@ -301,7 +322,7 @@ tb_status tb_runner_run(const tb_case *cases, size_t ncases, const tb_device *de
     }
     for (int d = 0; d < ndev; d++) {
         wks[d] = (worker){cases, ncases, &devs[d], opts, nvml, w, &progress_lock,
-                          TB_OK, {{0}}, NULL, 0};
+                          &exclusive_lock, TB_OK, {{0}}, NULL, 0};
         if (opts->serial || ndev == 1 || pthread_create(&th[d], NULL, worker_main, &wks[d]))
             worker_main(&wks[d]);
         else

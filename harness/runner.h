@@ -2,7 +2,8 @@
  * (how a node trains, and what exposes a weak GPU), or one device at a time with serial.
  *
  * Per case: check the device can run it -> setup -> one run -> verify -> measure -> record
- * -> teardown. A wrong result is recorded and not timed. A device failure is recorded and
+ * -> teardown. A wrong result is recorded and not timed. Implementations marked exclusive
+ * (they measure something the GPUs share, such as the host link) run on one GPU at a time. A device failure is recorded and
  * stops that device's remaining cases; results already written stay written. */
 #ifndef TB_RUNNER_H
 #define TB_RUNNER_H

@@ -2,8 +2,10 @@
  *
  * GPU: a sample is a batch of back-to-back executions sized to at least TB_BATCH_TARGET_S of
  * GPU time, divided by the batch count; executions shorter than TB_GRAPH_BELOW_S are replayed
- * from a captured CUDA graph so launch overhead is not what gets measured. With cold set, a
- * sample is one execution after an L2 flush (a memset of a buffer twice the L2 size).
+ * from a captured CUDA graph so launch overhead is not what gets measured; the start event is
+ * queued behind a blocking kernel the host releases once the work is enqueued, so launch
+ * latency is not timed either. With cold set, a sample is one execution after an L2 flush (a
+ * read of a buffer twice the L2 size, which leaves no dirty lines to write back).
  * Host: a batch timed with the monotonic clock. */
 #ifndef TB_SAMPLER_H
 #define TB_SAMPLER_H
@@ -29,7 +31,9 @@ typedef struct {
     int cold;
     void *flush_buf;     /* device buffer of flush_bytes, for cold */
     size_t flush_bytes;
-    unsigned flush_value;
+    float *flush_sink;   /* one device float the flush may write */
+    int *block_flag;     /* host-mapped flag releasing the blocking kernel */
+    int *block_flag_dev;
     long batch;
     int use_graph;
     void *graph_exec;    /* cudaGraphExec_t */

@@ -23,8 +23,8 @@ tb_status tb_sweep_parse_value(const char *text, const char *what, int allow_suf
         return tb_err_set(err, TB_USAGE, "%s: '%s' is negative (values are at least 1; %s)", what,
                           text, hint(allow_suffix));
     if (!isdigit((unsigned char)*p))
-        return tb_err_set(err, TB_USAGE, "%s: '%s' is not a %s (%s)", what, text,
-                          allow_suffix ? "size" : "number", hint(allow_suffix));
+        return tb_err_set(err, TB_USAGE, "%s: '%s' is not %s (%s)", what, text,
+                          allow_suffix ? "a size" : "an integer", hint(allow_suffix));
     uint64_t v = 0;
     int overflow = 0;
     for (; isdigit((unsigned char)*p); p++) {
@@ -45,9 +45,8 @@ tb_status tb_sweep_parse_value(const char *text, const char *what, int allow_suf
         }
     }
     if (*p != '\0')
-        return tb_err_set(err, TB_USAGE, "%s: '%s' is not a%s integer %s (%s)", what, text,
-                          (*p == 'e' || *p == 'E' || *p == '.') ? "n" : "",
-                          allow_suffix ? "size" : "number", hint(allow_suffix));
+        return tb_err_set(err, TB_USAGE, "%s: '%s' is not %s (%s)", what, text,
+                          allow_suffix ? "a size" : "an integer", hint(allow_suffix));
     if (!overflow && shift && v > ((uint64_t)TB_SWEEP_MAX_VALUE >> shift))
         overflow = 1;
     if (overflow)

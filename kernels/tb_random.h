@@ -45,7 +45,13 @@ TB_HD float tb_rand_normal(uint64_t seed, uint64_t index)
     uint64_t h2 = tb_mix64(h1 ^ 0x5851F42D4C957F2Dull);
     int32_t sum = tb_rand_sum16x4(h1) + tb_rand_sum16x4(h2); /* 0 .. 8 * 65535 */
     int32_t centered = 2 * sum - 8 * 65535;                   /* |centered| <= 524280 < 2^24 */
+#ifdef __CUDA_ARCH__
+    /* __fmul_rn is never fused into a later add, so expressions built from this value round
+     * as they do on the host */
+    return __fmul_rn((float)centered, TB_RAND_NORMAL_SCALE);
+#else
     return (float)centered * TB_RAND_NORMAL_SCALE;
+#endif
 }
 
 #endif

@@ -102,6 +102,11 @@ Test(membw_host, peaks_and_baselines)
     cr_assert_eq(tb_bench_membw.peak_kind(&c), TB_PEAK_MEMORY);
     c = mkcase("h2d", 1 << 20);
     cr_assert_eq(tb_bench_membw.peak_kind(&c), TB_PEAK_NONE, "no HBM peak for PCIe copies");
+    /* host-link copies are measured one GPU at a time; the rest run on all GPUs at once */
+    cr_assert_eq(impl("h2d")->exclusive, 1);
+    cr_assert_eq(impl("d2h")->exclusive, 1);
+    cr_assert_eq(impl("triad")->exclusive, 0);
+    cr_assert_eq(impl("memcpy")->exclusive, 0);
     /* every compare_to names an implementation of the table listed before it */
     for (int i = 0; i < tb_bench_membw.n_impls; i++) {
         const char *base = tb_bench_membw.impls[i].compare_to;

@@ -26,7 +26,7 @@ static void no_teardown(void *s)
     (void)s;
 }
 static const tb_impl impls[] = {
-    {"fast", TB_KIND_HANDWRITTEN, "x", 80, 0, TB_DT(TB_FP32), "base", no_setup, no_run,
+    {"fast", TB_KIND_HANDWRITTEN, "x", 80, 0, TB_DT(TB_FP32), "base", 0, no_setup, no_run,
      no_teardown},
 };
 static const tb_bench bench = {"fake", "a fake bench", axes, 2, impls, 1, 0,
