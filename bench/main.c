@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "../harness/bench.h"
+#include "../harness/compare.h"
+#include "../harness/results.h"
 #include "../harness/context.h"
 #include "../harness/device.h"
 #include "../harness/nvml.h"
@@ -29,10 +31,31 @@ static const char usage_main[] =
     "  list [BENCH]            benchmarks, axes, implementations and what each needs\n"
     "  info [--json]           this machine: GPUs, driver, libraries, peaks\n"
     "  run [BENCH...] [opts]   measure (no BENCH: the default suite)\n"
+    "  compare BASE NEW        regression verdict per case; exit 1 on a slowdown or a wrong result\n"
+    "  report FILE...          cross-machine tables (markdown, CSV) and plot data\n"
     "\n"
     "'trainbench COMMAND --help' describes a command. Exit codes: 0 all good; 1 a result was\n"
-    "wrong or failed; 2 bad usage or input; 3 no usable device; 4 a device or library\n"
-    "failure stopped the run.\n";
+    "wrong or failed, or compare found a regression; 2 bad usage or input; 3 no usable\n"
+    "device; 4 a device or library failure stopped the run.\n";
+
+static const char usage_compare[] =
+    "usage: trainbench compare BASE NEW [--threshold PCT] [--format text|md|csv|json]\n"
+    "\n"
+    "Matches the results of two files by benchmark, implementation, dtype, axis values, GPU\n"
+    "model and GPUs, and gives each case a verdict: SAME, FASTER, SLOWER or AMBIGUOUS (a change\n"
+    "counts only beyond --threshold, default 2 %, with the runs' [q1, q3] intervals of time\n"
+    "apart), WRONG or ERROR when NEW failed, UNMEASURED when either was not measured. The\n"
+    "header says what differs between the runs' contexts (driver, CUDA, cuBLAS, NCCL, GPUs,\n"
+    "clocks, power limits, options). Exit 1 when any case is SLOWER, WRONG or ERROR.\n";
+
+static const char usage_report[] =
+    "usage: trainbench report FILE... [--format md|csv] [--plot DIR]\n"
+    "\n"
+    "Tables across machines (GPU model x count, driver): a headline row per machine, then one\n"
+    "table per benchmark and dtype, rows cases, columns machines, each cell the best figure any\n"
+    "run and GPU of the machine reached with its % of peak. --format csv writes one row per\n"
+    "case and machine. --plot DIR writes, per benchmark and dtype, the data (CSV) and a gnuplot\n"
+    "script drawing it (scripts/plot runs them).\n";
 
 static const char usage_run[] =
     "usage: trainbench run [BENCH...] [options]\n"
@@ -824,6 +847,152 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
     return st;
 }
 
+/* ---------------------------------------------------------------- compare, report */
+
+/* Splits argv into files and the options --format, --threshold, --plot; 0 or TB_USAGE. */
+typedef struct {
+    const char *files[256];
+    int nfiles;
+    tb_format fmt;
+    int fmt_set;
+    double threshold;
+    const char *plot;
+    int help;
+} files_args;
+
+static tb_status parse_files_args(const char *cmd, int argc, char **argv, int allow_threshold,
+                                  int allow_plot, files_args *a, tb_err *err)
+{
+    memset(a, 0, sizeof *a);
+    a->threshold = 0.02;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (is_help(arg)) {
+            a->help = 1;
+            return TB_OK;
+        }
+        if (arg[0] != '-' || arg[1] == '\0') {
+            if (a->nfiles >= 256)
+                return tb_err_set(err, TB_USAGE, "%s: at most 256 files", cmd);
+            a->files[a->nfiles++] = arg;
+            continue;
+        }
+        const char *eq = strchr(arg, '=');
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - arg) : (int)strlen(arg), arg);
+        int known = !strcmp(name, "--format") || (allow_threshold && !strcmp(name, "--threshold")) ||
+                    (allow_plot && !strcmp(name, "--plot"));
+        if (!known)
+            return tb_err_set(err, TB_USAGE, "%s: unknown option '%s' (see 'trainbench %s --help')",
+                              cmd, name, cmd);
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            if (i + 1 >= argc)
+                return tb_err_set(err, TB_USAGE, "%s: option '%s' needs a value", cmd, name);
+            value = argv[++i];
+        }
+        if (!strcmp(name, "--format")) {
+            if (tb_format_parse(value, &a->fmt) ||
+                (allow_plot && (a->fmt == TB_FMT_JSON || a->fmt == TB_FMT_TEXT)))
+                return tb_err_set(err, TB_USAGE, "--format: '%s' is not one of %s", value,
+                                  allow_plot ? "md, csv" : "text, md, csv, json");
+            a->fmt_set = 1;
+        } else if (!strcmp(name, "--threshold")) {
+            char *end;
+            double t = strtod(value, &end);
+            if (!*value || *end || !(t >= 0) || t > 1000)
+                return tb_err_set(err, TB_USAGE,
+                                  "--threshold: '%s' is not a percentage (use e.g. 2 or 0.5)",
+                                  value);
+            a->threshold = t / 100.0;
+        } else {
+            a->plot = value;
+        }
+    }
+    return TB_OK;
+}
+
+static tb_status load_all(const files_args *a, tb_rfile *files, tb_err *err)
+{
+    for (int i = 0; i < a->nfiles; i++) {
+        tb_status st = tb_results_load(a->files[i], &files[i], stderr, err);
+        if (st) {
+            for (int j = 0; j < i; j++)
+                tb_results_free(&files[j]);
+            return st;
+        }
+    }
+    return TB_OK;
+}
+
+static int cmd_compare(int argc, char **argv)
+{
+    files_args a;
+    tb_err err;
+    tb_status st = parse_files_args("compare", argc, argv, 1, 0, &a, &err);
+    if (!st && a.help) {
+        fputs(usage_compare, stdout);
+        return TB_OK;
+    }
+    if (!st && a.nfiles != 2)
+        st = tb_err_set(&err, TB_USAGE, "compare: takes two result files, BASE and NEW (got %d)",
+                        a.nfiles);
+    if (st) {
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+        return st;
+    }
+    tb_rfile files[2];
+    if ((st = load_all(&a, files, &err))) {
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+        return st;
+    }
+    int failed = 0;
+    st = tb_compare_write(&files[0], &files[1], a.threshold, a.fmt, stdout, &failed, &err);
+    tb_results_free(&files[0]);
+    tb_results_free(&files[1]);
+    if (st) {
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+        return st;
+    }
+    return failed ? TB_WRONG : TB_OK;
+}
+
+static int cmd_report(int argc, char **argv)
+{
+    files_args a;
+    tb_err err;
+    tb_status st = parse_files_args("report", argc, argv, 0, 1, &a, &err);
+    if (!st && a.help) {
+        fputs(usage_report, stdout);
+        return TB_OK;
+    }
+    if (!st && a.nfiles == 0)
+        st = tb_err_set(&err, TB_USAGE, "report: takes at least one result file");
+    if (st) {
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+        return st;
+    }
+    tb_rfile *files = calloc((size_t)a.nfiles, sizeof *files);
+    if (!files)
+        return TB_USAGE;
+    if ((st = load_all(&a, files, &err))) {
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+        free(files);
+        return st;
+    }
+    if (a.plot)
+        st = tb_report_plots(files, (size_t)a.nfiles, a.plot, stdout, &err);
+    else
+        st = tb_report_write(files, (size_t)a.nfiles, tb_headline_cols, tb_headline_ncols,
+                             a.fmt_set ? a.fmt : TB_FMT_MD, stdout, &err);
+    for (int i = 0; i < a.nfiles; i++)
+        tb_results_free(&files[i]);
+    free(files);
+    if (st)
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+    return st;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -845,7 +1014,13 @@ int main(int argc, char **argv)
         return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1, argc, argv);
-    fprintf(stderr, "trainbench: unknown command '%s' (accepted: list, info, run; see --help)\n",
+    if (!strcmp(cmd, "compare"))
+        return cmd_compare(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report"))
+        return cmd_report(argc - 1, argv + 1);
+    fprintf(stderr,
+            "trainbench: unknown command '%s' (accepted: list, info, run, compare, report; see "
+            "--help)\n",
             cmd);
     return TB_USAGE;
 }

@@ -1,0 +1,554 @@
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void tb_report_machine(const cJSON *ctx, char *buf, size_t buflen)
+{
+    const cJSON *gpus = cJSON_GetObjectItemCaseSensitive(ctx, "gpus");
+    int n = cJSON_GetArraySize(gpus);
+    if (n == 0) {
+        const char *cpu = tb_json_str(ctx, "cpu");
+        double threads = tb_json_num(ctx, "cpu_threads");
+        if (isfinite(threads))
+            snprintf(buf, buflen, "host %s (%.0f threads)", cpu ? cpu : "?", threads);
+        else
+            snprintf(buf, buflen, "host %s", cpu ? cpu : "?");
+        return;
+    }
+    char models[256] = "";
+    int same = 1;
+    const char *first = tb_json_str(cJSON_GetArrayItem(gpus, 0), "name");
+    for (int i = 1; i < n; i++) {
+        const char *name = tb_json_str(cJSON_GetArrayItem(gpus, i), "name");
+        if (!first || !name || strcmp(first, name) != 0)
+            same = 0;
+    }
+    if (same) {
+        snprintf(models, sizeof models, "%dx %s", n, first ? first : "?");
+    } else {
+        for (int i = 0; i < n; i++) {
+            const char *name = tb_json_str(cJSON_GetArrayItem(gpus, i), "name");
+            size_t used = strlen(models);
+            snprintf(models + used, sizeof models - used, "%s%s", i ? " + " : "",
+                     name ? name : "?");
+        }
+    }
+    const char *driver = tb_json_str(ctx, "driver");
+    const char *cuda = tb_json_str(ctx, "cuda_driver");
+    if (driver)
+        snprintf(buf, buflen, "%s, driver %s", models, driver);
+    else
+        snprintf(buf, buflen, "%s, CUDA driver %s", models, cuda ? cuda : "?");
+}
+
+/* ---- the model: machines, groups (bench x dtype), cases, cells ---- */
+
+typedef struct {
+    char label[320];
+    int runs;
+    double l2_bytes; /* of its first GPU; NAN when unknown */
+} machine;
+
+typedef struct {
+    const tb_rrow *row; /* the best result of this case on this machine */
+    double figure;
+} cell;
+
+typedef struct {
+    const char *bench, *dtype, *impl;
+    const char *axes_text, *axes_label;
+    const char *unit;
+    cell *cells; /* one per machine */
+} rcase;
+
+typedef struct {
+    machine *machines;
+    int nm;
+    int *file_machine; /* machine of each file */
+    rcase *cases;
+    size_t nc, capc;
+} model;
+
+static void model_free(model *m)
+{
+    for (size_t i = 0; i < m->nc; i++)
+        free(m->cases[i].cells);
+    free(m->cases);
+    free(m->machines);
+    free(m->file_machine);
+}
+
+static int case_order(const void *a, const void *b)
+{
+    const rcase *x = a, *y = b;
+    int c = strcmp(x->bench, y->bench);
+    if (!c)
+        c = strcmp(x->dtype, y->dtype);
+    return c;
+}
+
+static tb_status build_model(const tb_rfile *files, size_t nfiles, model *m, tb_err *err)
+{
+    memset(m, 0, sizeof *m);
+    m->machines = calloc(nfiles ? nfiles : 1, sizeof *m->machines);
+    m->file_machine = calloc(nfiles ? nfiles : 1, sizeof *m->file_machine);
+    if (!m->machines || !m->file_machine)
+        return tb_err_set(err, TB_USAGE, "out of host memory");
+    for (size_t f = 0; f < nfiles; f++) {
+        char label[320];
+        tb_report_machine(files[f].context, label, sizeof label);
+        int k = 0;
+        while (k < m->nm && strcmp(m->machines[k].label, label) != 0)
+            k++;
+        if (k == m->nm) {
+            snprintf(m->machines[k].label, sizeof m->machines[k].label, "%s", label);
+            const cJSON *g0 =
+                cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(files[f].context, "gpus"), 0);
+            m->machines[k].l2_bytes = tb_json_num(g0, "l2_bytes");
+            m->nm++;
+        }
+        m->machines[k].runs++;
+        m->file_machine[f] = k;
+    }
+    for (size_t f = 0; f < nfiles; f++) {
+        int mk = m->file_machine[f];
+        for (size_t i = 0; i < files[f].n; i++) {
+            const tb_rrow *r = &files[f].rows[i];
+            const char *unit;
+            double fig = tb_rrow_figure(r, &unit);
+            size_t c = 0;
+            while (c < m->nc &&
+                   !(strcmp(m->cases[c].bench, r->bench) == 0 &&
+                     strcmp(m->cases[c].dtype, r->dtype) == 0 &&
+                     strcmp(m->cases[c].impl, r->impl) == 0 &&
+                     strcmp(m->cases[c].axes_text, r->axes_text) == 0))
+                c++;
+            if (c == m->nc) {
+                if (m->nc == m->capc) {
+                    size_t ncap = m->capc ? m->capc * 2 : 64;
+                    rcase *nv = realloc(m->cases, ncap * sizeof *nv);
+                    if (!nv)
+                        return tb_err_set(err, TB_USAGE, "out of host memory");
+                    m->cases = nv;
+                    m->capc = ncap;
+                }
+                rcase *rc = &m->cases[m->nc];
+                memset(rc, 0, sizeof *rc);
+                rc->bench = r->bench;
+                rc->dtype = r->dtype;
+                rc->impl = r->impl;
+                rc->axes_text = r->axes_text;
+                rc->axes_label = r->axes_label;
+                rc->cells = calloc((size_t)m->nm, sizeof *rc->cells);
+                if (!rc->cells)
+                    return tb_err_set(err, TB_USAGE, "out of host memory");
+                m->nc++;
+            }
+            rcase *rc = &m->cases[c];
+            if (strcmp(r->status, "ok") != 0 || !isfinite(fig))
+                continue;
+            if (!rc->unit)
+                rc->unit = unit;
+            cell *ce = &rc->cells[mk];
+            if (!ce->row || fig > ce->figure) {
+                ce->row = r;
+                ce->figure = fig;
+            }
+        }
+    }
+    /* group tables by bench and dtype, cases in order of first appearance within each */
+    for (size_t i = 1; i < m->nc; i++) {
+        rcase x = m->cases[i];
+        size_t j = i;
+        while (j > 0 && case_order(&m->cases[j - 1], &x) > 0) {
+            m->cases[j] = m->cases[j - 1];
+            j--;
+        }
+        m->cases[j] = x;
+    }
+    return TB_OK;
+}
+
+/* ---- headline ---- */
+
+static int axes_match(const cJSON *axes, const char *spec)
+{
+    if (!spec)
+        return 1;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", spec);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq)
+            return 0;
+        *eq = '\0';
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(axes, tok);
+        if (cJSON_IsNumber(v)) {
+            if (v->valuedouble != strtod(eq + 1, NULL))
+                return 0;
+        } else if (cJSON_IsString(v)) {
+            if (strcmp(v->valuestring, eq + 1) != 0)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static double field_value(const tb_rrow *r, const char *field)
+{
+    if (!strcmp(field, "gbps"))
+        return r->gbps;
+    if (!strcmp(field, "tflops"))
+        return r->tflops;
+    if (!strcmp(field, "busbw_gbps"))
+        return r->busbw_gbps;
+    if (!strcmp(field, "time_us"))
+        return r->have_time ? r->median * 1e6 : NAN;
+    if (!strcmp(field, "power_w"))
+        return r->power_w;
+    if (!strcmp(field, "gflop_per_j"))
+        return isfinite(r->tflops) && r->power_w > 0 ? r->tflops * 1e3 / r->power_w : NAN;
+    return NAN;
+}
+
+static int str_match(const char *want, const char *have)
+{
+    return !want || (have && strcmp(want, have) == 0);
+}
+
+/* The headline value of one column for one machine: NAN when nothing matches. */
+static double headline_value(const tb_rfile *files, size_t nfiles, const model *m, int mk,
+                             const tb_headline_col *col, const tb_rrow **best_row)
+{
+    double best = NAN, sum = 0;
+    int n = 0;
+    *best_row = NULL;
+    for (size_t f = 0; f < nfiles; f++) {
+        if (m->file_machine[f] != mk)
+            continue;
+        for (size_t i = 0; i < files[f].n; i++) {
+            const tb_rrow *r = &files[f].rows[i];
+            if (strcmp(r->status, "ok") != 0 || !str_match(col->bench, r->bench) ||
+                !str_match(col->dtype, r->dtype) || !str_match(col->kind, r->kind) ||
+                !str_match(col->impl, r->impl) || !axes_match(r->axes, col->axes))
+                continue;
+            if (col->min_l2_multiple > 0) {
+                double l2 = m->machines[mk].l2_bytes;
+                if (!(isfinite(l2) && r->bytes >= col->min_l2_multiple * l2))
+                    continue;
+            }
+            double v = field_value(r, col->field);
+            if (!isfinite(v))
+                continue;
+            sum += v;
+            n++;
+            if (!isfinite(best) || (col->lowest ? v < best : v > best)) {
+                best = v;
+                *best_row = r;
+            }
+        }
+    }
+    if (col->mean && n) {
+        *best_row = NULL;
+        return sum / n;
+    }
+    return best;
+}
+
+static void value_cell(double v, const tb_rrow *r, int with_pct, char *buf, size_t n)
+{
+    if (!isfinite(v))
+        snprintf(buf, n, "–");
+    else if (with_pct && r && isfinite(r->pct_peak))
+        snprintf(buf, n, "%.4g (%.1f %%)", v, r->pct_peak);
+    else
+        snprintf(buf, n, "%.4g", v);
+}
+
+static void csv_quoted(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+tb_status tb_report_write(const tb_rfile *files, size_t nfiles, const tb_headline_col *cols,
+                          int ncols, tb_format fmt, FILE *out, tb_err *err)
+{
+    if (fmt == TB_FMT_JSON)
+        return tb_err_set(err, TB_USAGE, "--format: report writes md or csv, not json");
+    model m;
+    tb_status st = build_model(files, nfiles, &m, err);
+    if (st) {
+        model_free(&m);
+        return st;
+    }
+    if (fmt == TB_FMT_CSV) {
+        fprintf(out, "machine,runs,bench,dtype,impl,case,unit,figure,pct_peak\n");
+        for (size_t c = 0; c < m.nc; c++) {
+            const rcase *rc = &m.cases[c];
+            for (int k = 0; k < m.nm; k++) {
+                const cell *ce = &rc->cells[k];
+                if (!ce->row)
+                    continue;
+                csv_quoted(out, m.machines[k].label);
+                fprintf(out, ",%d,%s,%s,%s,", m.machines[k].runs, rc->bench, rc->dtype,
+                        rc->impl);
+                csv_quoted(out, rc->axes_label);
+                fprintf(out, ",%s,%.6g,", rc->unit ? rc->unit : "", ce->figure);
+                if (isfinite(ce->row->pct_peak))
+                    fprintf(out, "%.3f", ce->row->pct_peak);
+                fputc('\n', out);
+            }
+        }
+        model_free(&m);
+        return TB_OK;
+    }
+
+    fprintf(out, "## Headline\n\n| machine | runs |");
+    for (int c = 0; c < ncols; c++)
+        fprintf(out, " %s |", cols[c].title);
+    fprintf(out, "\n|---|---:|");
+    for (int c = 0; c < ncols; c++)
+        fprintf(out, "---:|");
+    fputc('\n', out);
+    for (int k = 0; k < m.nm; k++) {
+        fprintf(out, "| %s | %d |", m.machines[k].label, m.machines[k].runs);
+        for (int c = 0; c < ncols; c++) {
+            const tb_rrow *r;
+            double v = headline_value(files, nfiles, &m, k, &cols[c], &r);
+            char cellt[64];
+            value_cell(v, r, 1, cellt, sizeof cellt);
+            fprintf(out, " %s |", cellt);
+        }
+        fputc('\n', out);
+    }
+
+    for (size_t c = 0; c < m.nc;) {
+        size_t end = c;
+        while (end < m.nc && case_order(&m.cases[c], &m.cases[end]) == 0)
+            end++;
+        fprintf(out, "\n## %s %s\n\n| impl | case | unit |", m.cases[c].bench, m.cases[c].dtype);
+        for (int k = 0; k < m.nm; k++)
+            fprintf(out, " %s |", m.machines[k].label);
+        fprintf(out, "\n|---|---|---|");
+        for (int k = 0; k < m.nm; k++)
+            fprintf(out, "---:|");
+        fputc('\n', out);
+        for (size_t i = c; i < end; i++) {
+            const rcase *rc = &m.cases[i];
+            fprintf(out, "| %s | %s | %s |", rc->impl, rc->axes_label, rc->unit ? rc->unit : "–");
+            for (int k = 0; k < m.nm; k++) {
+                char cellt[64];
+                value_cell(rc->cells[k].row ? rc->cells[k].figure : NAN, rc->cells[k].row, 1,
+                           cellt, sizeof cellt);
+                fprintf(out, " %s |", cellt);
+            }
+            fputc('\n', out);
+        }
+        c = end;
+    }
+    fprintf(out,
+            "\nCells: the best figure any run and any GPU of the machine reached, with its %% of "
+            "the device-derived peak; – where there is none.\n");
+    model_free(&m);
+    return TB_OK;
+}
+
+/* ---- plots ---- */
+
+/* The x axis of a group: the first numeric axis (in the first case's order) whose value
+ * varies over the group's cases; NULL when none does. */
+static const char *x_axis(const model *m, size_t c0, size_t c1)
+{
+    const tb_rrow *first = NULL;
+    for (size_t c = c0; c < c1 && !first; c++)
+        for (int k = 0; k < m->nm && !first; k++)
+            first = m->cases[c].cells[k].row;
+    if (!first)
+        return NULL;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, first->axes)
+    {
+        if (!cJSON_IsNumber(a) || !a->string)
+            continue;
+        for (size_t c = c0; c < c1; c++)
+            for (int k = 0; k < m->nm; k++) {
+                const tb_rrow *r = m->cases[c].cells[k].row;
+                if (!r)
+                    continue;
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->axes, a->string);
+                if (cJSON_IsNumber(v) && v->valuedouble != a->valuedouble)
+                    return a->string;
+            }
+    }
+    return NULL;
+}
+
+/* The axes of a row other than x, as text. */
+static void other_axes(const tb_rrow *r, const char *x, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    const cJSON *a;
+    cJSON_ArrayForEach(a, r->axes)
+    {
+        if (!a->string || strcmp(a->string, x) == 0)
+            continue;
+        size_t used = strlen(buf);
+        if (cJSON_IsNumber(a))
+            snprintf(buf + used, n - used, " %s=%.10g", a->string, a->valuedouble);
+        else if (cJSON_IsString(a))
+            snprintf(buf + used, n - used, " %s=%s", a->string, a->valuestring);
+    }
+}
+
+typedef struct {
+    char label[512];
+    double *x; /* (x, y) pairs */
+    size_t n, cap;
+} series;
+
+static int cmp_xy(const void *a, const void *b)
+{
+    const double *p = a, *q = b;
+    return (p[0] > q[0]) - (p[0] < q[0]);
+}
+
+static tb_status write_plot(const model *m, size_t c0, size_t c1, const char *x,
+                            const char *dir, FILE *list, tb_err *err)
+{
+    series *s = NULL;
+    size_t ns = 0;
+    tb_status st = TB_OK;
+    for (size_t c = c0; c < c1 && !st; c++)
+        for (int k = 0; k < m->nm && !st; k++) {
+            const tb_rrow *r = m->cases[c].cells[k].row;
+            if (!r)
+                continue;
+            const cJSON *xv = cJSON_GetObjectItemCaseSensitive(r->axes, x);
+            if (!cJSON_IsNumber(xv))
+                continue;
+            char label[512], rest[256];
+            other_axes(r, x, rest, sizeof rest);
+            snprintf(label, sizeof label, "%s: %s%s", m->machines[k].label, r->impl, rest);
+            size_t i = 0;
+            while (i < ns && strcmp(s[i].label, label) != 0)
+                i++;
+            if (i == ns) {
+                series *nsv = realloc(s, (ns + 1) * sizeof *nsv);
+                if (!nsv) {
+                    st = tb_err_set(err, TB_USAGE, "out of host memory");
+                    break;
+                }
+                s = nsv;
+                memset(&s[ns], 0, sizeof s[ns]);
+                snprintf(s[ns].label, sizeof s[ns].label, "%s", label);
+                ns++;
+            }
+            series *se = &s[i];
+            if (se->n == se->cap) {
+                size_t ncap = se->cap ? se->cap * 2 : 16;
+                double *nx = realloc(se->x, 2 * ncap * sizeof *nx);
+                if (!nx) {
+                    st = tb_err_set(err, TB_USAGE, "out of host memory");
+                    break;
+                }
+                se->x = nx;
+                se->cap = ncap;
+            }
+            se->x[2 * se->n] = xv->valuedouble;
+            se->x[2 * se->n + 1] = m->cases[c].cells[k].figure;
+            se->n++;
+        }
+    char base[256], path[1024];
+    snprintf(base, sizeof base, "%s-%s", m->cases[c0].bench, m->cases[c0].dtype);
+    FILE *data = NULL, *gp = NULL;
+    if (!st) {
+        snprintf(path, sizeof path, "%s/%s.csv", dir, base);
+        data = fopen(path, "w");
+        if (!data)
+            st = tb_err_set(err, TB_USAGE, "--plot: cannot create '%s': %s", path,
+                            strerror(errno));
+    }
+    if (!st) {
+        snprintf(path, sizeof path, "%s/%s.gp", dir, base);
+        gp = fopen(path, "w");
+        if (!gp)
+            st = tb_err_set(err, TB_USAGE, "--plot: cannot create '%s': %s", path,
+                            strerror(errno));
+    }
+    if (!st) {
+        const char *unit = m->cases[c0].unit ? m->cases[c0].unit : "";
+        fprintf(gp,
+                "# generated by trainbench report --plot; run in this directory: gnuplot %s.gp\n"
+                "set terminal pngcairo size 1200,700 noenhanced\n"
+                "set output '%s.png'\n"
+                "set datafile separator ','\n"
+                "set title '%s %s: %s vs %s'\n"
+                "set xlabel '%s'\nset ylabel '%s'\n"
+                "set logscale x 2\nset format x '%s'\nset grid\nset key outside right top\n",
+                base, base, m->cases[c0].bench, m->cases[c0].dtype, unit, x, x, unit,
+                strcmp(x, "bytes") == 0 ? "%.0b%BB" : "%g");
+        fprintf(data, "# %s: one block per series (x,y), blocks in the order of %s.gp\n", base,
+                base);
+        fprintf(gp, "plot");
+        for (size_t i = 0; i < ns; i++) {
+            qsort(s[i].x, s[i].n, 2 * sizeof(double), cmp_xy);
+            fprintf(data, "%s# %s\n", i ? "\n\n" : "", s[i].label);
+            for (size_t j = 0; j < s[i].n; j++)
+                fprintf(data, "%.17g,%.17g\n", s[i].x[2 * j], s[i].x[2 * j + 1]);
+            char title[512];
+            size_t t = 0;
+            for (const char *p = s[i].label; *p && t + 2 < sizeof title; p++) {
+                if (*p == '\'')
+                    title[t++] = '\'';
+                title[t++] = *p;
+            }
+            title[t] = '\0';
+            fprintf(gp, "%s '%s.csv' index %zu using 1:2 with linespoints title '%s'",
+                    i ? ", \\\n    " : " ", base, i, title);
+        }
+        fprintf(gp, "\n");
+        if (list)
+            fprintf(list, "%s/%s.gp\n", dir, base);
+    }
+    if (data)
+        fclose(data);
+    if (gp)
+        fclose(gp);
+    for (size_t i = 0; i < ns; i++)
+        free(s[i].x);
+    free(s);
+    return st;
+}
+
+tb_status tb_report_plots(const tb_rfile *files, size_t nfiles, const char *dir, FILE *list,
+                          tb_err *err)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return tb_err_set(err, TB_USAGE, "--plot: cannot create '%s': %s", dir, strerror(errno));
+    model m;
+    tb_status st = build_model(files, nfiles, &m, err);
+    for (size_t c = 0; !st && c < m.nc;) {
+        size_t end = c;
+        while (end < m.nc && case_order(&m.cases[c], &m.cases[end]) == 0)
+            end++;
+        const char *x = x_axis(&m, c, end);
+        if (x)
+            st = write_plot(&m, c, end, x, dir, list, err);
+        c = end;
+    }
+    model_free(&m);
+    return st;
+}

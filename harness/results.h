@@ -1,0 +1,71 @@
+/* results.h - reads result files (JSON Lines, schema trainbench/1) back, for compare and
+ * report. Files from older and newer versions of the tool are read: unknown fields and line
+ * types are ignored, missing optional fields are null; a different schema major version is
+ * refused. A truncated last line (a killed run) is skipped with a warning; any other malformed
+ * line is an error naming the file, the line and what is wrong. */
+#ifndef TB_RESULTS_H
+#define TB_RESULTS_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TB_SCHEMA_MAJOR 1
+
+/* One result line. Strings point into the parsed line (owned by the file); optional strings
+ * are NULL and optional numbers NAN when absent or null. */
+typedef struct {
+    const cJSON *obj;
+    int line;                 /* 1-based */
+    const char *bench, *impl, *dtype, *status;
+    const char *kind, *reason, *device;
+    const cJSON *axes;
+    char axes_text[256];      /* "bytes=1048576", in the file's order: for matching */
+    char axes_label[256];     /* "bytes=1M": for people (multiples of 1M get a suffix) */
+    char gpus_text[64];       /* "0", "0,1,2,3", or "host" */
+    int gpu_count;
+    int have_time;
+    double median, q1, q3;    /* seconds per execution */
+    double samples;
+    double flops, bytes, gbps, tflops, busbw_gbps, pct_peak, power_w, energy_j;
+    char key[768];            /* bench|impl|dtype|axes|device|gpus: what compare matches */
+} tb_rrow;
+
+typedef struct {
+    char name[512];
+    cJSON *context;           /* the first line */
+    cJSON **roots;            /* every parsed result line */
+    tb_rrow *rows;
+    size_t n;
+    int truncated_line;       /* the line number of a skipped truncated last line, or 0 */
+} tb_rfile;
+
+/* Parses the text of a result file; name is used in messages. Returns TB_OK or TB_USAGE with
+ * "NAME:LINE: what is wrong". A warning (truncated last line) is written to warn if not NULL. */
+tb_status tb_results_parse(const char *text, size_t len, const char *name, tb_rfile *out,
+                           FILE *warn, tb_err *err);
+
+/* Reads and parses a file; TB_USAGE names the path when it cannot be read. */
+tb_status tb_results_load(const char *path, tb_rfile *out, FILE *warn, tb_err *err);
+
+void tb_results_free(tb_rfile *f);
+
+/* The figure a row is judged by: TFLOP/s, else bus bandwidth, else GB/s; NAN when none.
+ * *unit (if not NULL) is set to "TFLOP/s", "busbw GB/s" or "GB/s". */
+double tb_rrow_figure(const tb_rrow *r, const char **unit);
+
+/* A string field of an object, or NULL. */
+const char *tb_json_str(const cJSON *o, const char *key);
+/* A number field of an object, or NAN. */
+double tb_json_num(const cJSON *o, const char *key);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

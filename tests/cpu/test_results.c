@@ -1,0 +1,153 @@
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "results.h"
+
+#define CTX "{\"type\":\"context\",\"schema\":\"trainbench/1\",\"gpus\":[]}\n"
+#define ROW(impl, extra)                                                                       \
+    "{\"type\":\"result\",\"bench\":\"membw\",\"impl\":\"" impl "\",\"dtype\":\"fp32\","      \
+    "\"axes\":{\"bytes\":1048576},\"gpus\":[0],\"device\":\"NVIDIA H200\",\"status\":\"ok\"" \
+    extra "}\n"
+
+static tb_status parse(const char *text, tb_rfile *f, tb_err *err, FILE *warn)
+{
+    return tb_results_parse(text, strlen(text), "r.jsonl", f, warn, err);
+}
+
+Test(results, reads_a_result_and_its_fields)
+{
+    const char *text = CTX ROW("copy", ",\"time_s\":{\"median\":2e-6,\"q1\":1.9e-6,\"q3\":2.1e-6},"
+                                       "\"gbps\":1048.6,\"pct_peak\":21.3,\"kind\":\"hand-written\"");
+    tb_rfile f;
+    tb_err err;
+    cr_assert_eq(parse(text, &f, &err, NULL), TB_OK, "%s", err.msg);
+    cr_assert_eq(f.n, 1);
+    const tb_rrow *r = &f.rows[0];
+    cr_assert_str_eq(r->bench, "membw");
+    cr_assert_str_eq(r->impl, "copy");
+    cr_assert_str_eq(r->kind, "hand-written");
+    cr_assert_eq(r->line, 2);
+    cr_assert_str_eq(r->axes_text, "bytes=1048576");
+    cr_assert_str_eq(r->axes_label, "bytes=1M");
+    cr_assert_str_eq(r->gpus_text, "0");
+    cr_assert_eq(r->gpu_count, 1);
+    cr_assert(r->have_time);
+    cr_assert_float_eq(r->median, 2e-6, 1e-18);
+    cr_assert_float_eq(r->pct_peak, 21.3, 1e-12);
+    cr_assert_str_eq(r->key, "membw|copy|fp32|bytes=1048576|NVIDIA H200|0");
+    const char *unit;
+    cr_assert_float_eq(tb_rrow_figure(r, &unit), 1048.6, 1e-9);
+    cr_assert_str_eq(unit, "GB/s");
+    tb_results_free(&f);
+}
+
+Test(results, unknown_fields_and_types_are_ignored_missing_ones_are_null)
+{
+    const char *text = CTX "{\"type\":\"summary\",\"whatever\":1}\n" ROW("copy", ",\"future\":[1,2]");
+    tb_rfile f;
+    tb_err err;
+    cr_assert_eq(parse(text, &f, &err, NULL), TB_OK, "%s", err.msg);
+    cr_assert_eq(f.n, 1);
+    cr_assert_eq(f.rows[0].line, 3);
+    cr_assert_not(f.rows[0].have_time);
+    cr_assert(isnan(f.rows[0].gbps));
+    cr_assert(isnan(tb_rrow_figure(&f.rows[0], NULL)));
+    cr_assert_null(f.rows[0].kind);
+    tb_results_free(&f);
+}
+
+Test(results, tflops_wins_over_bandwidth)
+{
+    const char *text = CTX ROW("mma", ",\"tflops\":700.5,\"gbps\":12,\"busbw_gbps\":null");
+    tb_rfile f;
+    tb_err err;
+    cr_assert_eq(parse(text, &f, &err, NULL), TB_OK);
+    const char *unit;
+    cr_assert_float_eq(tb_rrow_figure(&f.rows[0], &unit), 700.5, 1e-9);
+    cr_assert_str_eq(unit, "TFLOP/s");
+    tb_results_free(&f);
+}
+
+Test(results, newer_minor_schema_is_read)
+{
+    tb_rfile f;
+    tb_err err;
+    cr_assert_eq(parse("{\"type\":\"context\",\"schema\":\"trainbench/1.4\"}\n", &f, &err, NULL),
+                 TB_OK, "%s", err.msg);
+    cr_assert_eq(f.n, 0);
+    tb_results_free(&f);
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+    tb_rfile f;
+    tb_err err = {{0}};
+    cr_assert_eq(parse(text, &f, &err, NULL), TB_USAGE, "should fail: %s", text);
+    cr_assert(strstr(err.msg, needle), "'%s' not in: %s", needle, err.msg);
+    cr_assert_eq(f.n, 0);
+    cr_assert_null(f.context);
+}
+
+Test(results, other_schema_major_is_refused)
+{
+    expect_error("{\"type\":\"context\",\"schema\":\"trainbench/2\"}\n",
+                 "r.jsonl:1: schema 'trainbench/2' is not supported (this trainbench reads "
+                 "trainbench/1 files)");
+}
+
+Test(results, malformed_inputs_name_file_line_and_problem)
+{
+    expect_error("", "r.jsonl: empty");
+    expect_error("{\"type\":\"result\"}\n", "r.jsonl:1: not a trainbench result file");
+    expect_error("{\"type\":\"context\"}\n", "r.jsonl:1: the context has no 'schema'");
+    expect_error("{\"type\":\"context\",\"schema\":\"trainbench/x\"}\n", "is not trainbench/N");
+    expect_error(CTX "{\"type\":\"result\", oops}\n" ROW("copy", ""),
+                 "r.jsonl:2: not valid JSON (at column 20)");
+    expect_error(CTX "[1,2]\n", "r.jsonl:2: not a JSON object");
+    expect_error(CTX "{\"type\":\"result\",\"impl\":\"x\",\"dtype\":\"fp32\",\"status\":\"ok\","
+                     "\"axes\":{}}\n",
+                 "r.jsonl:2: result has no 'bench' string");
+    expect_error(CTX "{\"type\":\"result\",\"bench\":\"b\",\"impl\":\"x\",\"dtype\":\"fp32\","
+                     "\"status\":\"ok\",\"axes\":3}\n",
+                 "r.jsonl:2: result has no 'axes' object");
+}
+
+Test(results, truncated_last_line_is_skipped_with_a_warning)
+{
+    const char *text = CTX ROW("copy", "") "{\"type\":\"result\",\"bench\":\"mem";
+    tb_rfile f;
+    tb_err err;
+    FILE *warn = tmpfile();
+    cr_assert_eq(parse(text, &f, &err, warn), TB_OK, "%s", err.msg);
+    cr_assert_eq(f.n, 1);
+    cr_assert_eq(f.truncated_line, 3);
+    rewind(warn);
+    char msg[512] = "";
+    cr_assert_not_null(fgets(msg, sizeof msg, warn));
+    cr_assert(strstr(msg, "r.jsonl:3: skipping a truncated last line"), "%s", msg);
+    fclose(warn);
+    tb_results_free(&f);
+}
+
+Test(results, an_unterminated_but_complete_last_line_is_read)
+{
+    const char *text = CTX "{\"type\":\"result\",\"bench\":\"b\",\"impl\":\"x\",\"dtype\":\"fp32\","
+                           "\"status\":\"ok\",\"axes\":{}}";
+    tb_rfile f;
+    tb_err err;
+    cr_assert_eq(parse(text, &f, &err, NULL), TB_OK, "%s", err.msg);
+    cr_assert_eq(f.n, 1);
+    cr_assert_eq(f.truncated_line, 0);
+    cr_assert_str_eq(f.rows[0].gpus_text, "host");
+    tb_results_free(&f);
+}
+
+Test(results, load_names_a_missing_file)
+{
+    tb_rfile f;
+    tb_err err;
+    cr_assert_eq(tb_results_load("/nonexistent/r.jsonl", &f, NULL, &err), TB_USAGE);
+    cr_assert(strstr(err.msg, "cannot read '/nonexistent/r.jsonl'"), "%s", err.msg);
+}
