@@ -105,8 +105,8 @@ static tb_status parse_result(const cJSON *o, int line, const char *name, tb_rro
     r->gpus_text[0] = '\0';
     cJSON_ArrayForEach(g, gpus)
     {
-        if (!cJSON_IsNumber(g))
-            continue;
+        if (!cJSON_IsNumber(g) || !(g->valuedouble >= 0 && g->valuedouble < 1e6))
+            continue; /* not a GPU index */
         char item[24];
         snprintf(item, sizeof item, "%s%d", r->gpu_count ? "," : "", (int)g->valuedouble);
         append(r->gpus_text, sizeof r->gpus_text, item);

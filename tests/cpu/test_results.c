@@ -151,3 +151,16 @@ Test(results, load_names_a_missing_file)
     cr_assert_eq(tb_results_load("/nonexistent/r.jsonl", &f, NULL, &err), TB_USAGE);
     cr_assert(strstr(err.msg, "cannot read '/nonexistent/r.jsonl'"), "%s", err.msg);
 }
+
+Test(results, gpu_indices_out_of_range_are_ignored)
+{
+    /* found by the fuzzer: a huge index was cast to int */
+    const char *text = CTX "{\"type\":\"result\",\"bench\":\"b\",\"impl\":\"x\",\"dtype\":\"fp32\","
+                           "\"status\":\"ok\",\"axes\":{},\"gpus\":[8.8e74,-1,2]}\n";
+    tb_rfile f;
+    tb_err err;
+    cr_assert_eq(parse(text, &f, &err, NULL), TB_OK, "%s", err.msg);
+    cr_assert_str_eq(f.rows[0].gpus_text, "2");
+    cr_assert_eq(f.rows[0].gpu_count, 1);
+    tb_results_free(&f);
+}
