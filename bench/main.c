@@ -143,6 +143,10 @@ static void list_bench(const tb_bench *b)
             printf("; --host --quick %s", a->host_quick);
         printf("\n                 %s\n", a->help);
     }
+    for (int i = 0; i < b->n_options; i++)
+        printf("    --%-10s %s%s%s\n", b->options[i].name, b->options[i].help,
+               b->options[i].defaults ? "; default " : "",
+               b->options[i].defaults ? b->options[i].defaults : "");
     printf("  implementations:\n");
     for (int i = 0; i < b->n_impls; i++) {
         const tb_impl *m = &b->impls[i];
@@ -341,11 +345,16 @@ static int bench_has_axis(const tb_bench *b, const char *name)
     return 0;
 }
 
+
 static int any_bench_has_axis(const char *name)
 {
-    for (int i = 0; tb_benches[i]; i++)
+    for (int i = 0; tb_benches[i]; i++) {
         if (bench_has_axis(tb_benches[i], name))
             return 1;
+        for (int j = 0; j < tb_benches[i]->n_options; j++)
+            if (!strcmp(tb_benches[i]->options[j].name, name))
+                return 1;
+    }
     return 0;
 }
 
@@ -534,20 +543,36 @@ static tb_status parse_enum(const tb_axis *ax, const char *spec, tb_sweep *out, 
 
 /* Expands one benchmark's cases in the order: axis points (last axis fastest), dtypes,
  * implementations (baselines first, as the table lists them). */
-static tb_status plan_bench(const run_args *a, const tb_bench *b, plan *p, int *n_impl_matched,
-                            tb_err *err)
+/* The text given for a bench axis or option named name, or NULL; marks it used. */
+static const char *given(const run_args *a, const char *name)
 {
+    const char *v = NULL;
+    for (int k = 0; k < a->naxes; k++)
+        if (!strcmp(a->axes[k].name, name)) {
+            v = a->axes[k].value;
+            ((axis_opt *)&a->axes[k])->used = 1;
+        }
+    return v;
+}
+
+/* The axis points: the benchmark's own (named shape sets), or the product of the axes'
+ * sweeps (last axis fastest). */
+static tb_status bench_points(const run_args *a, const tb_bench *b, tb_points *pts, tb_err *err)
+{
+    const char *axis_values[TB_MAX_AXES] = {0};
+    const char *option_values[16] = {0};
+    for (int i = 0; i < b->n_axes; i++)
+        axis_values[i] = given(a, b->axes[i].name);
+    for (int j = 0; j < b->n_options && j < 16; j++)
+        option_values[j] = given(a, b->options[j].name);
+    if (b->points)
+        return b->points(b, axis_values, option_values, a->quick, a->host, pts, err);
     tb_sweep sw[TB_MAX_AXES];
     memset(sw, 0, sizeof sw);
     tb_status st = TB_OK;
     for (int i = 0; i < b->n_axes && !st; i++) {
         const tb_axis *ax = &b->axes[i];
-        const char *spec = NULL;
-        for (int k = 0; k < a->naxes; k++)
-            if (!strcmp(a->axes[k].name, ax->name)) {
-                spec = a->axes[k].value;
-                ((axis_opt *)&a->axes[k])->used = 1;
-            }
+        const char *spec = axis_values[i];
         if (!spec) {
             if (a->host)
                 spec = a->quick ? (ax->host_quick ? ax->host_quick : ax->quick)
@@ -564,6 +589,30 @@ static tb_status plan_bench(const run_args *a, const tb_bench *b, plan *p, int *
     }
     size_t idx[TB_MAX_AXES] = {0};
     while (!st) {
+        int64_t point[TB_MAX_AXES] = {0};
+        for (int i = 0; i < b->n_axes; i++)
+            point[i] = sw[i].values[idx[i]];
+        if ((st = tb_points_add(pts, point, b->n_axes, err)))
+            break;
+        int i = b->n_axes - 1;
+        while (i >= 0 && ++idx[i] == sw[i].count)
+            idx[i--] = 0;
+        if (i < 0)
+            break;
+    }
+    for (int i = 0; i < b->n_axes; i++)
+        tb_sweep_free(&sw[i]);
+    return st;
+}
+
+/* Expands one benchmark's cases in the order: axis points, dtypes, implementations
+ * (baselines first, as the table lists them). */
+static tb_status plan_bench(const run_args *a, const tb_bench *b, plan *p, int *n_impl_matched,
+                            tb_err *err)
+{
+    tb_points pts = {NULL, 0, 0};
+    tb_status st = bench_points(a, b, &pts, err);
+    for (size_t k = 0; k < pts.n && !st; k++) {
         for (int d = 0; d < TB_DTYPE_COUNT && !st; d++) {
             if (a->dtypes && !in_list(a->dtypes, tb_dtype_name((tb_dtype)d)))
                 continue;
@@ -580,20 +629,13 @@ static tb_status plan_bench(const run_args *a, const tb_bench *b, plan *p, int *
                 c.bench = b;
                 c.impl = impl;
                 c.dtype = (tb_dtype)d;
-                for (int i = 0; i < b->n_axes; i++)
-                    c.axis[i] = sw[i].values[idx[i]];
+                memcpy(c.axis, pts.v[k], sizeof c.axis);
                 st = plan_push(p, &c, err);
                 (*n_impl_matched)++;
             }
         }
-        int i = b->n_axes - 1;
-        while (i >= 0 && ++idx[i] == sw[i].count)
-            idx[i--] = 0;
-        if (i < 0)
-            break;
     }
-    for (int i = 0; i < b->n_axes; i++)
-        tb_sweep_free(&sw[i]);
+    tb_points_free(&pts);
     return st;
 }
 
@@ -745,8 +787,8 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
     for (int k = 0; k < a.naxes && !st; k++)
         if (!a.axes[k].used)
             st = tb_err_set(&err, TB_USAGE,
-                            "run: --%s is not an axis of the selected benchmarks (see "
-                            "'trainbench list')",
+                            "run: --%s is not an axis or option of the selected benchmarks "
+                            "(see 'trainbench list')",
                             a.axes[k].name);
     if (!st && p.n == 0)
         st = tb_err_set(&err, TB_USAGE,
@@ -835,6 +877,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
     st = tb_runner_run(p.cases, p.n, devs, ndev, &a.ro, nvml, w, &err);
     int ok, wrong, skipped, failed;
     tb_writer_counts(w, &ok, &wrong, &skipped, &failed);
+    tb_writer_ladder(w, stdout);
     tb_writer_summary(w, stdout);
     tb_writer_close(w);
     printf("\n%d ok, %d wrong, %d skipped, %d failed; results: %s\n", ok, wrong, skipped, failed,

@@ -1,5 +1,6 @@
 #include "bench.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const dtype_names[TB_DTYPE_COUNT] = {"fp32", "tf32", "bf16", "fp16", "fp8"};
@@ -38,4 +39,29 @@ const char *tb_impl_kind_name(tb_impl_kind k)
     case TB_KIND_HOST: return "host";
     }
     return "?";
+}
+
+tb_status tb_points_add(tb_points *p, const int64_t *axis, int n_axes, tb_err *err)
+{
+    if (p->n >= 1000000)
+        return tb_err_set(err, TB_USAGE, "more than 1000000 cases");
+    if (p->n == p->cap) {
+        size_t ncap = p->cap ? p->cap * 2 : 64;
+        int64_t(*nv)[TB_MAX_AXES] = realloc(p->v, ncap * sizeof *nv);
+        if (!nv)
+            return tb_err_set(err, TB_USAGE, "out of host memory");
+        p->v = nv;
+        p->cap = ncap;
+    }
+    memset(p->v[p->n], 0, sizeof p->v[p->n]);
+    memcpy(p->v[p->n], axis, (size_t)n_axes * sizeof *axis);
+    p->n++;
+    return TB_OK;
+}
+
+void tb_points_free(tb_points *p)
+{
+    free(p->v);
+    p->v = NULL;
+    p->n = p->cap = 0;
 }

@@ -98,7 +98,28 @@ typedef struct tb_impl {
      * capturable in a CUDA graph. */
     tb_status (*run)(void *state, tb_err *err);
     void (*teardown)(void *state);
+    /* Optional: TB_SKIP with the reason when this case cannot run on this device (a shape the
+     * kernel does not handle, a layout the library refuses); TB_OK otherwise. */
+    tb_status (*supports)(const tb_case *c, const tb_device *dev, tb_err *err);
 } tb_impl;
+
+/* A benchmark option that is not an axis (e.g. --shapes, --tokens): its text is handed to the
+ * benchmark's points function. */
+typedef struct {
+    const char *name;
+    const char *defaults; /* NULL: not set unless given */
+    const char *help;
+} tb_option;
+
+/* The axis points of a run, when a benchmark builds them itself. */
+typedef struct {
+    int64_t (*v)[TB_MAX_AXES];
+    size_t n, cap;
+} tb_points;
+
+/* Appends one point (n_axes values); TB_USAGE when out of memory or past 1e6 points. */
+tb_status tb_points_add(tb_points *p, const int64_t *axis, int n_axes, tb_err *err);
+void tb_points_free(tb_points *p);
 
 typedef struct tb_bench {
     const char *name;
@@ -116,6 +137,15 @@ typedef struct tb_bench {
     /* Compares the output of the last run with a reference; the stream has been synchronized.
      * Fills v; returns TB_OK (whether or not v->ok), or TB_DEVFAIL. */
     tb_status (*verify)(const tb_case *c, void *state, tb_verify *v, tb_err *err);
+    const tb_option *options;
+    int n_options;
+    /* Optional: builds the axis points when they are not the product of the axes' sweeps
+     * (named shape sets). axis_values[i] is the text given for axes[i] (NULL: not given),
+     * option_values[j] that of options[j] (NULL: not given); quick and host select the
+     * defaults. Returns TB_OK or TB_USAGE naming the bad value. */
+    tb_status (*points)(const struct tb_bench *b, const char *const *axis_values,
+                        const char *const *option_values, int quick, int host, tb_points *out,
+                        tb_err *err);
 } tb_bench;
 
 #ifdef __cplusplus

@@ -275,10 +275,22 @@ typedef struct {
     char case_text[128];
 } best_entry;
 
+typedef struct {
+    const tb_device *device;
+    const tb_bench *bench;
+    const tb_impl *impl;
+    tb_dtype dtype;
+    char case_text[128];
+    double figure;
+    int is_tflops;
+} ladder_entry;
+
 struct tb_writer {
     pthread_mutex_t lock;
     best_entry *best;
     size_t n_best;
+    ladder_entry *ladder;
+    size_t n_ladder, cap_ladder;
     FILE *jsonl, *csv, *table;
     char jsonl_path[1024];
     int n_ok, n_wrong, n_skipped, n_failed;
@@ -326,12 +338,33 @@ tb_status tb_writer_open(tb_writer **out, const char *jsonl_path, const char *cs
     return TB_OK;
 }
 
+static void note_ladder(tb_writer *w, const tb_result *r, double fig, int is_tflops)
+{
+    if (w->n_ladder == w->cap_ladder) {
+        size_t ncap = w->cap_ladder ? w->cap_ladder * 2 : 64;
+        ladder_entry *nl = realloc(w->ladder, ncap * sizeof *nl);
+        if (!nl)
+            return; /* only the summary table loses a cell */
+        w->ladder = nl;
+        w->cap_ladder = ncap;
+    }
+    ladder_entry *e = &w->ladder[w->n_ladder++];
+    e->device = r->device;
+    e->bench = r->c.bench;
+    e->impl = r->c.impl;
+    e->dtype = r->c.dtype;
+    tb_record_case_text(&r->c, e->case_text, sizeof e->case_text);
+    e->figure = fig;
+    e->is_tflops = is_tflops;
+}
+
 static void note_best(tb_writer *w, const tb_result *r)
 {
     int is_tflops = r->flops > 0;
     double fig = is_tflops ? r->tflops : r->gbps;
     if (!isfinite(fig))
         return;
+    note_ladder(w, r, fig, is_tflops);
     best_entry *e = NULL;
     for (size_t i = 0; i < w->n_best; i++)
         if (w->best[i].device == r->device && w->best[i].impl == r->c.impl &&
@@ -356,6 +389,74 @@ static void note_best(tb_writer *w, const tb_result *r)
         e->pct_peak = r->pct_peak;
         tb_record_case_text(&r->c, e->case_text, sizeof e->case_text);
     }
+}
+
+static int same_group(const ladder_entry *a, const ladder_entry *b)
+{
+    return a->device == b->device && a->bench == b->bench && a->dtype == b->dtype;
+}
+
+void tb_writer_ladder(tb_writer *w, FILE *f)
+{
+    pthread_mutex_lock(&w->lock);
+    size_t n = w->n_ladder;
+    char *done = calloc(n ? n : 1, 1);
+    const tb_impl **impls = malloc((n ? n : 1) * sizeof *impls);
+    const char **rows = malloc((n ? n : 1) * sizeof *rows);
+    for (size_t g = 0; done && impls && rows && g < n; g++) {
+        if (done[g])
+            continue;
+        const ladder_entry *head = &w->ladder[g];
+        size_t ni = 0, nr = 0;
+        for (size_t i = g; i < n; i++) {
+            const ladder_entry *e = &w->ladder[i];
+            if (!same_group(e, head))
+                continue;
+            done[i] = 1;
+            size_t k = 0;
+            while (k < ni && impls[k] != e->impl)
+                k++;
+            if (k == ni)
+                impls[ni++] = e->impl;
+            k = 0;
+            while (k < nr && strcmp(rows[k], e->case_text) != 0)
+                k++;
+            if (k == nr)
+                rows[nr++] = e->case_text;
+        }
+        if (ni < 2)
+            continue; /* a single implementation: the rows above say it all */
+        char gpu[32];
+        if (head->device->is_host)
+            snprintf(gpu, sizeof gpu, "host");
+        else
+            snprintf(gpu, sizeof gpu, "GPU %d", head->device->ordinal);
+        fprintf(f, "\n%s %s %s, %s (median):\n%-24s", head->bench->name,
+                tb_dtype_name(head->dtype), gpu, head->is_tflops ? "TFLOP/s" : "GB/s", "case");
+        for (size_t k = 0; k < ni; k++)
+            fprintf(f, " %11s", impls[k]->name);
+        fputc('\n', f);
+        for (size_t r = 0; r < nr; r++) {
+            fprintf(f, "%-24s", rows[r]);
+            for (size_t k = 0; k < ni; k++) {
+                double v = NAN;
+                for (size_t i = g; i < n; i++) {
+                    const ladder_entry *e = &w->ladder[i];
+                    if (same_group(e, head) && e->impl == impls[k] &&
+                        strcmp(e->case_text, rows[r]) == 0)
+                        v = e->figure;
+                }
+                char cell[32];
+                fmt_num(cell, sizeof cell, v, "%.2f");
+                fprintf(f, " %11s", cell);
+            }
+            fputc('\n', f);
+        }
+    }
+    free(done);
+    free(impls);
+    free(rows);
+    pthread_mutex_unlock(&w->lock);
 }
 
 void tb_writer_summary(tb_writer *w, FILE *f)
@@ -432,6 +533,7 @@ void tb_writer_close(tb_writer *w)
     if (w->csv)
         fclose(w->csv);
     free(w->best);
+    free(w->ladder);
     pthread_mutex_destroy(&w->lock);
     free(w);
 }

@@ -68,6 +68,10 @@ tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err);
 /* Counts of what was written, by status. */
 void tb_writer_counts(tb_writer *w, int *ok, int *wrong, int *skipped, int *failed);
 
+/* Prints, per device, benchmark and dtype with more than one implementation, a table of the
+ * figures: rows the cases, columns the implementations (the ladder at a glance). */
+void tb_writer_ladder(tb_writer *w, FILE *f);
+
 /* Prints the best figure each implementation reached on each device (the size where it
  * reached it and its % of peak), one row per device, bench, implementation and dtype. */
 void tb_writer_summary(tb_writer *w, FILE *f);

@@ -195,6 +195,10 @@ static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flus
     if (locked)
         pthread_mutex_lock(wk->exclusive_lock);
     const char *why = tb_runner_unsupported(c->impl, wk->dev, r.reason, sizeof r.reason);
+    if (!why && c->impl->supports && c->impl->supports(c, wk->dev, &err) == TB_SKIP) {
+        snprintf(r.reason, sizeof r.reason, "%s", err.msg);
+        why = r.reason;
+    }
     if (why) {
         st = TB_SKIP;
     } else {

@@ -27,10 +27,10 @@ static void no_teardown(void *s)
 }
 static const tb_impl impls[] = {
     {"fast", TB_KIND_HANDWRITTEN, "x", 80, 0, TB_DT(TB_FP32), "base", 0, no_setup, no_run,
-     no_teardown},
+     no_teardown, NULL},
 };
-static const tb_bench bench = {"fake", "a fake bench", axes, 2, impls, 1, 0,
-                               NULL, NULL, NULL, NULL};
+static const tb_bench bench = {"fake", "a fake bench", axes, 2, impls, 1, 0, NULL,
+                               NULL, NULL, NULL, NULL, 0, NULL};
 
 static tb_device dev;
 
