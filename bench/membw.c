@@ -190,27 +190,6 @@ static void check_sum(double got, double want, double want_abs, int64_t n, tb_ve
 
 /* ---- setup / run / teardown ---- */
 
-static tb_status need_memory(double device_bytes, double host_bytes,
-                             tb_err *err)
-{
-    const double gib = 1024.0 * 1024.0 * 1024.0;
-    if (device_bytes > 0) {
-        size_t free_b = 0, total_b = 0;
-        TB_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b), err);
-        double margin = 256.0 * 1024 * 1024;
-        if (device_bytes + margin > (double)free_b)
-            return tb_err_set(err, TB_SKIP, "needs %.2f GiB of device memory, %.2f GiB free",
-                              device_bytes / gib, (double)free_b / gib);
-    }
-    if (host_bytes > 0) {
-        int64_t avail = tb_device_host_mem_available();
-        if (avail > 0 && host_bytes > 0.8 * (double)avail)
-            return tb_err_set(err, TB_SKIP, "needs %.2f GiB of host memory, %.2f GiB available",
-                              host_bytes / gib, (double)avail / gib);
-    }
-    return TB_OK;
-}
-
 static void membw_teardown(void *p)
 {
     membw_state *st = p;
@@ -238,7 +217,7 @@ static tb_status setup_host(membw_state *st, tb_err *err)
 {
     size_t bytes = (size_t)st->n * sizeof(float);
     int nin = reads_y(st->op) ? 2 : 1, nout = st->op == OP_SUM ? 0 : 1;
-    tb_status s = need_memory(0, (double)bytes * (nin + nout), err);
+    tb_status s = tb_device_need_memory(0, (double)bytes * (nin + nout), err);
     if (s)
         return s;
     st->x = malloc(bytes);
@@ -264,7 +243,7 @@ static tb_status setup_gpu(membw_state *st, tb_err *err)
     int dev_in = (op == OP_H2D) ? 0 : (reads_y(op) ? 2 : 1);
     int dev_out = (op == OP_SUM || op == OP_D2H) ? 0 : 1;
     int pinned = op == OP_H2D || op == OP_D2H;
-    tb_status s = need_memory((double)bytes * (dev_in + dev_out), pinned ? (double)bytes : 0,
+    tb_status s = tb_device_need_memory((double)bytes * (dev_in + dev_out), pinned ? (double)bytes : 0,
                               err);
     if (s)
         return s;

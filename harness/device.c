@@ -175,3 +175,24 @@ void tb_device_host(tb_device *d)
     d->mem_bytes = (pages > 0 && psize > 0) ? (int64_t)pages * psize : -1;
     d->ecc_enabled = -1;
 }
+
+tb_status tb_device_need_memory(double device_bytes, double host_bytes, tb_err *err)
+{
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    if (device_bytes > 0) {
+        size_t free_b = 0, total_b = 0;
+        cudaError_t e = cudaMemGetInfo(&free_b, &total_b);
+        if (e != cudaSuccess)
+            return tb_err_set(err, TB_DEVFAIL, "cudaMemGetInfo failed: %s", cudaGetErrorString(e));
+        if (device_bytes + 256.0 * 1024 * 1024 > (double)free_b)
+            return tb_err_set(err, TB_SKIP, "needs %.2f GiB of device memory, %.2f GiB free",
+                              device_bytes / gib, (double)free_b / gib);
+    }
+    if (host_bytes > 0) {
+        int64_t avail = tb_device_host_mem_available();
+        if (avail > 0 && host_bytes > 0.8 * (double)avail)
+            return tb_err_set(err, TB_SKIP, "needs %.2f GiB of host memory, %.2f GiB available",
+                              host_bytes / gib, (double)avail / gib);
+    }
+    return TB_OK;
+}

@@ -49,6 +49,11 @@ void tb_device_cpu_model(char *buf, size_t buflen);
 /* Bytes of host memory available now (MemAvailable), or -1 if unknown. */
 int64_t tb_device_host_mem_available(void);
 
+/* TB_SKIP ("needs 12.00 GiB of device memory, 10.31 GiB free") when the current device has
+ * less than device_bytes (+256 MiB) free, or the host less than host_bytes / 0.8 available;
+ * TB_OK otherwise (or TB_DEVFAIL when the runtime cannot say). */
+tb_status tb_device_need_memory(double device_bytes, double host_bytes, tb_err *err);
+
 /* Formats a CUDA version integer (12040) as "12.4". */
 char *tb_device_format_cuda_version(int v, char *buf, size_t buflen);
 

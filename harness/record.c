@@ -158,7 +158,7 @@ static void fmt_num(char *buf, size_t n, double v, const char *fmt)
 
 void tb_record_table_header(FILE *f)
 {
-    fprintf(f, "%-5s %-8s %-11s %-5s %-18s %11s %9s %8s %6s %8s %6s %6s %5s %5s  %s\n", "gpu",
+    fprintf(f, "%-5s %-8s %-11s %-5s %-28s %11s %9s %8s %6s %8s %6s %6s %5s %5s  %s\n", "gpu",
             "bench", "impl", "dtype", "case", "time(us)", "GB/s", "TFLOP/s", "%peak", "%vendor",
             "noise", "n", "MHz", "W", "status");
 }
@@ -173,7 +173,7 @@ void tb_record_table_row(FILE *f, const tb_result *r)
     tb_record_case_text(&r->c, cs, sizeof cs);
     fmt_num(t, sizeof t, r->have_stats ? r->stats.median * 1e6 : NAN, "%.2f");
     fmt_num(gb, sizeof gb, r->gbps, "%.1f");
-    fmt_num(tf, sizeof tf, r->tflops, "%.2f");
+    fmt_num(tf, sizeof tf, r->tflops, "%.4g");
     fmt_num(pp, sizeof pp, r->pct_peak, "%.1f");
     fmt_num(pv, sizeof pv, r->pct_vendor, "%.1f");
     fmt_num(nz, sizeof nz, r->have_stats ? r->stats.rel_stdev * 100 : NAN, "%.2f%%");
@@ -188,7 +188,7 @@ void tb_record_table_row(FILE *f, const tb_result *r)
         snprintf(status, sizeof status, "ok");
     else
         snprintf(status, sizeof status, "%s: %s", status_word(r->status), r->reason);
-    fprintf(f, "%-5s %-8s %-11s %-5s %-18s %11s %9s %8s %6s %8s %6s %6s %5s %5s  %s\n", gpu,
+    fprintf(f, "%-5s %-8s %-11s %-5s %-28s %11s %9s %8s %6s %8s %6s %6s %5s %5s  %s\n", gpu,
             r->c.bench->name, r->c.impl->name, tb_dtype_name(r->c.dtype), cs, t, gb, tf, pp, pv,
             nz, ns, mhz, w, status);
 }
@@ -431,13 +431,13 @@ void tb_writer_ladder(tb_writer *w, FILE *f)
             snprintf(gpu, sizeof gpu, "host");
         else
             snprintf(gpu, sizeof gpu, "GPU %d", head->device->ordinal);
-        fprintf(f, "\n%s %s %s, %s (median):\n%-24s", head->bench->name,
+        fprintf(f, "\n%s %s %s, %s (median):\n%-30s", head->bench->name,
                 tb_dtype_name(head->dtype), gpu, head->is_tflops ? "TFLOP/s" : "GB/s", "case");
         for (size_t k = 0; k < ni; k++)
             fprintf(f, " %11s", impls[k]->name);
         fputc('\n', f);
         for (size_t r = 0; r < nr; r++) {
-            fprintf(f, "%-24s", rows[r]);
+            fprintf(f, "%-30s", rows[r]);
             for (size_t k = 0; k < ni; k++) {
                 double v = NAN;
                 for (size_t i = g; i < n; i++) {

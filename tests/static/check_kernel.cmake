@@ -1,7 +1,8 @@
 # Static check of one kernel file, no GPU needed: it compiles for ARCH, its PTX holds every
 # instruction pattern in EXPECT (what the kernel's comment claims), and ptxas reports no
 # register spills.
-#   cmake -DNVCC=... -DSRC=... -DARCH=sm_90a -DINC=... -DOUT=... -DEXPECT="re1;re2" -P this
+#   cmake -DNVCC=... -DSRC=... -DARCH=sm_90a -DINC=... -DOUT=... -DEXPECT="re1;re2"
+#         [-DMAX_REGS=128] -P this
 execute_process(
   COMMAND ${NVCC} -ptx -arch=${ARCH} -I${INC} -o ${OUT}.ptx ${SRC}
   RESULT_VARIABLE rc ERROR_VARIABLE err)
@@ -25,5 +26,16 @@ if(NOT rc EQUAL 0)
 endif()
 if(report MATCHES "[1-9][0-9]* bytes spill (stores|loads)")
   message(FATAL_ERROR "${SRC} spills registers on ${ARCH}:\n${report}")
+endif()
+if(DEFINED MAX_REGS)
+  string(REGEX MATCHALL "Used [0-9]+ registers" used "${report}")
+  foreach(u ${used})
+    string(REGEX REPLACE "Used ([0-9]+) registers" "\\1" n "${u}")
+    if(n GREATER MAX_REGS)
+      message(FATAL_ERROR "${SRC} uses ${n} registers on ${ARCH}, more than the ${MAX_REGS} its "
+                          "launch bounds allow for the occupancy it targets:\n${report}")
+    endif()
+  endforeach()
+  message(STATUS "${SRC} on ${ARCH}: at most ${MAX_REGS} registers per thread")
 endif()
 message(STATUS "${SRC} on ${ARCH}: no spills")

@@ -1,0 +1,59 @@
+/* matmul.h - launchers of the matmul kernels (kernels/matmul/). C = op(A) op(B), row-major
+ * M x N; layouts TB_MM_FWD / DGRAD / WGRAD of matmul/mm_common.h. Each enqueues on the stream
+ * and returns the launch status. */
+#ifndef TB_MATMUL_H
+#define TB_MATMUL_H
+
+#include <cuda_runtime_api.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* fp32, one thread per output: the correctness anchor. Any layout and shape. */
+cudaError_t tb_mm_naive(int layout, const float *A, const float *B, float *C, int M, int N, int K,
+                        cudaStream_t stream);
+
+/* fp32, 32x32 shared-memory tiles. Any layout and shape. */
+cudaError_t tb_mm_smem(int layout, const float *A, const float *B, float *C, int M, int N, int K,
+                       cudaStream_t stream);
+
+/* fp32, 128x128x16 block tile, 64x32 warp tiles, 8x8 outputs per thread, float4 loads,
+ * double-buffered shared memory. Layout FWD only; K a multiple of 4. */
+cudaError_t tb_mm_simt(const float *A, const float *B, float *C, int M, int N, int K,
+                       cudaStream_t stream);
+
+/* bf16 (is_bf16) or fp16 in and out, fp32 accumulate: mma.sync m16n8k16 with ldmatrix and a
+ * 4-stage cp.async pipeline. Needs K % 8 == 0 where A or B is K-contiguous, and M % 8 (N % 8)
+ * where A (B) is M- (N-) contiguous: tb_mm_mma_unsupported says which. */
+cudaError_t tb_mm_mma(int layout, int is_bf16, const void *A, const void *B, void *C, int M,
+                      int N, int K, cudaStream_t stream);
+
+/* NULL when tb_mm_mma handles the shape, else the requirement it misses. */
+const char *tb_mm_mma_unsupported(int layout, int M, int N, int K);
+
+/* Storage codes of the fill and check kernels. */
+enum { TB_MM_F32 = 0, TB_MM_BF16 = 1, TB_MM_F16 = 2, TB_MM_E4M3 = 3 };
+
+/* dst[i] = tb_rand_normal(seed, i) rounded to the storage type (bits in dst); when dst32 is
+ * not NULL it receives the same rounded values as fp32. */
+cudaError_t tb_mm_fill(int storage, void *dst, float *dst32, int64_t n, uint64_t seed,
+                       int sm_count, cudaStream_t stream);
+
+typedef struct {
+    unsigned long long n_wrong;
+    unsigned int max_abs_err_bits; /* float bits; inf for NaN outputs */
+    unsigned int max_rel_err_bits;
+} tb_mm_check_result;
+
+/* Compares C (storage type) with the fp32 reference: element i is wrong when
+ * |C_i - ref_i| > abs_tol + rel_tol * |ref_i| (or C_i is NaN). res must be zeroed first. */
+cudaError_t tb_mm_check(int storage, const void *C, const float *ref, int64_t n, float abs_tol,
+                        float rel_tol, tb_mm_check_result *res, int sm_count,
+                        cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

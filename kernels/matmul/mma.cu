@@ -1,0 +1,251 @@
+// mma.cu - bf16 / fp16 matmul on tensor cores through mma.sync (sm_80+), fp32 accumulate, all
+// three training layouts.
+//
+// Technique: a 128x128x32 block tile, eight warps each owning a 64x32 warp tile (4x4
+// m16n8k16 tiles); operands stream global -> shared through a 4-stage cp.async pipeline
+// (zero-filled at the edges), stored in XOR-swizzled 16-byte chunks so ldmatrix reads them
+// without bank conflicts; ldmatrix.trans turns M- or N-contiguous operands (the gradient
+// layouts) into the fragments mma.sync expects. Thread blocks visit tiles in groups of 8 tile
+// rows for L2 reuse; the epilogue converts pairs of fp32 to bf16/fp16 and stores them as one
+// 32-bit word. Architecture: sm_80 and newer (on sm_90 cuBLAS uses wgmma, which this does not).
+#include "../matmul.h"
+#include "../ptx.cuh"
+#include "../tb_dtype.h"
+#include "mm_common.h"
+
+#define MMA_BM 128
+#define MMA_BN 128
+#define MMA_BK 32
+#define MMA_STAGES 4
+#define MMA_THREADS 256
+#define MMA_GROUP_M 8
+#define MMA_TILE_BYTES (MMA_BM * MMA_BK * 2) /* one operand, one stage: 8 KiB */
+#define MMA_SMEM_BYTES (MMA_STAGES * 2 * MMA_TILE_BYTES)
+
+// A K-contiguous tile: 128 rows (m or n) of 32 elements = four 16-byte chunks; chunk c of
+// row r sits at c ^ ((r >> 1) & 3), so the 8 rows an ldmatrix reads hit distinct banks.
+__device__ __forceinline__ uint32_t kmaj_off(int row, int chunk)
+{
+    return (uint32_t)(row * 64 + ((chunk ^ ((row >> 1) & 3)) << 4));
+}
+
+// An M/N-contiguous tile: 32 rows (k) of 128 elements = sixteen chunks; chunk c of row k sits
+// at c ^ (k & 7).
+__device__ __forceinline__ uint32_t mnmaj_off(int k, int chunk)
+{
+    return (uint32_t)(k * 256 + ((chunk ^ (k & 7)) << 4));
+}
+
+// Issues the cp.async copies of one operand's tile (rows r0.. of R, k0.. of K).
+__device__ __forceinline__ void load_tile(uint32_t s_tile, const uint16_t *__restrict__ G,
+                                          const int kmajor, int R, int K, int r0, int k0)
+{
+    const int tid = threadIdx.x;
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        const int q = tid + i * MMA_THREADS;
+        if (kmajor) {
+            const int r = q >> 2, c = q & 3;
+            const int gr = r0 + r, gk = k0 + c * 8;
+            const bool ok = gr < R && gk < K;
+            const uint16_t *src = ok ? G + (int64_t)gr * K + gk : G;
+            tb_ptx_cp_async16(s_tile + kmaj_off(r, c), src, ok ? 16 : 0);
+        } else {
+            const int kr = q >> 4, c = q & 15;
+            const int gk = k0 + kr, gc = r0 + c * 8;
+            const bool ok = gk < K && gc < R;
+            const uint16_t *src = ok ? G + (int64_t)gk * R + gc : G;
+            tb_ptx_cp_async16(s_tile + mnmaj_off(kr, c), src, ok ? 16 : 0);
+        }
+    }
+}
+
+__device__ __forceinline__ uint32_t pack2(float lo, float hi, const int is_bf16)
+{
+    uint32_t a = is_bf16 ? tb_f32_to_bf16(lo) : tb_f32_to_f16(lo);
+    uint32_t b = is_bf16 ? tb_f32_to_bf16(hi) : tb_f32_to_f16(hi);
+    return a | (b << 16);
+}
+
+__device__ __forceinline__ void store_pair(uint16_t *__restrict__ C, int M, int N, int row,
+                                           int col, float v0, float v1, const int is_bf16)
+{
+    if (row >= M)
+        return;
+    uint16_t *p = C + (int64_t)row * N + col;
+    if ((N & 1) == 0 && col + 1 < N) {
+        *(uint32_t *)p = pack2(v0, v1, is_bf16);
+        return;
+    }
+    if (col < N)
+        p[0] = (uint16_t)(pack2(v0, 0.0f, is_bf16) & 0xffffu);
+    if (col + 1 < N)
+        p[1] = (uint16_t)(pack2(v1, 0.0f, is_bf16) & 0xffffu);
+}
+
+// The kernel body; a_kmajor, b_kmajor and is_bf16 are compile-time constants in each
+// instantiation below, so the branches on them fold away.
+__device__ __forceinline__ void mma_body(const int a_kmajor, const int b_kmajor,
+                                         const int is_bf16, const uint16_t *__restrict__ A,
+                                         const uint16_t *__restrict__ B, uint16_t *__restrict__ C,
+                                         int M, int N, int K)
+{
+    extern __shared__ __align__(128) unsigned char smem[];
+    const uint32_t s0 = tb_ptx_smem_addr(smem);
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int wm = warp >> 2, wn = warp & 3; // 2 x 4 warps, 64 x 32 each
+
+    int64_t tile_m, tile_n;
+    const int64_t m_tiles = (M + MMA_BM - 1) / MMA_BM, n_tiles = (N + MMA_BN - 1) / MMA_BN;
+    tb_mm_tile_of(blockIdx.x, m_tiles, n_tiles, MMA_GROUP_M, &tile_m, &tile_n);
+    const int m0 = (int)tile_m * MMA_BM, n0 = (int)tile_n * MMA_BN;
+
+    float acc[4][4][4];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int v = 0; v < 4; v++)
+                acc[i][j][v] = 0.0f;
+
+    const int KT = (K + MMA_BK - 1) / MMA_BK;
+#pragma unroll
+    for (int s = 0; s < MMA_STAGES - 1; s++) {
+        if (s < KT) {
+            const uint32_t sa = s0 + s * 2 * MMA_TILE_BYTES;
+            load_tile(sa, A, a_kmajor, M, K, m0, s * MMA_BK);
+            load_tile(sa + MMA_TILE_BYTES, B, b_kmajor, N, K, n0, s * MMA_BK);
+        }
+        tb_ptx_cp_async_commit();
+    }
+
+    for (int kt = 0; kt < KT; kt++) {
+        TB_PTX_CP_ASYNC_WAIT(MMA_STAGES - 2); // tile kt has landed
+        __syncthreads();                       // ... for every thread; stage kt-1 is free
+        const int pf = kt + MMA_STAGES - 1;
+        if (pf < KT) {
+            const uint32_t sa = s0 + (pf % MMA_STAGES) * 2 * MMA_TILE_BYTES;
+            load_tile(sa, A, a_kmajor, M, K, m0, pf * MMA_BK);
+            load_tile(sa + MMA_TILE_BYTES, B, b_kmajor, N, K, n0, pf * MMA_BK);
+        }
+        tb_ptx_cp_async_commit();
+
+        const uint32_t sa = s0 + (kt % MMA_STAGES) * 2 * MMA_TILE_BYTES;
+        const uint32_t sb = sa + MMA_TILE_BYTES;
+        // not unrolled: the two k16 steps share registers rather than doubling them
+#pragma unroll 1
+        for (int kk = 0; kk < MMA_BK / 16; kk++) {
+            // B fragments for the warp's four n8 tiles, then A one m16 tile at a time: only
+            // 4 A registers live at once keeps the kernel within 128 registers
+            uint32_t bf[4][2];
+            const int i8 = lane >> 3, r8 = lane & 7;
+#pragma unroll
+            for (int np = 0; np < 2; np++) {
+                const int nb = wn * 32 + np * 16;
+                uint32_t t[4];
+                if (b_kmajor) {
+                    // matrix i: n + (i >> 1) * 8, k + (i & 1) * 8
+                    const int n = nb + r8 + (i8 >> 1) * 8, c = kk * 2 + (i8 & 1);
+                    tb_ptx_ldmatrix_x4(t, sb + kmaj_off(n, c));
+                } else {
+                    // matrix i: k + (i & 1) * 8, n + (i >> 1) * 8, transposed
+                    const int k = kk * 16 + r8 + (i8 & 1) * 8, n = nb + (i8 >> 1) * 8;
+                    tb_ptx_ldmatrix_x4_trans(t, sb + mnmaj_off(k, n >> 3));
+                }
+                bf[np * 2][0] = t[0];
+                bf[np * 2][1] = t[1];
+                bf[np * 2 + 1][0] = t[2];
+                bf[np * 2 + 1][1] = t[3];
+            }
+#pragma unroll
+            for (int mi = 0; mi < 4; mi++) {
+                const int rb = wm * 64 + mi * 16;
+                uint32_t af[4];
+                if (a_kmajor) {
+                    // matrices: rows 0-7 / 8-15 (lanes 0-15) x k 0-7 / 8-15 (lanes 16-31)
+                    const int r = rb + (lane & 15), c = kk * 2 + (lane >> 4);
+                    tb_ptx_ldmatrix_x4(af, sa + kmaj_off(r, c));
+                } else {
+                    // matrix i: m + (i & 1) * 8, k + (i >> 1) * 8, transposed
+                    const int k = kk * 16 + r8 + (i8 >> 1) * 8, m = rb + (i8 & 1) * 8;
+                    tb_ptx_ldmatrix_x4_trans(af, sa + mnmaj_off(k, m >> 3));
+                }
+#pragma unroll
+                for (int ni = 0; ni < 4; ni++) {
+                    if (is_bf16)
+                        tb_ptx_mma_bf16_16816(acc[mi][ni], af, bf[ni]);
+                    else
+                        tb_ptx_mma_f16_16816(acc[mi][ni], af, bf[ni]);
+                }
+            }
+        }
+    }
+    TB_PTX_CP_ASYNC_WAIT(0);
+
+    // accumulator (mi, ni): c0 c1 at (g, 2t .. 2t+1), c2 c3 at (g + 8, ...)
+    const int g = lane >> 2, t4 = lane & 3;
+#pragma unroll
+    for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+        for (int ni = 0; ni < 4; ni++) {
+            const int row = m0 + wm * 64 + mi * 16 + g;
+            const int col = n0 + wn * 32 + ni * 8 + t4 * 2;
+            store_pair(C, M, N, row, col, acc[mi][ni][0], acc[mi][ni][1], is_bf16);
+            store_pair(C, M, N, row + 8, col, acc[mi][ni][2], acc[mi][ni][3], is_bf16);
+        }
+}
+
+#define MMA_KERNEL(NAME, A_KMAJOR, B_KMAJOR, IS_BF16)                                        \
+    __global__ void __launch_bounds__(MMA_THREADS, 2)                                        \
+        NAME(const uint16_t *__restrict__ A, const uint16_t *__restrict__ B,                 \
+             uint16_t *__restrict__ C, int M, int N, int K)                                  \
+    {                                                                                        \
+        mma_body(A_KMAJOR, B_KMAJOR, IS_BF16, A, B, C, M, N, K);                             \
+    }
+
+MMA_KERNEL(mm_mma_fwd_bf16, 1, 1, 1)
+MMA_KERNEL(mm_mma_dgrad_bf16, 1, 0, 1)
+MMA_KERNEL(mm_mma_wgrad_bf16, 0, 0, 1)
+MMA_KERNEL(mm_mma_fwd_f16, 1, 1, 0)
+MMA_KERNEL(mm_mma_dgrad_f16, 1, 0, 0)
+MMA_KERNEL(mm_mma_wgrad_f16, 0, 0, 0)
+
+extern "C" const char *tb_mm_mma_unsupported(int layout, int M, int N, int K)
+{
+    if (M < 1 || N < 1 || K < 1)
+        return "needs M, N, K >= 1";
+    if ((tb_mm_a_kmajor(layout) || tb_mm_b_kmajor(layout)) && K % 8 != 0)
+        return "needs K a multiple of 8 (16-byte rows)";
+    if (!tb_mm_a_kmajor(layout) && M % 8 != 0)
+        return "needs M a multiple of 8 in this layout (A is M-contiguous)";
+    if (!tb_mm_b_kmajor(layout) && N % 8 != 0)
+        return "needs N a multiple of 8 in this layout (B is N-contiguous)";
+    return NULL;
+}
+
+typedef void (*mma_kernel_fn)(const uint16_t *, const uint16_t *, uint16_t *, int, int, int);
+
+extern "C" cudaError_t tb_mm_mma(int layout, int is_bf16, const void *A, const void *B, void *C,
+                                 int M, int N, int K, cudaStream_t stream)
+{
+    if (tb_mm_mma_unsupported(layout, M, N, K))
+        return cudaErrorInvalidValue;
+    static const mma_kernel_fn kernels[2][3] = {
+        {mm_mma_fwd_f16, mm_mma_dgrad_f16, mm_mma_wgrad_f16},
+        {mm_mma_fwd_bf16, mm_mma_dgrad_bf16, mm_mma_wgrad_bf16}};
+    if (layout < 0 || layout > 2)
+        return cudaErrorInvalidValue;
+    mma_kernel_fn fn = kernels[is_bf16 ? 1 : 0][layout];
+    cudaError_t e =
+        cudaFuncSetAttribute((const void *)fn, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             MMA_SMEM_BYTES);
+    if (e != cudaSuccess)
+        return e;
+    int64_t tiles = (int64_t)((M + MMA_BM - 1) / MMA_BM) * ((N + MMA_BN - 1) / MMA_BN);
+    if (tiles > 0x7fffffff)
+        return cudaErrorInvalidConfiguration;
+    fn<<<(unsigned)tiles, MMA_THREADS, MMA_SMEM_BYTES, stream>>>(
+        (const uint16_t *)A, (const uint16_t *)B, (uint16_t *)C, M, N, K);
+    return cudaGetLastError();
+}
