@@ -211,3 +211,56 @@ Test(cli, host_quick_end_to_end, .timeout = 600)
     remove(path);
     remove(csv);
 }
+
+Test(cli, matmul_host_quick_verifies, .timeout = 300)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "mm.jsonl");
+    cli_result *r = run_cli(NULL, "run", "matmul", "--host", "--quick", "--layout",
+                            "fwd,dgrad,wgrad", "-q", "-o", path, NULL);
+    cr_assert_eq(r->code, 0, "%s", r->err);
+    cr_assert(strstr(r->out, "6 ok, 0 wrong, 0 skipped, 0 failed"), "%s", r->out);
+    FILE *f = fopen(path, "r");
+    static char line[1 << 16];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        cJSON *o = cJSON_Parse(line);
+        if (n++ > 0) {
+            cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "verify"), "ok")));
+            cr_assert_gt(cJSON_GetObjectItem(o, "tflops")->valuedouble, 0);
+            cJSON *ax = cJSON_GetObjectItem(o, "axes");
+            cr_assert(cJSON_IsString(cJSON_GetObjectItem(ax, "layout")));
+        }
+        cJSON_Delete(o);
+    }
+    fclose(f);
+    cr_assert_eq(n, 7);
+    remove(path);
+}
+
+Test(cli, matmul_bad_input_exits_2)
+{
+    cli_result *r = run_cli(NULL, "run", "matmul", "--host", "--shapes", "llama4", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "'llama4'") && strstr(r->err, "llama3-405b"), "%s", r->err);
+    r = run_cli(NULL, "run", "matmul", "--host", "--shapes", "llama3-8b", "--tp", "3", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "--tp: 3 does not divide"), "%s", r->err);
+    r = run_cli(NULL, "run", "matmul", "--host", "--size", "0", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "--size: '0'"), "%s", r->err);
+    r = run_cli(NULL, "run", "matmul", "--host", "--m", "-4", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "--m: '-4'"), "%s", r->err);
+    r = run_cli(NULL, "run", "matmul", "--host", "--layout", "sideways", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "'sideways'"), "%s", r->err);
+    r = run_cli(NULL, "run", "matmul", "--host", "--shapes", "llama3-8b", "--size", "64", NULL);
+    cr_assert_eq(r->code, 2);
+    r = run_cli(NULL, "run", "matmul", "--dtype", "fp8", "--impl", "mma", NULL);
+    cr_assert_eq(r->code, 2, "mma has no fp8: nothing to run");
+    r = run_cli(NULL, "list", "matmul", NULL);
+    cr_assert_eq(r->code, 0);
+    cr_assert(strstr(r->out, "--shapes") && strstr(r->out, "gpt3-175b") && strstr(r->out, "mma"),
+              "%s", r->out);
+}
