@@ -618,9 +618,11 @@ static tb_status plan_bench(const run_args *a, const tb_bench *b, plan *p, int *
                 continue;
             for (int m = 0; m < b->n_impls && !st; m++) {
                 const tb_impl *impl = &b->impls[m];
-                if (!(impl->dtypes & TB_DT(d)))
-                    continue;
                 if (a->impls && !in_list(a->impls, impl->name))
+                    continue;
+                /* a dtype the implementation lacks is planned (and reported skipped, with
+                 * the reason) only when both were asked for by name */
+                if (!(impl->dtypes & TB_DT(d)) && !(a->impls && a->dtypes))
                     continue;
                 if ((impl->kind == TB_KIND_HOST) != (a->host != 0))
                     continue;

@@ -31,6 +31,23 @@ typedef struct {
     size_t n_baselines;
 } worker;
 
+const char *tb_runner_unsupported_dtype(const tb_impl *impl, tb_dtype dtype, char *buf,
+                                        size_t buflen)
+{
+    if (impl->dtypes & TB_DT(dtype))
+        return NULL;
+    char have[64] = "";
+    for (int d = 0; d < TB_DTYPE_COUNT; d++)
+        if (impl->dtypes & TB_DT(d)) {
+            size_t used = strlen(have);
+            snprintf(have + used, sizeof have - used, "%s%s", used ? ", " : "",
+                     tb_dtype_name((tb_dtype)d));
+        }
+    snprintf(buf, buflen, "%s does not run %s (it runs %s)", impl->name, tb_dtype_name(dtype),
+             have);
+    return buf;
+}
+
 const char *tb_runner_unsupported(const tb_impl *impl, const tb_device *dev, char *buf,
                                   size_t buflen)
 {
@@ -194,7 +211,9 @@ static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flus
     int locked = c->impl->exclusive && !wk->opts->serial;
     if (locked)
         pthread_mutex_lock(wk->exclusive_lock);
-    const char *why = tb_runner_unsupported(c->impl, wk->dev, r.reason, sizeof r.reason);
+    const char *why = tb_runner_unsupported_dtype(c->impl, c->dtype, r.reason, sizeof r.reason);
+    if (!why)
+        why = tb_runner_unsupported(c->impl, wk->dev, r.reason, sizeof r.reason);
     if (!why && c->impl->supports && c->impl->supports(c, wk->dev, &err) == TB_SKIP) {
         snprintf(r.reason, sizeof r.reason, "%s", err.msg);
         why = r.reason;

@@ -34,6 +34,11 @@ typedef struct {
 const char *tb_runner_unsupported(const tb_impl *impl, const tb_device *dev, char *buf,
                                   size_t buflen);
 
+/* Why an implementation cannot run a dtype ("mma does not run fp8 (it runs bf16, fp16)"), or
+ * NULL when it can. */
+const char *tb_runner_unsupported_dtype(const tb_impl *impl, tb_dtype dtype, char *buf,
+                                        size_t buflen);
+
 /* Runs the cases on every device. Returns TB_OK, TB_WRONG when any result was wrong, or
  * TB_DEVFAIL when a device or library failure stopped a device (err holds the first). */
 tb_status tb_runner_run(const tb_case *cases, size_t ncases, const tb_device *devs, int ndev,
