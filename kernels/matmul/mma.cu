@@ -226,6 +226,20 @@ extern "C" const char *tb_mm_mma_unsupported(int layout, int M, int N, int K)
 
 typedef void (*mma_kernel_fn)(const uint16_t *, const uint16_t *, uint16_t *, int, int, int);
 
+extern "C" cudaError_t tb_mm_mma_prepare(void)
+{
+    const mma_kernel_fn all[] = {mm_mma_fwd_f16,  mm_mma_dgrad_f16,  mm_mma_wgrad_f16,
+                                 mm_mma_fwd_bf16, mm_mma_dgrad_bf16, mm_mma_wgrad_bf16};
+    for (int i = 0; i < 6; i++) {
+        cudaError_t e = cudaFuncSetAttribute((const void *)all[i],
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             MMA_SMEM_BYTES);
+        if (e != cudaSuccess)
+            return e;
+    }
+    return cudaSuccess;
+}
+
 extern "C" cudaError_t tb_mm_mma(int layout, int is_bf16, const void *A, const void *B, void *C,
                                  int M, int N, int K, cudaStream_t stream)
 {
@@ -237,11 +251,6 @@ extern "C" cudaError_t tb_mm_mma(int layout, int is_bf16, const void *A, const v
     if (layout < 0 || layout > 2)
         return cudaErrorInvalidValue;
     mma_kernel_fn fn = kernels[is_bf16 ? 1 : 0][layout];
-    cudaError_t e =
-        cudaFuncSetAttribute((const void *)fn, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             MMA_SMEM_BYTES);
-    if (e != cudaSuccess)
-        return e;
     int64_t tiles = (int64_t)((M + MMA_BM - 1) / MMA_BM) * ((N + MMA_BN - 1) / MMA_BN);
     if (tiles > 0x7fffffff)
         return cudaErrorInvalidConfiguration;
