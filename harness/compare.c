@@ -210,17 +210,6 @@ static void figure_text(const tb_rrow *r, char *buf, size_t n)
         snprintf(buf, n, "-");
 }
 
-static void csv_field(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static const char *or_dash(const char *s)
 {
     return s ? s : "-";
@@ -378,21 +367,21 @@ tb_status tb_compare_write(const tb_rfile *base, const tb_rfile *neu, double thr
         for (size_t i = 0; i < nc; i++) {
             const cmp_case *c = &cases[i];
             fprintf(out, "%s,%s,%s,", c->base->bench, c->base->impl, c->base->dtype);
-            csv_field(out, c->base->axes_label);
+            tb_csv_quote(out, c->base->axes_label);
             fprintf(out, ",");
-            csv_field(out, c->base->gpus_text);
+            tb_csv_quote(out, c->base->gpus_text);
             fprintf(out, ",");
-            csv_field(out, or_dash(c->base->device));
+            tb_csv_quote(out, or_dash(c->base->device));
             fprintf(out, ",");
-            csv_field(out, c->base_fig);
+            tb_csv_quote(out, c->base_fig);
             fprintf(out, ",");
-            csv_field(out, c->new_fig);
+            tb_csv_quote(out, c->new_fig);
             if (isfinite(c->change))
                 fprintf(out, ",%.4f,", c->change * 100);
             else
                 fprintf(out, ",,");
             fprintf(out, "%s,", tb_verdict_name(c->v));
-            csv_field(out, c->reason);
+            tb_csv_quote(out, c->reason);
             fputc('\n', out);
         }
         for (int pass = 0; pass < 2; pass++) {
@@ -400,11 +389,11 @@ tb_status tb_compare_write(const tb_rfile *base, const tb_rfile *neu, double thr
             size_t nv = pass ? n_on : n_ob;
             for (size_t i = 0; i < nv; i++) {
                 fprintf(out, "%s,%s,%s,", v[i]->bench, v[i]->impl, v[i]->dtype);
-                csv_field(out, v[i]->axes_label);
+                tb_csv_quote(out, v[i]->axes_label);
                 fprintf(out, ",");
-                csv_field(out, v[i]->gpus_text);
+                tb_csv_quote(out, v[i]->gpus_text);
                 fprintf(out, ",");
-                csv_field(out, or_dash(v[i]->device));
+                tb_csv_quote(out, or_dash(v[i]->device));
                 fprintf(out, ",,,,%s,\n", pass ? "ONLY_IN_NEW" : "ONLY_IN_BASE");
             }
         }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "results.h"
 #include "sweep.h"
 
 static void add_number_or_null(cJSON *o, const char *k, double v)
@@ -211,13 +212,8 @@ static void csv_num(FILE *f, double v)
 
 static void csv_str(FILE *f, const char *s)
 {
-    fputs(",\"", f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    fputc(',', f);
+    tb_csv_quote(f, s);
 }
 
 void tb_record_csv_row(FILE *f, const tb_result *r)

@@ -272,17 +272,6 @@ static void value_cell(double v, const tb_rrow *r, int with_pct, char *buf, size
         snprintf(buf, n, "%.4g", v);
 }
 
-static void csv_quoted(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 tb_status tb_report_write(const tb_rfile *files, size_t nfiles, const tb_headline_col *cols,
                           int ncols, tb_format fmt, FILE *out, tb_err *err)
 {
@@ -302,10 +291,10 @@ tb_status tb_report_write(const tb_rfile *files, size_t nfiles, const tb_headlin
                 const cell *ce = &rc->cells[k];
                 if (!ce->row)
                     continue;
-                csv_quoted(out, m.machines[k].label);
+                tb_csv_quote(out, m.machines[k].label);
                 fprintf(out, ",%d,%s,%s,%s,", m.machines[k].runs, rc->bench, rc->dtype,
                         rc->impl);
-                csv_quoted(out, rc->axes_label);
+                tb_csv_quote(out, rc->axes_label);
                 fprintf(out, ",%s,%.6g,", rc->unit ? rc->unit : "", ce->figure);
                 if (isfinite(ce->row->pct_peak))
                     fprintf(out, "%.3f", ce->row->pct_peak);

@@ -60,6 +60,9 @@ void tb_results_free(tb_rfile *f);
  * *unit (if not NULL) is set to "TFLOP/s", "busbw GB/s" or "GB/s". */
 double tb_rrow_figure(const tb_rrow *r, const char **unit);
 
+/* Writes s as one CSV field: in double quotes, inner quotes doubled. */
+void tb_csv_quote(FILE *f, const char *s);
+
 /* A string field of an object, or NULL. */
 const char *tb_json_str(const cJSON *o, const char *key);
 /* A number field of an object, or NAN. */

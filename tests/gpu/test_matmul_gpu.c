@@ -7,19 +7,9 @@
 #include <string.h>
 
 #include "benches.h"
+#include "gpu_helper.h"
 #include "matmul/mm_common.h"
 
-static tb_device *devs;
-static int ndev;
-
-static void need_gpu(void)
-{
-    tb_err err;
-    if (tb_device_discover(&devs, &ndev, &err) != TB_OK) {
-        fprintf(stderr, "no GPU visible: %s\n", err.msg);
-        cr_skip_test("no GPU visible: %s", err.msg);
-    }
-}
 
 /* Runs and verifies one case; returns 0 when the implementation skips it. */
 static int check(const tb_impl *im, tb_dtype dt, int M, int N, int K, int layout, int run,

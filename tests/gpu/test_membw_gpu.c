@@ -8,18 +8,8 @@
 #include <string.h>
 
 #include "benches.h"
+#include "gpu_helper.h"
 
-static tb_device *devs;
-static int ndev;
-
-static void need_gpu(void)
-{
-    tb_err err;
-    if (tb_device_discover(&devs, &ndev, &err) != TB_OK) {
-        fprintf(stderr, "no GPU visible: %s\n", err.msg);
-        cr_skip_test("no GPU visible: %s", err.msg);
-    }
-}
 
 static const tb_impl *impl(const char *name)
 {
