@@ -147,6 +147,11 @@ static void list_bench(const tb_bench *b)
         printf("    --%-10s %s%s%s\n", b->options[i].name, b->options[i].help,
                b->options[i].defaults ? "; default " : "",
                b->options[i].defaults ? b->options[i].defaults : "");
+    if (b->details) {
+        char text[8192];
+        b->details(text, sizeof text);
+        fputs(text, stdout);
+    }
     printf("  implementations:\n");
     for (int i = 0; i < b->n_impls; i++) {
         const tb_impl *m = &b->impls[i];

@@ -867,6 +867,39 @@ static tb_status mm_points(const tb_bench *b, const char *const *axis_values,
     return st;
 }
 
+/* The named sets, for `trainbench list matmul`: each model's linear layers and their GEMMs at
+ * the default 8192 tokens and tp 1. */
+static void mm_details(char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+#define PUT(...)                                                                               \
+    do {                                                                                       \
+        if (used < len) {                                                                      \
+            int k_ = snprintf(buf + used, len - used, __VA_ARGS__);                            \
+            used += k_ > 0 ? (size_t)k_ : 0;                                                   \
+        }                                                                                      \
+    } while (0)
+    PUT("  shape sets (--shapes), M x N x K at --tokens 8192 --tp 1:\n");
+    for (int i = 0; i < N_MODELS; i++) {
+        const model_spec *m = &models[i];
+        PUT("    %s: hidden %d, FFN %d, %d heads, %d KV heads, head dim %d%s\n", m->name,
+            m->hidden, m->ffn, m->heads, m->kv_heads, m->head_dim, m->swiglu ? ", SwiGLU" : "");
+        linear_spec lin[4];
+        int nl = model_linears(m, lin);
+        for (int l = 0; l < nl; l++) {
+            int64_t g[3][4];
+            tb_matmul_linear_gemms(lin[l].in, lin[l].out, lin[l].column_parallel, 8192, 1, g);
+            PUT("      %-8s %6lld -> %-6lld fwd %lldx%lldx%lld  dgrad %lldx%lldx%lld  wgrad "
+                "%lldx%lldx%lld\n",
+                lin[l].name, (long long)lin[l].in, (long long)lin[l].out, (long long)g[0][0],
+                (long long)g[0][1], (long long)g[0][2], (long long)g[1][0], (long long)g[1][1],
+                (long long)g[1][2], (long long)g[2][0], (long long)g[2][1], (long long)g[2][2]);
+        }
+    }
+#undef PUT
+}
+
 /* ---- the table ---- */
 
 static const tb_axis mm_axes[] = {
@@ -924,4 +957,5 @@ const tb_bench tb_bench_matmul = {
     mm_options,
     (int)(sizeof mm_options / sizeof mm_options[0]),
     mm_points,
+    mm_details,
 };

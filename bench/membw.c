@@ -466,4 +466,5 @@ const tb_bench tb_bench_membw = {
     NULL,
     0,
     NULL,
+    NULL,
 };

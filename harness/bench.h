@@ -146,6 +146,9 @@ typedef struct tb_bench {
     tb_status (*points)(const struct tb_bench *b, const char *const *axis_values,
                         const char *const *option_values, int quick, int host, tb_points *out,
                         tb_err *err);
+    /* Optional: more text for `trainbench list BENCH` (e.g. the shapes of named sets),
+     * written into buf (NUL-terminated, truncated to len). */
+    void (*details)(char *buf, size_t len);
 } tb_bench;
 
 #ifdef __cplusplus

@@ -270,4 +270,8 @@ Test(cli, matmul_bad_input_exits_2)
     cr_assert_eq(r->code, 0);
     cr_assert(strstr(r->out, "--shapes") && strstr(r->out, "gpt3-175b") && strstr(r->out, "mma"),
               "%s", r->out);
+    /* the sets with their shapes: llama3-8b qkv is 4096 -> (32 + 2 * 8) * 128 */
+    cr_assert(strstr(r->out, "qkv        4096 -> 6144   fwd 8192x6144x4096  dgrad "
+                             "8192x4096x6144  wgrad 6144x4096x8192"),
+              "%s", r->out);
 }

@@ -30,7 +30,7 @@ static const tb_impl impls[] = {
      no_teardown, NULL},
 };
 static const tb_bench bench = {"fake", "a fake bench", axes, 2, impls, 1, 0, NULL,
-                               NULL, NULL, NULL, NULL, 0, NULL};
+                               NULL, NULL, NULL, NULL, 0, NULL, NULL};
 
 static tb_device dev;
 
