@@ -184,7 +184,7 @@ void tb_record_table_row(FILE *f, const tb_result *r)
         snprintf(ns, sizeof ns, "-");
     fmt_num(mhz, sizeof mhz, tb_telemetry_clock_mhz(&r->tel), "%.0f");
     fmt_num(w, sizeof w, tb_telemetry_power_w(&r->tel), "%.0f");
-    char status[600];
+    char status[1100];
     if (r->status == TB_OK)
         snprintf(status, sizeof status, "ok");
     else

@@ -24,7 +24,7 @@ typedef struct {
     tb_case c;
     const tb_device *device;
     tb_status status;     /* TB_OK, TB_WRONG, TB_SKIP or TB_DEVFAIL */
-    char reason[512];     /* why, for anything but TB_OK */
+    char reason[1024];    /* why, for anything but TB_OK */
     int have_stats;
     tb_stats stats;       /* seconds per execution */
     const char *timing;   /* "batch", "graph", "cold" or "host" */

@@ -403,7 +403,7 @@ static void other_axes(const tb_rrow *r, const char *x, char *buf, size_t n)
 }
 
 typedef struct {
-    char label[512];
+    char label[1024];
     double *x; /* (x, y) pairs */
     size_t n, cap;
 } series;
@@ -428,9 +428,10 @@ static tb_status write_plot(const model *m, size_t c0, size_t c1, const char *x,
             const cJSON *xv = cJSON_GetObjectItemCaseSensitive(r->axes, x);
             if (!cJSON_IsNumber(xv))
                 continue;
-            char label[512], rest[256];
+            char label[1024], rest[256];
             other_axes(r, x, rest, sizeof rest);
-            snprintf(label, sizeof label, "%s: %s%s", m->machines[k].label, r->impl, rest);
+            snprintf(label, sizeof label, "%.320s: %.256s%.255s", m->machines[k].label, r->impl,
+                     rest);
             size_t i = 0;
             while (i < ns && strcmp(s[i].label, label) != 0)
                 i++;
@@ -497,7 +498,7 @@ static tb_status write_plot(const model *m, size_t c0, size_t c1, const char *x,
             fprintf(data, "%s# %s\n", i ? "\n\n" : "", s[i].label);
             for (size_t j = 0; j < s[i].n; j++)
                 fprintf(data, "%.17g,%.17g\n", s[i].x[2 * j], s[i].x[2 * j + 1]);
-            char title[512];
+            char title[2048];
             size_t t = 0;
             for (const char *p = s[i].label; *p && t + 2 < sizeof title; p++) {
                 if (*p == '\'')
