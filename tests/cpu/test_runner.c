@@ -1,0 +1,182 @@
+/* The runner's per-case pipeline on the host pseudo-device, with a fake benchmark whose
+ * implementations skip, fail verification or fail like a device: what is recorded, what is
+ * timed, what stops, and that results already written stay written. */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "record.h"
+#include "runner.h"
+
+typedef struct {
+    int behaviour; /* 0 good, 1 wrong, 2 skip in setup, 3 device failure in run */
+    int runs;
+    float out;
+} fake_state;
+
+static tb_status fake_setup(const tb_case *c, const tb_env *e, void **s, tb_err *err)
+{
+    (void)e;
+    int b = (int)c->axis[0];
+    if (b == 2)
+        return tb_err_set(err, TB_SKIP, "needs 9.00 GiB of device memory, 1.00 GiB free");
+    fake_state *st = calloc(1, sizeof *st);
+    st->behaviour = b;
+    *s = st;
+    return TB_OK;
+}
+
+static tb_status fake_run(void *s, tb_err *err)
+{
+    fake_state *st = s;
+    st->runs++;
+    if (st->behaviour == 3)
+        return tb_err_set(err, TB_DEVFAIL, "fake kernel: an illegal memory access");
+    st->out = st->behaviour == 1 ? 41.0f : 42.0f;
+    return TB_OK;
+}
+
+static void fake_teardown(void *s)
+{
+    free(s);
+}
+
+static tb_status fake_verify(const tb_case *c, void *s, tb_verify *v, tb_err *err)
+{
+    (void)c, (void)err;
+    fake_state *st = s;
+    memset(v, 0, sizeof *v);
+    v->n_checked = 1;
+    v->max_abs_err = st->out - 42.0f;
+    v->max_abs_err = v->max_abs_err < 0 ? -v->max_abs_err : v->max_abs_err;
+    v->n_wrong = v->max_abs_err > 0;
+    v->ok = !v->n_wrong;
+    return TB_OK;
+}
+
+static double fake_bytes(const tb_case *c)
+{
+    (void)c;
+    return 1e6;
+}
+
+static const tb_axis fake_axes[] = {
+    {"behaviour", TB_AXIS_INT, "0", "0", NULL, NULL, NULL, "what the fake does"},
+};
+static const tb_impl fake_impls[] = {
+    {"fake", TB_KIND_HOST, "a fake", 0, 0, TB_DT(TB_FP32), NULL, 0, fake_setup, fake_run,
+     fake_teardown, NULL},
+};
+static const tb_bench fake = {"fake", "a fake benchmark", fake_axes, 1, fake_impls, 1, 0, NULL,
+                              fake_bytes, NULL, fake_verify, NULL, 0, NULL, NULL};
+
+static tb_status run_cases(const int *behaviours, int n, const char *path)
+{
+    tb_case cases[8];
+    for (int i = 0; i < n; i++) {
+        memset(&cases[i], 0, sizeof cases[i]);
+        cases[i].bench = &fake;
+        cases[i].impl = &fake_impls[0];
+        cases[i].dtype = TB_FP32;
+        cases[i].axis[0] = behaviours[i];
+    }
+    tb_device host;
+    tb_device_host(&host);
+    cJSON *ctx = cJSON_CreateObject();
+    cJSON_AddStringToObject(ctx, "type", "context");
+    tb_writer *w;
+    tb_err err;
+    cr_assert_eq(tb_writer_open(&w, path, NULL, NULL, ctx, &err), TB_OK, "%s", err.msg);
+    cJSON_Delete(ctx);
+    tb_run_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.rule = (tb_stop_rule){3, 0.0, 0.5, 2.0};
+    tb_status st = tb_runner_run(cases, (size_t)n, &host, 1, &opts, NULL, w, &err);
+    tb_writer_close(w);
+    return st;
+}
+
+/* The statuses recorded in a result file, in order. */
+static int statuses(const char *path, char out[][16], int max)
+{
+    FILE *f = fopen(path, "r");
+    static char line[1 << 16];
+    int n = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (n >= 0 && n < max) {
+            cJSON *o = cJSON_Parse(line);
+            snprintf(out[n], 16, "%s", cJSON_GetObjectItem(o, "status")->valuestring);
+            cJSON_Delete(o);
+        }
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static char path[512];
+
+static void tmp(void)
+{
+    snprintf(path, sizeof path, "%s/runner_%d.jsonl", TB_TEST_TMP, (int)getpid());
+}
+
+Test(runner, good_wrong_and_skipped_cases, .init = tmp)
+{
+    const int b[] = {0, 1, 2, 0};
+    cr_assert_eq(run_cases(b, 4, path), TB_WRONG, "a wrong result makes the run exit 1");
+    char s[8][16];
+    cr_assert_eq(statuses(path, s, 8), 4);
+    cr_assert_str_eq(s[0], "ok");
+    cr_assert_str_eq(s[1], "wrong");
+    cr_assert_str_eq(s[2], "skipped");
+    cr_assert_str_eq(s[3], "ok", "a wrong case does not stop the others");
+    /* the wrong case was not timed; the skipped one says why */
+    FILE *f = fopen(path, "r");
+    static char line[1 << 16];
+    for (int i = 0; i < 3 && fgets(line, sizeof line, f); i++)
+        ;
+    cJSON *wrong = cJSON_Parse(line);
+    cr_assert_float_eq(cJSON_GetObjectItem(wrong, "samples")->valuedouble, 0, 0);
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(wrong, "verify"), "ok")));
+    cJSON_Delete(wrong);
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    cJSON *skip = cJSON_Parse(line);
+    cr_assert_str_eq(cJSON_GetObjectItem(skip, "reason")->valuestring,
+                     "needs 9.00 GiB of device memory, 1.00 GiB free");
+    cJSON_Delete(skip);
+    fclose(f);
+    remove(path);
+}
+
+Test(runner, a_device_failure_stops_the_device_and_keeps_earlier_results, .init = tmp)
+{
+    const int b[] = {0, 0, 3, 0, 0};
+    cr_assert_eq(run_cases(b, 5, path), TB_DEVFAIL, "exit 4");
+    char s[8][16];
+    cr_assert_eq(statuses(path, s, 8), 3, "two results, the failure, nothing after it");
+    cr_assert_str_eq(s[0], "ok");
+    cr_assert_str_eq(s[1], "ok");
+    cr_assert_str_eq(s[2], "error");
+    remove(path);
+}
+
+Test(runner, ok_cases_are_measured_with_the_stopping_rule, .init = tmp)
+{
+    const int b[] = {0};
+    cr_assert_eq(run_cases(b, 1, path), TB_OK);
+    FILE *f = fopen(path, "r");
+    static char line[1 << 16];
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    fclose(f);
+    cJSON *o = cJSON_Parse(line);
+    cr_assert_geq(cJSON_GetObjectItem(o, "samples")->valuedouble, 3, "min-samples 3");
+    cr_assert_str_eq(cJSON_GetObjectItem(o, "timing")->valuestring, "host");
+    cr_assert_gt(cJSON_GetObjectItem(o, "gbps")->valuedouble, 0);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "verify"), "ok")));
+    cJSON_Delete(o);
+    remove(path);
+}
