@@ -1,6 +1,6 @@
 // naive.cu - fp32 matmul, one thread per output, every layout: the correctness anchor of the
 // ladder. Architecture: any. Each thread reads a row of A and a column of B from global
-// memory; expect a few % of the SIMT peak.
+// memory; not yet measured.
 #include "../matmul.h"
 #include "mm_common.h"
 

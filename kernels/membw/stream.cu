@@ -2,8 +2,8 @@
 //
 // Technique: 16-byte vector loads and stores (float4), a grid-stride loop unrolled four
 // ways with all loads issued before any store, and a grid of 4 resident 256-thread blocks
-// per SM, so each SM keeps 64 KiB of reads in flight: enough to cover HBM latency at full
-// bandwidth on A100/H100/H200/B200. Architecture: any (sm_80+).
+// per SM, so each SM keeps up to 64 KiB of reads in flight (meant to cover HBM latency; not
+// yet measured against the HBM peak). Architecture: any (sm_80+).
 #include "../membw.h"
 #include "membw_ref.h"
 
