@@ -15,6 +15,7 @@
 #include "../harness/results.h"
 #include "../harness/context.h"
 #include "../harness/device.h"
+#include "../harness/grow.h"
 #include "../harness/nvml.h"
 #include "../harness/record.h"
 #include "../harness/runner.h"
@@ -502,14 +503,10 @@ typedef struct {
 
 static tb_status plan_push(plan *p, const tb_case *c, tb_err *err)
 {
-    if (p->n == p->cap) {
-        size_t ncap = p->cap ? p->cap * 2 : 64;
-        tb_case *nc = realloc(p->cases, ncap * sizeof *nc);
-        if (!nc)
-            return tb_err_set(err, TB_USAGE, "out of host memory");
-        p->cases = nc;
-        p->cap = ncap;
-    }
+    tb_case *nc = tb_grow(p->cases, &p->cap, p->n + 1, sizeof *nc);
+    if (!nc)
+        return tb_err_set(err, TB_USAGE, "out of host memory");
+    p->cases = nc;
     p->cases[p->n++] = *c;
     return TB_OK;
 }

@@ -1,5 +1,6 @@
 #include "bench.h"
 
+#include "grow.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,14 +46,10 @@ tb_status tb_points_add(tb_points *p, const int64_t *axis, int n_axes, tb_err *e
 {
     if (p->n >= 1000000)
         return tb_err_set(err, TB_USAGE, "more than 1000000 cases");
-    if (p->n == p->cap) {
-        size_t ncap = p->cap ? p->cap * 2 : 64;
-        int64_t(*nv)[TB_MAX_AXES] = realloc(p->v, ncap * sizeof *nv);
-        if (!nv)
-            return tb_err_set(err, TB_USAGE, "out of host memory");
-        p->v = nv;
-        p->cap = ncap;
-    }
+    int64_t(*nv)[TB_MAX_AXES] = tb_grow(p->v, &p->cap, p->n + 1, sizeof *nv);
+    if (!nv)
+        return tb_err_set(err, TB_USAGE, "out of host memory");
+    p->v = nv;
     memset(p->v[p->n], 0, sizeof p->v[p->n]);
     memcpy(p->v[p->n], axis, (size_t)n_axes * sizeof *axis);
     p->n++;

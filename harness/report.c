@@ -1,5 +1,7 @@
 #include "report.h"
 
+#include "grow.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -128,14 +130,10 @@ static tb_status build_model(const tb_rfile *files, size_t nfiles, model *m, tb_
                      strcmp(m->cases[c].axes_text, r->axes_text) == 0))
                 c++;
             if (c == m->nc) {
-                if (m->nc == m->capc) {
-                    size_t ncap = m->capc ? m->capc * 2 : 64;
-                    rcase *nv = realloc(m->cases, ncap * sizeof *nv);
-                    if (!nv)
-                        return tb_err_set(err, TB_USAGE, "out of host memory");
-                    m->cases = nv;
-                    m->capc = ncap;
-                }
+                rcase *nv = tb_grow(m->cases, &m->capc, m->nc + 1, sizeof *nv);
+                if (!nv)
+                    return tb_err_set(err, TB_USAGE, "out of host memory");
+                m->cases = nv;
                 rcase *rc = &m->cases[m->nc];
                 memset(rc, 0, sizeof *rc);
                 rc->bench = r->bench;
@@ -418,7 +416,7 @@ static tb_status write_plot(const model *m, size_t c0, size_t c1, const char *x,
                             const char *dir, FILE *list, tb_err *err)
 {
     series *s = NULL;
-    size_t ns = 0;
+    size_t ns = 0, cap_series = 0;
     tb_status st = TB_OK;
     for (size_t c = c0; c < c1 && !st; c++)
         for (int k = 0; k < m->nm && !st; k++) {
@@ -436,7 +434,7 @@ static tb_status write_plot(const model *m, size_t c0, size_t c1, const char *x,
             while (i < ns && strcmp(s[i].label, label) != 0)
                 i++;
             if (i == ns) {
-                series *nsv = realloc(s, (ns + 1) * sizeof *nsv);
+                series *nsv = tb_grow(s, &cap_series, ns + 1, sizeof *nsv);
                 if (!nsv) {
                     st = tb_err_set(err, TB_USAGE, "out of host memory");
                     break;
@@ -447,16 +445,12 @@ static tb_status write_plot(const model *m, size_t c0, size_t c1, const char *x,
                 ns++;
             }
             series *se = &s[i];
-            if (se->n == se->cap) {
-                size_t ncap = se->cap ? se->cap * 2 : 16;
-                double *nx = realloc(se->x, 2 * ncap * sizeof *nx);
-                if (!nx) {
-                    st = tb_err_set(err, TB_USAGE, "out of host memory");
-                    break;
-                }
-                se->x = nx;
-                se->cap = ncap;
+            double *nx = tb_grow(se->x, &se->cap, se->n + 1, 2 * sizeof *nx);
+            if (!nx) {
+                st = tb_err_set(err, TB_USAGE, "out of host memory");
+                break;
             }
+            se->x = nx;
             se->x[2 * se->n] = xv->valuedouble;
             se->x[2 * se->n + 1] = m->cases[c].cells[k].figure;
             se->n++;

@@ -1,5 +1,7 @@
 #include "results.h"
 
+#include "grow.h"
+
 #include "sweep.h"
 
 #include <errno.h>
@@ -182,7 +184,7 @@ tb_status tb_results_parse(const char *text, size_t len, const char *name, tb_rf
 {
     memset(out, 0, sizeof *out);
     snprintf(out->name, sizeof out->name, "%s", name);
-    size_t cap = 0;
+    size_t cap_rows = 0, cap_roots = 0;
     int line = 0;
     tb_status st = TB_OK;
     for (size_t pos = 0; pos < len && !st;) {
@@ -225,20 +227,16 @@ tb_status tb_results_parse(const char *text, size_t len, const char *name, tb_rf
             cJSON_Delete(o); /* other record types of newer versions: ignored */
             continue;
         }
-        if (out->n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            tb_rrow *nr = realloc(out->rows, ncap * sizeof *nr);
-            cJSON **nroots = realloc(out->roots, ncap * sizeof *nroots);
-            if (nr)
-                out->rows = nr;
-            if (nroots)
-                out->roots = nroots;
-            if (!nr || !nroots) {
-                cJSON_Delete(o);
-                st = tb_err_set(err, TB_USAGE, "%s: out of host memory at line %d", name, line);
-                break;
-            }
-            cap = ncap;
+        tb_rrow *nr = tb_grow(out->rows, &cap_rows, out->n + 1, sizeof *nr);
+        if (nr)
+            out->rows = nr;
+        cJSON **nroots = nr ? tb_grow(out->roots, &cap_roots, out->n + 1, sizeof *nroots) : NULL;
+        if (nroots)
+            out->roots = nroots;
+        if (!nr || !nroots) {
+            cJSON_Delete(o);
+            st = tb_err_set(err, TB_USAGE, "%s: out of host memory at line %d", name, line);
+            break;
         }
         out->roots[out->n] = o;
         if ((st = parse_result(o, line, name, &out->rows[out->n], err))) {

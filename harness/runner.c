@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cudacheck.h"
+#include "grow.h"
 #include "sampler.h"
 #include "specs.h"
 
@@ -28,7 +29,7 @@ typedef struct {
     tb_status status; /* worst outcome on this device */
     tb_err err;       /* the first failure's message */
     baseline_entry *baselines;
-    size_t n_baselines;
+    size_t n_baselines, cap_baselines;
 } worker;
 
 const char *tb_runner_unsupported_dtype(const tb_impl *impl, tb_dtype dtype, char *buf,
@@ -96,7 +97,8 @@ static double find_baseline(worker *wk, const tb_case *c)
 
 static void remember(worker *wk, const tb_case *c, double figure)
 {
-    baseline_entry *nb = realloc(wk->baselines, (wk->n_baselines + 1) * sizeof *nb);
+    baseline_entry *nb =
+        tb_grow(wk->baselines, &wk->cap_baselines, wk->n_baselines + 1, sizeof *nb);
     if (!nb)
         return; /* only % of vendor is lost */
     wk->baselines = nb;
@@ -345,7 +347,7 @@ tb_status tb_runner_run(const tb_case *cases, size_t ncases, const tb_device *de
     }
     for (int d = 0; d < ndev; d++) {
         wks[d] = (worker){cases, ncases, &devs[d], opts, nvml, w, &progress_lock,
-                          &exclusive_lock, TB_OK, {{0}}, NULL, 0};
+                          &exclusive_lock, TB_OK, {{0}}, NULL, 0, 0};
         if (opts->serial || ndev == 1 || pthread_create(&th[d], NULL, worker_main, &wks[d]))
             worker_main(&wks[d]);
         else

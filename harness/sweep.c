@@ -1,5 +1,7 @@
 #include "sweep.h"
 
+#include "grow.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,14 +68,10 @@ static tb_status push(tb_sweep *s, size_t *cap, int64_t v, const char *what, con
     if (s->count >= TB_SWEEP_MAX_POINTS)
         return tb_err_set(err, TB_USAGE, "%s: '%s' has more than %d points", what, spec,
                           TB_SWEEP_MAX_POINTS);
-    if (s->count == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        int64_t *nv = realloc(s->values, ncap * sizeof *nv);
-        if (!nv)
-            return tb_err_set(err, TB_USAGE, "%s: out of host memory", what);
-        s->values = nv;
-        *cap = ncap;
-    }
+    int64_t *nv = tb_grow(s->values, cap, s->count + 1, sizeof *nv);
+    if (!nv)
+        return tb_err_set(err, TB_USAGE, "%s: out of host memory", what);
+    s->values = nv;
     s->values[s->count++] = v;
     return TB_OK;
 }

@@ -1,5 +1,7 @@
 #include "timer.h"
 
+#include "grow.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,15 +47,11 @@ tb_status tb_timer_measure(const tb_stop_rule *rule, tb_sample_fn sample, void *
         out->wall_time = clock(clock_ctx) - t0;
         if (st)
             return st;
-        if (out->count == out->cap) {
-            size_t ncap = out->cap ? out->cap * 2 : 64;
-            double *np = realloc(out->per_op, ncap * sizeof *np);
-            if (!np)
-                return tb_err_set(err, TB_DEVFAIL, "out of host memory after %zu samples",
-                                  out->count);
-            out->per_op = np;
-            out->cap = ncap;
-        }
+        double *np = tb_grow(out->per_op, &out->cap, out->count + 1, sizeof *np);
+        if (!np)
+            return tb_err_set(err, TB_DEVFAIL, "out of host memory after %zu samples",
+                              out->count);
+        out->per_op = np;
         out->per_op[out->count++] = per_op;
         out->measured_time += spent;
         double d = per_op - mean;
