@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "results.h"
 #include "sweep.h"
 
@@ -262,30 +263,18 @@ void tb_record_csv_row(FILE *f, const tb_result *r)
 
 typedef struct {
     const tb_device *device;
-    const tb_impl *impl;
     const tb_bench *bench;
+    const tb_impl *impl;
     tb_dtype dtype;
-    double figure;
+    char case_text[128];
+    double figure; /* TFLOP/s when the bench counts FLOPs, else GB/s */
     int is_tflops;
     double pct_peak;
-    char case_text[128];
-} best_entry;
-
-typedef struct {
-    const tb_device *device;
-    const tb_bench *bench;
-    const tb_impl *impl;
-    tb_dtype dtype;
-    char case_text[128];
-    double figure;
-    int is_tflops;
 } ladder_entry;
 
 struct tb_writer {
     pthread_mutex_t lock;
-    best_entry *best;
-    size_t n_best;
-    ladder_entry *ladder;
+    ladder_entry *ladder; /* every ok result's figure, for the end-of-run tables */
     size_t n_ladder, cap_ladder;
     FILE *jsonl, *csv, *table;
     char jsonl_path[1024];
@@ -334,16 +323,16 @@ tb_status tb_writer_open(tb_writer **out, const char *jsonl_path, const char *cs
     return TB_OK;
 }
 
-static void note_ladder(tb_writer *w, const tb_result *r, double fig, int is_tflops)
+static void note_figure(tb_writer *w, const tb_result *r)
 {
-    if (w->n_ladder == w->cap_ladder) {
-        size_t ncap = w->cap_ladder ? w->cap_ladder * 2 : 64;
-        ladder_entry *nl = realloc(w->ladder, ncap * sizeof *nl);
-        if (!nl)
-            return; /* only the summary table loses a cell */
-        w->ladder = nl;
-        w->cap_ladder = ncap;
-    }
+    int is_tflops = r->flops > 0;
+    double fig = is_tflops ? r->tflops : r->gbps;
+    if (!isfinite(fig))
+        return;
+    ladder_entry *nl = tb_grow(w->ladder, &w->cap_ladder, w->n_ladder + 1, sizeof *nl);
+    if (!nl)
+        return; /* only the end-of-run tables lose a cell */
+    w->ladder = nl;
     ladder_entry *e = &w->ladder[w->n_ladder++];
     e->device = r->device;
     e->bench = r->c.bench;
@@ -352,39 +341,7 @@ static void note_ladder(tb_writer *w, const tb_result *r, double fig, int is_tfl
     tb_record_case_text(&r->c, e->case_text, sizeof e->case_text);
     e->figure = fig;
     e->is_tflops = is_tflops;
-}
-
-static void note_best(tb_writer *w, const tb_result *r)
-{
-    int is_tflops = r->flops > 0;
-    double fig = is_tflops ? r->tflops : r->gbps;
-    if (!isfinite(fig))
-        return;
-    note_ladder(w, r, fig, is_tflops);
-    best_entry *e = NULL;
-    for (size_t i = 0; i < w->n_best; i++)
-        if (w->best[i].device == r->device && w->best[i].impl == r->c.impl &&
-            w->best[i].dtype == r->c.dtype)
-            e = &w->best[i];
-    if (!e) {
-        best_entry *nb = realloc(w->best, (w->n_best + 1) * sizeof *nb);
-        if (!nb)
-            return;
-        w->best = nb;
-        e = &w->best[w->n_best++];
-        memset(e, 0, sizeof *e);
-        e->device = r->device;
-        e->impl = r->c.impl;
-        e->bench = r->c.bench;
-        e->dtype = r->c.dtype;
-        e->figure = -1;
-    }
-    if (fig > e->figure) {
-        e->figure = fig;
-        e->is_tflops = is_tflops;
-        e->pct_peak = r->pct_peak;
-        tb_record_case_text(&r->c, e->case_text, sizeof e->case_text);
-    }
+    e->pct_peak = r->pct_peak;
 }
 
 static int same_group(const ladder_entry *a, const ladder_entry *b)
@@ -455,23 +412,36 @@ void tb_writer_ladder(tb_writer *w, FILE *f)
     pthread_mutex_unlock(&w->lock);
 }
 
+static int same_impl(const ladder_entry *a, const ladder_entry *b)
+{
+    return a->device == b->device && a->impl == b->impl && a->dtype == b->dtype;
+}
+
 void tb_writer_summary(tb_writer *w, FILE *f)
 {
     pthread_mutex_lock(&w->lock);
-    if (w->n_best)
+    if (w->n_ladder)
         fprintf(f, "\nbest per implementation:\n%-5s %-8s %-11s %-5s %12s %-8s %6s  %s\n", "gpu",
                 "bench", "impl", "dtype", "best", "unit", "%peak", "at");
-    for (size_t i = 0; i < w->n_best; i++) {
-        const best_entry *e = &w->best[i];
+    for (size_t i = 0; i < w->n_ladder; i++) {
+        const ladder_entry *first = &w->ladder[i], *best = first;
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = same_impl(&w->ladder[j], first);
+        if (seen)
+            continue; /* printed with its first result */
+        for (size_t j = i + 1; j < w->n_ladder; j++)
+            if (same_impl(&w->ladder[j], first) && w->ladder[j].figure > best->figure)
+                best = &w->ladder[j];
         char gpu[16], pp[32];
-        if (e->device->is_host)
+        if (best->device->is_host)
             snprintf(gpu, sizeof gpu, "host");
         else
-            snprintf(gpu, sizeof gpu, "%d", e->device->ordinal);
-        fmt_num(pp, sizeof pp, e->pct_peak, "%.1f");
-        fprintf(f, "%-5s %-8s %-11s %-5s %12.2f %-8s %6s  %s\n", gpu, e->bench->name,
-                e->impl->name, tb_dtype_name(e->dtype), e->figure,
-                e->is_tflops ? "TFLOP/s" : "GB/s", pp, e->case_text);
+            snprintf(gpu, sizeof gpu, "%d", best->device->ordinal);
+        fmt_num(pp, sizeof pp, best->pct_peak, "%.1f");
+        fprintf(f, "%-5s %-8s %-11s %-5s %12.2f %-8s %6s  %s\n", gpu, best->bench->name,
+                best->impl->name, tb_dtype_name(best->dtype), best->figure,
+                best->is_tflops ? "TFLOP/s" : "GB/s", pp, best->case_text);
     }
     pthread_mutex_unlock(&w->lock);
 }
@@ -498,7 +468,7 @@ tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err)
         fflush(w->csv);
     }
     if (r->status == TB_OK)
-        note_best(w, r);
+        note_figure(w, r);
     switch (r->status) {
     case TB_OK: w->n_ok++; break;
     case TB_WRONG: w->n_wrong++; break;
@@ -528,7 +498,6 @@ void tb_writer_close(tb_writer *w)
         fclose(w->jsonl);
     if (w->csv)
         fclose(w->csv);
-    free(w->best);
     free(w->ladder);
     pthread_mutex_destroy(&w->lock);
     free(w);

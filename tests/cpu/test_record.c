@@ -28,8 +28,10 @@ static void no_teardown(void *s)
 static const tb_impl impls[] = {
     {"fast", TB_KIND_HANDWRITTEN, "x", 80, 0, TB_DT(TB_FP32), "base", 0, no_setup, no_run,
      no_teardown, NULL},
+    {"base", TB_KIND_VENDOR, "y", 0, 0, TB_DT(TB_FP32), NULL, 0, no_setup, no_run, no_teardown,
+     NULL},
 };
-static const tb_bench bench = {"fake", "a fake bench", axes, 2, impls, 1, 0, NULL,
+static const tb_bench bench = {"fake", "a fake bench", axes, 2, impls, 2, 0, NULL,
                                NULL, NULL, NULL, NULL, 0, NULL, NULL};
 
 static tb_device dev;
@@ -206,4 +208,48 @@ Test(record, writer_names_a_path_it_cannot_create)
     cJSON_Delete(ctx);
     cr_assert_eq(st, TB_USAGE);
     cr_assert(strstr(err.msg, "/nonexistent-dir/x.jsonl"), "%s", err.msg);
+}
+
+Test(record, end_of_run_tables_put_impls_side_by_side_and_pick_the_best)
+{
+    char jpath[512];
+    snprintf(jpath, sizeof jpath, "%s/ladder_%d.jsonl", TB_TEST_TMP, (int)getpid());
+    cJSON *ctx = cJSON_CreateObject();
+    tb_writer *w;
+    tb_err err;
+    cr_assert_eq(tb_writer_open(&w, jpath, NULL, NULL, ctx, &err), TB_OK, "%s", err.msg);
+    cJSON_Delete(ctx);
+    tb_result r = ok_result(); /* fast, bytes=1M mode=b, 2.0 GB/s */
+    tb_writer_add(w, &r, &err);
+    r.c.axis[0] = 1 << 30;
+    r.gbps = 3.5;
+    r.pct_peak = 0.07;
+    tb_writer_add(w, &r, &err);
+    r.c.impl = &impls[1];
+    r.gbps = 3.0;
+    tb_writer_add(w, &r, &err);
+    r.status = TB_SKIP; /* not a figure */
+    r.gbps = 99.0;
+    tb_writer_add(w, &r, &err);
+    FILE *f = tmpfile();
+    tb_writer_ladder(w, f);
+    tb_writer_summary(w, f);
+    tb_writer_close(w);
+    remove(jpath);
+    rewind(f);
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    cr_assert(strstr(text, "fake fp32 GPU 3, GB/s (median):\ncase"), "%s", text);
+    cr_assert(strstr(text, "bytes=1M mode=b                       2.00           -\n"), "%s",
+              text);
+    cr_assert(strstr(text, "bytes=1G mode=b                       3.50        3.00\n"), "%s",
+              text);
+    cr_assert(strstr(text, "3     fake     fast        fp32          3.50 GB/s        0.1  "
+                           "bytes=1G mode=b\n"),
+              "%s", text);
+    cr_assert(strstr(text, "3     fake     base        fp32          3.00 GB/s        0.1  "
+                           "bytes=1G mode=b\n"),
+              "the skipped 99 GB/s is not a figure: %s", text);
 }
