@@ -208,10 +208,9 @@ static int cmd_list(int argc, char **argv)
 
 /* ---------------------------------------------------------------- info */
 
-static const char *json_str(const cJSON *o, const char *key)
+static const char *text_or_dash(const char *s)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : "-";
+    return s ? s : "-";
 }
 
 static int cmd_info(int argc, char **argv)
@@ -241,7 +240,7 @@ static int cmd_info(int argc, char **argv)
         printf("%s\n", s);
         free(s);
     } else {
-#define STR(k) json_str(ctx, k)
+#define STR(k) text_or_dash(tb_json_str(ctx, k))
         printf("trainbench %s (commit %s)\n", tb_build_version, tb_build_commit);
         printf("host          %s\n", STR("host"));
         printf("cpu           %s (%d threads)\n", STR("cpu"),

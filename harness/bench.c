@@ -5,16 +5,10 @@
 #include <string.h>
 
 static const char *const dtype_names[TB_DTYPE_COUNT] = {"fp32", "tf32", "bf16", "fp16", "fp8"};
-static const size_t dtype_sizes[TB_DTYPE_COUNT] = {4, 4, 2, 2, 1};
 
 const char *tb_dtype_name(tb_dtype d)
 {
     return (unsigned)d < TB_DTYPE_COUNT ? dtype_names[d] : "?";
-}
-
-size_t tb_dtype_size(tb_dtype d)
-{
-    return (unsigned)d < TB_DTYPE_COUNT ? dtype_sizes[d] : 0;
 }
 
 int tb_dtype_parse(const char *text, tb_dtype *out)

@@ -21,8 +21,6 @@ typedef enum { TB_FP32 = 0, TB_TF32, TB_BF16, TB_FP16, TB_FP8E4M3, TB_DTYPE_COUN
 #define TB_DT(d) (1u << (d))
 
 const char *tb_dtype_name(tb_dtype d);
-/* Bytes per element as stored (tf32 is stored as fp32). */
-size_t tb_dtype_size(tb_dtype d);
 /* Parses "fp32", "tf32", "bf16", "fp16", "fp8" / "fp8e4m3"; returns 0 or -1. */
 int tb_dtype_parse(const char *text, tb_dtype *out);
 

@@ -19,15 +19,3 @@ int tb_status_exit_code(tb_status s)
     return s == TB_SKIP ? 0 : (int)s;
 }
 
-const char *tb_status_name(tb_status s)
-{
-    switch (s) {
-    case TB_OK: return "ok";
-    case TB_WRONG: return "wrong";
-    case TB_USAGE: return "usage";
-    case TB_NODEV: return "no device";
-    case TB_DEVFAIL: return "device failure";
-    case TB_SKIP: return "skipped";
-    }
-    return "unknown";
-}

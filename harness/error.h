@@ -31,9 +31,6 @@ tb_status tb_err_set(tb_err *err, tb_status status, const char *fmt, ...)
 /* The exit code a status maps to (TB_SKIP maps to 0). */
 int tb_status_exit_code(tb_status s);
 
-/* A short name for a status: "ok", "wrong", "usage", "no device", "device failure", "skipped". */
-const char *tb_status_name(tb_status s);
-
 #ifdef __cplusplus
 }
 #endif

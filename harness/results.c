@@ -133,15 +133,12 @@ static tb_status parse_result(const cJSON *o, int line, const char *name, tb_rro
     r->q1 = tb_json_num(t, "q1");
     r->q3 = tb_json_num(t, "q3");
     r->have_time = r->median > 0 && r->q1 >= 0 && r->q3 >= r->q1;
-    r->samples = tb_json_num(o, "samples");
-    r->flops = tb_json_num(o, "flops");
     r->bytes = tb_json_num(o, "bytes");
     r->gbps = tb_json_num(o, "gbps");
     r->tflops = tb_json_num(o, "tflops");
     r->busbw_gbps = tb_json_num(o, "busbw_gbps");
     r->pct_peak = tb_json_num(o, "pct_peak");
     r->power_w = tb_json_num(o, "power_w");
-    r->energy_j = tb_json_num(o, "energy_j");
     snprintf(r->key, sizeof r->key, "%s|%s|%s|%s|%s|%s", r->bench, r->impl, r->dtype,
              r->axes_text, r->device ? r->device : "?", r->gpus_text);
     return TB_OK;

@@ -32,8 +32,7 @@ typedef struct {
     int gpu_count;
     int have_time;
     double median, q1, q3;    /* seconds per execution */
-    double samples;
-    double flops, bytes, gbps, tflops, busbw_gbps, pct_peak, power_w, energy_j;
+    double bytes, gbps, tflops, busbw_gbps, pct_peak, power_w;
     char key[768];            /* bench|impl|dtype|axes|device|gpus: what compare matches */
 } tb_rrow;
 

@@ -33,15 +33,6 @@ static void mean_stdev(const double *x, size_t n, double *mean, double *stdev)
     *stdev = n > 1 ? sqrt(m2 / (double)(n - 1)) : 0.0;
 }
 
-double tb_stats_rel_stdev(const double *samples, size_t n)
-{
-    if (n < 2)
-        return 0.0;
-    double mean, stdev;
-    mean_stdev(samples, n, &mean, &stdev);
-    return mean != 0.0 ? stdev / fabs(mean) : 0.0;
-}
-
 int tb_stats_compute(const double *samples, size_t n, tb_stats *out)
 {
     memset(out, 0, sizeof *out);

@@ -23,9 +23,6 @@ int tb_stats_compute(const double *samples, size_t n, tb_stats *out);
 /* The p-quantile (0 <= p <= 1) of n sorted values, linear interpolation. */
 double tb_stats_quantile_sorted(const double *sorted, size_t n, double p);
 
-/* Relative standard deviation of n values, computed in one pass (Welford); 0 for n < 2. */
-double tb_stats_rel_stdev(const double *samples, size_t n);
-
 #ifdef __cplusplus
 }
 #endif

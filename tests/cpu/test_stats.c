@@ -48,11 +48,10 @@ Test(stats, no_samples_is_an_error)
     cr_assert_eq(s.count, 0);
 }
 
-Test(stats, rel_stdev_one_pass_matches)
+Test(stats, rel_stdev_of_known_samples)
 {
     const double x[] = {1.0, 1.01, 0.99, 1.02, 0.98};
     tb_stats s;
     tb_stats_compute(x, 5, &s);
-    cr_assert_float_eq(tb_stats_rel_stdev(x, 5), s.rel_stdev, 1e-12);
     cr_assert_float_eq(s.rel_stdev, sqrt(0.001 / 4) / 1.0, 1e-9);
 }
