@@ -83,26 +83,6 @@ static size_t storage_size(int s)
     return s == TB_MM_F32 ? 4 : (s == TB_MM_E4M3 ? 1 : 2);
 }
 
-static float host_round(int storage, float x)
-{
-    switch (storage) {
-    case TB_MM_BF16: return tb_bf16_to_f32(tb_f32_to_bf16(x));
-    case TB_MM_F16: return tb_f16_to_f32(tb_f32_to_f16(x));
-    case TB_MM_E4M3: return tb_e4m3_to_f32(tb_f32_to_e4m3(x));
-    default: return x;
-    }
-}
-
-static float host_load(int storage, const void *p, int64_t i)
-{
-    switch (storage) {
-    case TB_MM_BF16: return tb_bf16_to_f32(((const uint16_t *)p)[i]);
-    case TB_MM_F16: return tb_f16_to_f32(((const uint16_t *)p)[i]);
-    case TB_MM_E4M3: return tb_e4m3_to_f32(((const uint8_t *)p)[i]);
-    default: return ((const float *)p)[i];
-    }
-}
-
 /* The tolerance of the header comment: abs_tol = c sqrt(K), rel_tol = 2 u(out). */
 static void tolerance(tb_dtype d, int K, float *abs_tol, float *rel_tol)
 {
@@ -344,6 +324,19 @@ static void mm_teardown(void *p)
     free(st);
 }
 
+/* The case's inputs, rounded to its dtype, as fp32 in host memory: the same values the
+ * device fill writes. */
+static void host_inputs(const mm_state *st, float *A, float *B)
+{
+    int64_t na = (int64_t)st->M * st->K, nb = (int64_t)st->N * st->K;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < na; i++)
+        A[i] = tb_mm_round(st->s_in, tb_rand_normal(st->seed_a, (uint64_t)i));
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < nb; i++)
+        B[i] = tb_mm_round(st->s_in, tb_rand_normal(st->seed_b, (uint64_t)i));
+}
+
 static tb_status setup_host(mm_state *st, tb_err *err)
 {
     int64_t M = st->M, N = st->N, K = st->K;
@@ -359,13 +352,7 @@ static tb_status setup_host(mm_state *st, tb_err *err)
     st->C = malloc((size_t)(M * N) * 4);
     if (!st->A || !st->B || !st->C)
         return tb_err_set(err, TB_SKIP, "cannot allocate host memory");
-    float *A = st->A, *B = st->B;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < M * K; i++)
-        A[i] = host_round(st->s_in, tb_rand_normal(st->seed_a, (uint64_t)i));
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < N * K; i++)
-        B[i] = host_round(st->s_in, tb_rand_normal(st->seed_b, (uint64_t)i));
+    host_inputs(st, st->A, st->B);
     memset(st->C, 0xff, (size_t)(M * N) * 4);
     return TB_OK;
 }
@@ -535,7 +522,7 @@ static void host_compare(int storage, const void *out, const float *ref, int64_t
     int64_t wrong = 0;
     double max_abs = 0, max_rel = 0;
     for (int64_t i = 0; i < n; i++) {
-        double want = ref[i], got = host_load(storage, out, i);
+        double want = ref[i], got = tb_mm_load(storage, out, i);
         double e = fabs(got - want);
         if (isnan(e))
             e = INFINITY;
@@ -558,10 +545,7 @@ static float *host_expected(const mm_state *st)
     float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(N * K) * 4);
     float *C = malloc((size_t)(M * N) * 4);
     if (A && B && C) {
-        for (int64_t i = 0; i < M * K; i++)
-            A[i] = host_round(st->s_in, tb_rand_normal(st->seed_a, (uint64_t)i));
-        for (int64_t i = 0; i < N * K; i++)
-            B[i] = host_round(st->s_in, tb_rand_normal(st->seed_b, (uint64_t)i));
+        host_inputs(st, A, B);
         tb_matmul_host_reference(st->layout, A, B, C, st->M, st->N, st->K);
     } else {
         free(C);

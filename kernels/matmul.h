@@ -37,8 +37,8 @@ cudaError_t tb_mm_mma_prepare(void);
 /* NULL when tb_mm_mma handles the shape, else the requirement it misses. */
 const char *tb_mm_mma_unsupported(int layout, int M, int N, int K);
 
-/* Storage codes of the fill and check kernels. */
-enum { TB_MM_F32 = 0, TB_MM_BF16 = 1, TB_MM_F16 = 2, TB_MM_E4M3 = 3 };
+/* Storage codes of the fill and check kernels: TB_MM_F32, BF16, F16, E4M3. */
+#include "matmul/mm_storage.h"
 
 /* dst[i] = tb_rand_normal(seed, i) rounded to the storage type (bits in dst); when dst32 is
  * not NULL it receives the same rounded values as fp32. */

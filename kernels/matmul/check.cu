@@ -28,16 +28,6 @@ __device__ __forceinline__ float mm_round(int storage, float x, void *dst, int64
     }
 }
 
-__device__ __forceinline__ float mm_load(int storage, const void *p, int64_t i)
-{
-    switch (storage) {
-    case TB_MM_BF16: return tb_bf16_to_f32(((const uint16_t *)p)[i]);
-    case TB_MM_F16: return tb_f16_to_f32(((const uint16_t *)p)[i]);
-    case TB_MM_E4M3: return tb_e4m3_to_f32(((const uint8_t *)p)[i]);
-    default: return ((const float *)p)[i];
-    }
-}
-
 __global__ void mm_fill_kernel(int storage, void *dst, float *dst32, long long n, uint64_t seed)
 {
     long long stride = (long long)gridDim.x * blockDim.x;
@@ -56,7 +46,7 @@ __global__ void mm_check_kernel(int storage, const void *C, const float *__restr
     float max_abs = 0.0f, max_rel = 0.0f;
     long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        float want = ref[i], got = mm_load(storage, C, i);
+        float want = ref[i], got = tb_mm_load(storage, C, i);
         float err = fabsf(got - want);
         if (err != err)
             err = __int_as_float(0x7f800000); // NaN (an unwritten output) is infinitely wrong
