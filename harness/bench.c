@@ -56,3 +56,11 @@ void tb_points_free(tb_points *p)
     p->v = NULL;
     p->n = p->cap = 0;
 }
+
+const tb_impl *tb_bench_impl(const tb_bench *b, const char *name)
+{
+    for (int i = 0; i < b->n_impls; i++)
+        if (strcmp(b->impls[i].name, name) == 0)
+            return &b->impls[i];
+    return NULL;
+}

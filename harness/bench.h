@@ -149,6 +149,9 @@ typedef struct tb_bench {
     void (*details)(char *buf, size_t len);
 } tb_bench;
 
+/* The implementation of b named name, or NULL. */
+const tb_impl *tb_bench_impl(const tb_bench *b, const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -183,10 +183,9 @@ Test(matmul_host, mma_shape_requirements)
 
 static const tb_impl *impl(const char *name)
 {
-    for (int i = 0; i < tb_bench_matmul.n_impls; i++)
-        if (!strcmp(tb_bench_matmul.impls[i].name, name))
-            return &tb_bench_matmul.impls[i];
-    return NULL;
+    const tb_impl *m = tb_bench_impl(&tb_bench_matmul, name);
+    cr_assert_not_null(m, "no impl %s", name);
+    return m;
 }
 
 static tb_verify host_case(int M, int N, int K, int layout, int run)

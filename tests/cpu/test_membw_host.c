@@ -9,11 +9,9 @@
 
 static const tb_impl *impl(const char *name)
 {
-    for (int i = 0; i < tb_bench_membw.n_impls; i++)
-        if (!strcmp(tb_bench_membw.impls[i].name, name))
-            return &tb_bench_membw.impls[i];
-    cr_assert_fail("no impl %s", name);
-    return NULL;
+    const tb_impl *m = tb_bench_impl(&tb_bench_membw, name);
+    cr_assert_not_null(m, "no impl %s", name);
+    return m;
 }
 
 static tb_case mkcase(const char *name, int64_t bytes)
