@@ -210,6 +210,16 @@ static void figure_text(const tb_rrow *r, char *buf, size_t n)
         snprintf(buf, n, "-");
 }
 
+/* The ten cells of a case's row in the text table, the last (why) unpadded. */
+static void text_cells(const cmp_case *c, const char *cells[10])
+{
+    const char *v[10] = {c->base->bench,       c->base->impl,     c->base->dtype,
+                         c->base->axes_label,  c->base->gpus_text, c->base_fig,
+                         c->new_fig,           c->change_text,    tb_verdict_name(c->v),
+                         c->reason};
+    memcpy(cells, v, sizeof v);
+}
+
 static const char *or_dash(const char *s)
 {
     return s ? s : "-";
@@ -407,10 +417,8 @@ tb_status tb_compare_write(const tb_rfile *base, const tb_rfile *neu, double thr
         for (int k = 0; k < 10; k++)
             w[k] = strlen(head[k]);
         for (size_t i = 0; i < nc; i++) {
-            const cmp_case *c = &cases[i];
-            const char *cells[] = {c->base->bench,     c->base->impl,  c->base->dtype,
-                                   c->base->axes_label, c->base->gpus_text, c->base_fig,
-                                   c->new_fig,         c->change_text, tb_verdict_name(c->v)};
+            const char *cells[10];
+            text_cells(&cases[i], cells);
             for (int k = 0; k < 9; k++)
                 if (strlen(cells[k]) > w[k])
                     w[k] = strlen(cells[k]);
@@ -431,10 +439,8 @@ tb_status tb_compare_write(const tb_rfile *base, const tb_rfile *neu, double thr
                         c->reason);
                 continue;
             }
-            const char *cells[] = {c->base->bench,     c->base->impl,  c->base->dtype,
-                                   c->base->axes_label, c->base->gpus_text, c->base_fig,
-                                   c->new_fig,         c->change_text, tb_verdict_name(c->v),
-                                   c->reason};
+            const char *cells[10];
+            text_cells(c, cells);
             for (int k = 0; k < 10; k++)
                 fprintf(out, "%-*s%s", k < 9 ? (int)w[k] : 0, cells[k], k < 9 ? "  " : "\n");
         }
