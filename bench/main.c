@@ -545,20 +545,20 @@ static tb_status parse_enum(const tb_axis *ax, const char *spec, tb_sweep *out, 
 /* Expands one benchmark's cases in the order: axis points (last axis fastest), dtypes,
  * implementations (baselines first, as the table lists them). */
 /* The text given for a bench axis or option named name, or NULL; marks it used. */
-static const char *given(const run_args *a, const char *name)
+static const char *given(run_args *a, const char *name)
 {
     const char *v = NULL;
     for (int k = 0; k < a->naxes; k++)
         if (!strcmp(a->axes[k].name, name)) {
             v = a->axes[k].value;
-            ((axis_opt *)&a->axes[k])->used = 1;
+            a->axes[k].used = 1;
         }
     return v;
 }
 
 /* The axis points: the benchmark's own (named shape sets), or the product of the axes'
  * sweeps (last axis fastest). */
-static tb_status bench_points(const run_args *a, const tb_bench *b, tb_points *pts, tb_err *err)
+static tb_status bench_points(run_args *a, const tb_bench *b, tb_points *pts, tb_err *err)
 {
     const char *axis_values[TB_MAX_AXES] = {0};
     const char *option_values[16] = {0};
@@ -608,7 +608,7 @@ static tb_status bench_points(const run_args *a, const tb_bench *b, tb_points *p
 
 /* Expands one benchmark's cases in the order: axis points, dtypes, implementations
  * (baselines first, as the table lists them). */
-static tb_status plan_bench(const run_args *a, const tb_bench *b, plan *p, int *n_impl_matched,
+static tb_status plan_bench(run_args *a, const tb_bench *b, plan *p, int *n_impl_matched,
                             tb_err *err)
 {
     tb_points pts = {NULL, 0, 0};

@@ -11,7 +11,7 @@
  * passes when |C_i - ref_i| <= c(dtype) sqrt(K) + 2 u(out) |ref_i|: the second term is the
  * rounding of the output (u its unit roundoff), the first the accumulation: ref entries are
  * ~N(0, K), so differences in summation order grow like sqrt(K) (c: fp32, bf16, fp16 2^-10,
- * ~20 sigma of the tensor cores' truncating accumulation at K = 53248; tf32 and fp8 2^-6, for
+ * by estimate ~20 sigma of the tensor cores' truncating accumulation at K = 53248; tf32 and fp8 2^-6, for
  * their reduced-precision products and accumulation). A wrong fragment or a lost k slice moves
  * elements by O(1) to O(sqrt(K)): far outside either. */
 #include <cublasLt.h>
