@@ -511,37 +511,6 @@ static tb_status plan_push(plan *p, const tb_case *c, tb_err *err)
 }
 
 /* Parses an enum axis value list into indices. */
-static tb_status parse_enum(const tb_axis *ax, const char *spec, tb_sweep *out, tb_err *err)
-{
-    out->values = NULL;
-    out->count = 0;
-    size_t nch = 0;
-    while (ax->choices[nch])
-        nch++;
-    out->values = calloc(nch * 4 + 1, sizeof *out->values);
-    if (!out->values)
-        return tb_err_set(err, TB_USAGE, "out of host memory");
-    for (const char *p = spec; p && *p;) {
-        const char *c = strchr(p, ',');
-        size_t len = c ? (size_t)(c - p) : strlen(p);
-        size_t k = 0;
-        while (k < nch && !(strlen(ax->choices[k]) == len && !strncmp(ax->choices[k], p, len)))
-            k++;
-        if (k == nch || out->count >= nch * 4) {
-            tb_sweep_free(out);
-            return tb_err_set(err, TB_USAGE, "--%s: '%.*s' is not one of %s", ax->name,
-                              (int)len, p, ax->defaults);
-        }
-        out->values[out->count++] = (int64_t)k;
-        p = c ? c + 1 : NULL;
-    }
-    if (out->count == 0) {
-        tb_sweep_free(out);
-        return tb_err_set(err, TB_USAGE, "--%s: empty value", ax->name);
-    }
-    return TB_OK;
-}
-
 /* Expands one benchmark's cases in the order: axis points (last axis fastest), dtypes,
  * implementations (baselines first, as the table lists them). */
 /* The text given for a bench axis or option named name, or NULL; marks it used. */
@@ -581,12 +550,7 @@ static tb_status bench_points(run_args *a, const tb_bench *b, tb_points *pts, tb
             else
                 spec = a->quick ? ax->quick : ax->defaults;
         }
-        char what[80];
-        snprintf(what, sizeof what, "--%s", ax->name);
-        if (ax->type == TB_AXIS_ENUM)
-            st = parse_enum(ax, spec, &sw[i], err);
-        else
-            st = tb_sweep_parse(spec, what, ax->type == TB_AXIS_SIZE, &sw[i], err);
+        st = tb_axis_parse(ax, spec, &sw[i], err);
     }
     size_t idx[TB_MAX_AXES] = {0};
     while (!st) {

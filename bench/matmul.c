@@ -588,7 +588,7 @@ static tb_status mm_verify(const tb_case *c, void *p, tb_verify *v, tb_err *err)
     }
     tb_mm_check_result h;
     TB_CUDA_TRY(cudaMemsetAsync(st->check, 0, sizeof *st->check, st->stream), err);
-    TB_CUDA_TRY(tb_mm_check(st->s_out, st->C, st->Cref, n, abs_tol, rel_tol, st->check,
+    TB_CUDA_TRY(tb_mm_check(st->s_out, st->C, st->Cref, NULL, 0.0f, n, abs_tol, rel_tol, st->check,
                             st->sm_count, st->stream),
                 err);
     TB_CUDA_TRY(cudaMemcpyAsync(&h, st->check, sizeof h, cudaMemcpyDeviceToHost, st->stream), err);
@@ -942,4 +942,6 @@ const tb_bench tb_bench_matmul = {
     (int)(sizeof mm_options / sizeof mm_options[0]),
     mm_points,
     mm_details,
+    NULL,
+    NULL,
 };

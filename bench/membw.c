@@ -467,4 +467,6 @@ const tb_bench tb_bench_membw = {
     0,
     NULL,
     NULL,
+    NULL,
+    NULL,
 };

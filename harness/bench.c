@@ -1,6 +1,7 @@
 #include "bench.h"
 
 #include "grow.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,4 +64,41 @@ const tb_impl *tb_bench_impl(const tb_bench *b, const char *name)
         if (strcmp(b->impls[i].name, name) == 0)
             return &b->impls[i];
     return NULL;
+}
+
+tb_status tb_axis_parse(const tb_axis *ax, const char *spec, tb_sweep *out, tb_err *err)
+{
+    char what[80];
+    snprintf(what, sizeof what, "--%s", ax->name);
+    if (ax->type != TB_AXIS_ENUM)
+        return tb_sweep_parse(spec, what, ax->type == TB_AXIS_SIZE, out, err);
+    out->values = NULL;
+    out->count = 0;
+    size_t nch = 0;
+    char accepted[256] = "";
+    for (; ax->choices[nch]; nch++)
+        snprintf(accepted + strlen(accepted), sizeof accepted - strlen(accepted), "%s%s",
+                 nch ? ", " : "", ax->choices[nch]);
+    out->values = calloc(nch * 4 + 1, sizeof *out->values);
+    if (!out->values)
+        return tb_err_set(err, TB_USAGE, "out of host memory");
+    for (const char *p = spec; p && *p;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        size_t k = 0;
+        while (k < nch && !(strlen(ax->choices[k]) == len && !strncmp(ax->choices[k], p, len)))
+            k++;
+        if (k == nch || out->count >= nch * 4) {
+            tb_sweep_free(out);
+            return tb_err_set(err, TB_USAGE, "%s: '%.*s' is not one of %s", what, (int)len, p,
+                              accepted);
+        }
+        out->values[out->count++] = (int64_t)k;
+        p = c ? c + 1 : NULL;
+    }
+    if (out->count == 0) {
+        tb_sweep_free(out);
+        return tb_err_set(err, TB_USAGE, "%s: empty value", what);
+    }
+    return TB_OK;
 }

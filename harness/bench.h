@@ -12,6 +12,7 @@
 
 #include "device.h"
 #include "error.h"
+#include "sweep.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -147,7 +148,19 @@ typedef struct tb_bench {
     /* Optional: more text for `trainbench list BENCH` (e.g. the shapes of named sets),
      * written into buf (NUL-terminated, truncated to len). */
     void (*details)(char *buf, size_t len);
+    /* Optional: how flops() counts, where a figure cannot be read without it (attention's
+     * causal halving and backward multiple); recorded with every result and printed above the
+     * end-of-run tables. NULL: the count needs no convention. */
+    const char *flops_convention;
+    /* Optional: the bytes of device memory (host memory for a host implementation) the case's
+     * implementation allocates, recorded with the result. NULL: not reported. */
+    double (*alloc_bytes)(const tb_case *c);
 } tb_bench;
+
+/* Parses the text given for an axis: a sweep (sizes, integers) or a comma-separated list of
+ * its choices (stored as their indices). Returns TB_OK or TB_USAGE naming the bad value and
+ * what is accepted; on failure out is left empty. */
+tb_status tb_axis_parse(const tb_axis *ax, const char *spec, tb_sweep *out, tb_err *err);
 
 /* The implementation of b named name, or NULL. */
 const tb_impl *tb_bench_impl(const tb_bench *b, const char *name);

@@ -103,6 +103,11 @@ cJSON *tb_record_result_json(const tb_result *r)
     add_number_or_null(o, "tflops", r->tflops);
     add_number_or_null(o, "gbps", r->gbps);
     add_number_or_null(o, "busbw_gbps", NAN);
+    if (r->c.bench->flops_convention)
+        cJSON_AddStringToObject(o, "flops_convention", r->c.bench->flops_convention);
+    else
+        cJSON_AddNullToObject(o, "flops_convention");
+    add_number_or_null(o, "alloc_bytes", r->alloc_bytes > 0 ? r->alloc_bytes : NAN);
 
     cJSON *pk = cJSON_AddObjectToObject(o, "peak");
     if (r->peak.kind == TB_PEAK_NONE) {
@@ -200,7 +205,7 @@ void tb_record_csv_header(FILE *f)
     fprintf(f, "bench,impl,kind,dtype,case,gpu,device,status,reason,samples,median_s,min_s,max_s,"
                "mean_s,stdev_s,q1_s,q3_s,rel_stdev,timing,batch,flops,bytes,tflops,gbps,"
                "pct_peak,pct_vendor,verify_ok,max_abs_err,max_rel_err,tolerance,clock_mhz,"
-               "power_w,energy_j,temp_c\n");
+               "power_w,energy_j,temp_c,alloc_bytes\n");
 }
 
 static void csv_num(FILE *f, double v)
@@ -258,6 +263,7 @@ void tb_record_csv_row(FILE *f, const tb_result *r)
     csv_num(f, tb_telemetry_power_w(&r->tel));
     csv_num(f, tb_telemetry_energy_j(&r->tel));
     csv_num(f, tb_telemetry_temp_c(&r->tel));
+    csv_num(f, r->alloc_bytes > 0 ? r->alloc_bytes : NAN);
     fputc('\n', f);
 }
 
@@ -386,6 +392,8 @@ void tb_writer_ladder(tb_writer *w, FILE *f)
             snprintf(gpu, sizeof gpu, "GPU %d", head->device->ordinal);
         fprintf(f, "\n%s %s %s, %s (median):\n%-30s", head->bench->name,
                 tb_dtype_name(head->dtype), gpu, head->is_tflops ? "TFLOP/s" : "GB/s", "case");
+        if (head->is_tflops && head->bench->flops_convention)
+            fprintf(f, "(FLOPs: %s)\n%-30s", head->bench->flops_convention, "");
         for (size_t k = 0; k < ni; k++)
             fprintf(f, " %11s", impls[k]->name);
         fputc('\n', f);

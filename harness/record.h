@@ -32,6 +32,7 @@ typedef struct {
     tb_stop_reason stop;
     double flops, bytes;  /* counted work of one execution */
     double tflops, gbps;  /* from the median; NAN when the bench counts no such work */
+    double alloc_bytes;   /* memory the implementation allocates; NAN when not reported */
     tb_peak peak;
     double pct_peak;      /* NAN when no usable peak */
     double pct_vendor;    /* NAN when there is no baseline result */

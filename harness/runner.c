@@ -203,6 +203,7 @@ static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flus
     r.tflops = r.gbps = r.pct_peak = r.pct_vendor = NAN;
     r.flops = c->bench->flops ? c->bench->flops(c) : 0;
     r.bytes = c->bench->bytes ? c->bench->bytes(c) : 0;
+    r.alloc_bytes = c->bench->alloc_bytes ? c->bench->alloc_bytes(c) : NAN;
     tb_peak_kind pk = c->bench->peak_kind ? c->bench->peak_kind(c) : TB_PEAK_NONE;
     tb_specs_peak(wk->dev, pk, c->dtype, &r.peak);
 

@@ -52,10 +52,11 @@ typedef struct {
 } tb_mm_check_result;
 
 /* Compares C (storage type) with the fp32 reference: element i is wrong when
- * |C_i - ref_i| > abs_tol + rel_tol * |ref_i| (or C_i is NaN). res must be zeroed first. */
-cudaError_t tb_mm_check(int storage, const void *C, const float *ref, int64_t n, float abs_tol,
-                        float rel_tol, tb_mm_check_result *res, int sm_count,
-                        cudaStream_t stream);
+ * |C_i - ref_i| > abs_tol + rel_tol * |ref_i| + bound_scale * bound_i (bound may be NULL: no
+ * such term), or C_i is NaN. res must be zeroed first. */
+cudaError_t tb_mm_check(int storage, const void *C, const float *ref, const float *bound,
+                        float bound_scale, int64_t n, float abs_tol, float rel_tol,
+                        tb_mm_check_result *res, int sm_count, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -39,8 +39,8 @@ __global__ void mm_fill_kernel(int storage, void *dst, float *dst32, long long n
 }
 
 __global__ void mm_check_kernel(int storage, const void *C, const float *__restrict__ ref,
-                                long long n, float abs_tol, float rel_tol,
-                                tb_mm_check_result *res)
+                                const float *__restrict__ bound, float bound_scale, long long n,
+                                float abs_tol, float rel_tol, tb_mm_check_result *res)
 {
     unsigned long long wrong = 0;
     float max_abs = 0.0f, max_rel = 0.0f;
@@ -50,7 +50,8 @@ __global__ void mm_check_kernel(int storage, const void *C, const float *__restr
         float err = fabsf(got - want);
         if (err != err)
             err = __int_as_float(0x7f800000); // NaN (an unwritten output) is infinitely wrong
-        if (err > abs_tol + rel_tol * fabsf(want))
+        const float tol = abs_tol + rel_tol * fabsf(want) + (bound ? bound_scale * bound[i] : 0.0f);
+        if (!(err <= tol))
             wrong++;
         max_abs = fmaxf(max_abs, err);
         // relative error only where the reference is not near zero (|ref| >= abs_tol)
@@ -83,11 +84,13 @@ extern "C" cudaError_t tb_mm_fill(int storage, void *dst, float *dst32, int64_t 
     return cudaGetLastError();
 }
 
-extern "C" cudaError_t tb_mm_check(int storage, const void *C, const float *ref, int64_t n,
+extern "C" cudaError_t tb_mm_check(int storage, const void *C, const float *ref,
+                                   const float *bound, float bound_scale, int64_t n,
                                    float abs_tol, float rel_tol, tb_mm_check_result *res,
                                    int sm_count, cudaStream_t stream)
 {
-    mm_check_kernel<<<grid_for(n, sm_count), 256, 0, stream>>>(storage, C, ref, n, abs_tol,
-                                                               rel_tol, res);
+    mm_check_kernel<<<grid_for(n, sm_count), 256, 0, stream>>>(storage, C, ref, bound,
+                                                               bound_scale, n, abs_tol, rel_tol,
+                                                               res);
     return cudaGetLastError();
 }

@@ -32,7 +32,7 @@ static const tb_impl impls[] = {
      NULL},
 };
 static const tb_bench bench = {"fake", "a fake bench", axes, 2, impls, 2, 0, NULL,
-                               NULL, NULL, NULL, NULL, 0, NULL, NULL};
+                               NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL};
 
 static tb_device dev;
 
@@ -76,7 +76,8 @@ static tb_result ok_result(void)
 static const char *const required_result_fields[] = {
     "type", "bench", "impl", "kind", "dtype", "axes", "gpus", "status", "reason", "samples",
     "time_s", "flops", "bytes", "tflops", "gbps", "busbw_gbps", "peak", "pct_peak",
-    "pct_vendor", "verify", "clock_mhz", "power_w", "energy_j", "temp_c", "throttle", NULL};
+    "pct_vendor", "verify", "clock_mhz", "power_w", "energy_j", "temp_c", "throttle",
+    "flops_convention", "alloc_bytes", NULL};
 
 Test(record, result_json_has_every_field)
 {
