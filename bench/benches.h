@@ -4,6 +4,7 @@
 
 #include "../harness/bench.h"
 #include "../harness/report.h"
+#include "../kernels/attention.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -11,6 +12,7 @@ extern "C" {
 
 extern const tb_bench tb_bench_membw;
 extern const tb_bench tb_bench_matmul;
+extern const tb_bench tb_bench_attention;
 
 /* matmul's host reference: C = op(A) op(B) in a layout (kernels/matmul/mm_common.h), fp32,
  * accumulated in k order so it equals the plain triple loop bit for bit. */
@@ -21,6 +23,25 @@ void tb_matmul_host_reference(int layout, const float *A, const float *B, float 
  * its in or out dimension divided by tp (column_parallel: out). */
 void tb_matmul_linear_gemms(int64_t in, int64_t out, int column_parallel, int64_t tokens,
                             int64_t tp, int64_t gemms[3][4]);
+
+/* attention on the host (attention_host.c), fp32 tensors in the layouts of
+ * kernels/attention/attn_common.h (sh->storage is ignored). The naive functions are the
+ * reference: materialized rows, double accumulation, and the bounds verification scales its
+ * tolerances by (P |V|; for the backward A = P (|dP| + sum |dO o O|) against |K|, |Q|, and
+ * P |dO|); any bound pointer may be NULL. The flash functions run the kernels' tiles and
+ * online softmax in fp32. Those that allocate return -1 when out of memory, else 0. */
+int tb_attn_host_naive_fwd(const tb_attn_shape *sh, const float *Q, const float *K,
+                           const float *V, float *O, float *lse, float *Oabs);
+int tb_attn_host_naive_bwd(const tb_attn_shape *sh, const float *Q, const float *K,
+                           const float *V, const float *O, const float *dO, float *dQ, float *dK,
+                           float *dV, float *dQabs, float *dKabs, float *dVabs);
+void tb_attn_host_rowdot(const tb_attn_shape *sh, const float *dO, const float *O, float *Drow,
+                         float *Dabs);
+void tb_attn_host_flash_fwd(const tb_attn_shape *sh, const float *Q, const float *K,
+                            const float *V, float *O, float *lse);
+int tb_attn_host_flash_bwd(const tb_attn_shape *sh, const float *Q, const float *K,
+                           const float *V, const float *O, const float *lse, const float *dO,
+                           float *dQ, float *dK, float *dV);
 
 /* Every benchmark, in the order `list` shows and the default suite runs them; NULL-ended. */
 extern const tb_bench *const tb_benches[];

@@ -115,7 +115,7 @@ Test(cli, bad_selections_exit_2)
     r = run_cli(NULL, "run", "--max-noise", "abc", NULL);
     cr_assert_eq(r->code, 2);
     cr_assert(strstr(r->err, "'abc'"), "%s", r->err);
-    r = run_cli(NULL, "run", "--heads", "8", NULL);
+    r = run_cli(NULL, "run", "--experts", "8", NULL);
     cr_assert_eq(r->code, 2, "not an axis of any benchmark");
     r = run_cli(NULL, "run", "membw", "--host", "--gpus", "0", NULL);
     cr_assert_eq(r->code, 2);

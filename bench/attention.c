@@ -1,0 +1,906 @@
+/* attention - scaled dot-product attention, forward and backward: the hand-written flash
+ * kernels against the unfused cuBLAS path frameworks fall back to, with a naive materialized
+ * implementation as the anchor, on the same random-normal Q, K, V, dO.
+ *
+ * Shapes: batch B, heads H, KV heads KVH (grouped-query attention when KVH < H), sequence S,
+ * head dim D, causal or not; pass fwd (O and lse), bwd (dQ, dK, dV from the implementation's
+ * own forward, run once before timing) or fwdbwd (both, timed together). FLOPs counted
+ * (REFERENCE.md): forward 4 B H S^2 D (the two GEMMs; softmax not counted), halved when
+ * causal; backward 2.5 x forward; fwdbwd 3.5 x forward.
+ *
+ * Verification: every case against the naive kernels run in fp32 on the device (on the host:
+ * the double-precision reference of attention_host.c), on all KV-head groups or, past 2^36
+ * multiply-adds, on the first and the last. Each output element of an implementation with
+ * unit roundoff u (bf16 2^-8, fp16 2^-11) passes when
+ *     |out - ref| <= 2u |ref| + 8u bound + 2^-20,
+ * where bound is the same sum as the output with every term made absolute: P |V| for O,
+ * P (|dP| + sum|dO o O|) against |K| (dQ) and |Q| (dK), P |dO| for dV. The error bound of a
+ * sum of rounded terms is u times that sum per rounding, and the implementations round P
+ * (and dS) to bf16/fp16 before the P V (dS K, dS^T Q) products (u), O before D = rowsum(dO o
+ * O) (u), and in the unfused path the scores before the softmax (u |s|, which moves P by up to
+ * u |s| relative, |s| < 6 for all but a vanishing fraction of N(0,1) scores); 8u covers their
+ * sum; 2u |ref| the output's own rounding. The log-sum-exp is held to 8u absolute (the unfused
+ * path's rounded scores again). A lost tile, a wrong mask or a wrong fragment moves elements by
+ * a good fraction of the bound or more. On the host (fp32 against double) u = 2^-16. */
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../harness/bench.h"
+#include "../harness/cudacheck.h"
+#include "../kernels/attention.h"
+#include "../kernels/matmul.h"
+#include "benches.h"
+
+enum { IMPL_UNFUSED, IMPL_NAIVE, IMPL_FLASH, IMPL_HOST };
+enum { AX_BATCH, AX_HEADS, AX_KV, AX_SEQ, AX_HD, AX_CAUSAL, AX_PASS, N_AX };
+enum { PASS_FWD, PASS_BWD, PASS_FWDBWD };
+
+/* the naive anchor is timed only up to this many FLOPs (it is O(S^2) memory and slow) */
+#define NAIVE_MAX_FLOP 1.1e12
+/* the host implementation refuses cases beyond this many multiply-adds */
+#define HOST_MAX_MACS (1LL << 31)
+/* past this many multiply-adds, only the first and last KV-head groups are verified */
+#define VERIFY_ALL_MACS (1LL << 36)
+/* the fp32 workspaces of the verification's naive reference, all three together */
+#define REF_WORKSPACE (768ull << 20)
+#define CUBLAS_WORKSPACE (32u << 20)
+
+static const char *const causal_names[] = {"no", "yes", NULL};
+static const char *const pass_names[] = {"fwd", "bwd", "fwdbwd", NULL};
+
+#define TB_CUBLAS_CALL(call, err)                                                              \
+    do {                                                                                       \
+        cublasStatus_t tb_s_ = (call);                                                         \
+        if (tb_s_ != CUBLAS_STATUS_SUCCESS)                                                    \
+            return tb_err_set((err), TB_DEVFAIL, "%s failed: %s at %s:%d", #call,              \
+                              cublasGetStatusString(tb_s_), __FILE__, __LINE__);               \
+    } while (0)
+
+/* ---- case arithmetic ---- */
+
+static int impl_id(const tb_impl *impl)
+{
+    static const char *const names[] = {"unfused", "naive", "flash", "host"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(impl->name, names[i]))
+            return i;
+    return -1;
+}
+
+static tb_attn_shape case_shape(const tb_case *c)
+{
+    tb_attn_shape sh;
+    sh.B = (int)c->axis[AX_BATCH];
+    sh.H = (int)c->axis[AX_HEADS];
+    sh.KVH = (int)c->axis[AX_KV];
+    sh.S = (int)c->axis[AX_SEQ];
+    sh.D = (int)c->axis[AX_HD];
+    sh.causal = (int)c->axis[AX_CAUSAL];
+    sh.storage = c->dtype == TB_BF16 ? TB_MM_BF16 : (c->dtype == TB_FP16 ? TB_MM_F16 : TB_MM_F32);
+    return sh;
+}
+
+static double fwd_flops(const tb_case *c)
+{
+    double f = 4.0 * (double)c->axis[AX_BATCH] * (double)c->axis[AX_HEADS] *
+               (double)c->axis[AX_SEQ] * (double)c->axis[AX_SEQ] * (double)c->axis[AX_HD];
+    return c->axis[AX_CAUSAL] ? f / 2 : f;
+}
+
+static double at_flops(const tb_case *c)
+{
+    static const double mult[] = {1.0, 2.5, 3.5};
+    return fwd_flops(c) * mult[c->axis[AX_PASS]];
+}
+
+static tb_peak_kind at_peak_kind(const tb_case *c)
+{
+    return c->dtype == TB_FP32 ? TB_PEAK_SIMT : TB_PEAK_TENSOR;
+}
+
+typedef struct {
+    double tensors; /* Q K V O lse, and for a backward dO dQ dK dV Drow */
+    double extra;   /* the implementation's own: S/P (unfused), scores (naive), dQ fp32 (flash) */
+} at_memory;
+
+static at_memory memory_of(const tb_case *c)
+{
+    const tb_attn_shape sh = case_shape(c);
+    const int id = impl_id(c->impl);
+    const double es = id == IMPL_HOST ? 4.0 : 2.0;
+    const double nq = (double)sh.B * sh.H * sh.S * sh.D, nkv = (double)sh.B * sh.KVH * sh.S * sh.D;
+    const double rows = (double)sh.B * sh.H * sh.S, s2 = rows * sh.S;
+    const int bwd = c->axis[AX_PASS] != PASS_FWD;
+    at_memory m;
+    m.tensors = (2 * nq + 2 * nkv) * es + 4 * rows;
+    if (bwd)
+        m.tensors += (2 * nq + 2 * nkv) * es + 4 * rows;
+    m.extra = 0;
+    if (id == IMPL_UNFUSED)
+        m.extra = s2 * es * (bwd ? 2 : 1) + CUBLAS_WORKSPACE;
+    else if (id == IMPL_NAIVE)
+        m.extra = s2 * 4.0 * (bwd ? 2 : 1);
+    else if (id == IMPL_FLASH && bwd)
+        m.extra = nq * 4.0;
+    return m;
+}
+
+static double at_alloc_bytes(const tb_case *c)
+{
+    at_memory m = memory_of(c);
+    return m.tensors + m.extra;
+}
+
+/* The fp32 arrays the verification's reference needs on the device. */
+static double reference_bytes(const tb_attn_shape *sh, int bwd)
+{
+    const double nq = (double)sh->B * sh->H * sh->S * sh->D;
+    const double nkv = (double)sh->B * sh->KVH * sh->S * sh->D, rows = (double)sh->B * sh->H * sh->S;
+    return 4.0 * (2 * nq + rows) + (bwd ? 4.0 * (2 * nq + 4 * nkv + 2 * rows) : 0) +
+           REF_WORKSPACE;
+}
+
+/* ---- state ---- */
+
+typedef struct {
+    int impl, host, pass;
+    tb_attn_shape sh;
+    int sm_count;
+    cudaStream_t stream;
+    uint64_t seed[4]; /* Q K V dO */
+    void *Q, *K, *V, *dO, *O, *dQ, *dK, *dV;
+    float *lse, *Drow, *dQacc, *W, *W2;
+    void *P, *dP;
+    cublasHandle_t cublas;
+    void *cublas_ws;
+    tb_mm_check_result *check; /* device: one per compared output */
+} at_state;
+
+static int64_t n_q(const tb_attn_shape *sh)
+{
+    return (int64_t)sh->B * sh->H * sh->S * sh->D;
+}
+static int64_t n_kv(const tb_attn_shape *sh)
+{
+    return (int64_t)sh->B * sh->KVH * sh->S * sh->D;
+}
+static int64_t n_rows(const tb_attn_shape *sh)
+{
+    return (int64_t)sh->B * sh->H * sh->S;
+}
+
+static void at_teardown(void *p)
+{
+    at_state *st = p;
+    if (!st)
+        return;
+    void *bufs[] = {st->Q, st->K, st->V, st->dO, st->O, st->dQ, st->dK, st->dV, st->lse,
+                    st->Drow, st->dQacc, st->W, st->W2, st->P, st->dP, st->cublas_ws, st->check};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        if (st->host)
+            free(bufs[i]);
+        else
+            cudaFree(bufs[i]);
+    }
+    if (st->cublas)
+        cublasDestroy(st->cublas);
+    free(st);
+}
+
+/* Element i of input k (0 Q, 1 K, 2 V, 3 dO) as the host sees it: fp32, unrounded. */
+static void host_fill(float *x, int64_t n, uint64_t seed)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++)
+        x[i] = tb_rand_normal(seed, (uint64_t)i);
+}
+
+static tb_status setup_host(at_state *st, const tb_case *c, tb_err *err)
+{
+    const tb_attn_shape *sh = &st->sh;
+    /* the implementation's tensors, and verify's reference: outputs and bounds */
+    tb_status s = tb_device_need_memory(0, 3.0 * at_alloc_bytes(c), err);
+    if (s)
+        return s;
+    const int64_t nq = n_q(sh), nkv = n_kv(sh), rows = n_rows(sh);
+    const int bwd = st->pass != PASS_FWD;
+    st->Q = malloc((size_t)nq * 4);
+    st->K = malloc((size_t)nkv * 4);
+    st->V = malloc((size_t)nkv * 4);
+    st->O = malloc((size_t)nq * 4);
+    st->lse = malloc((size_t)rows * 4);
+    if (bwd) {
+        st->dO = malloc((size_t)nq * 4);
+        st->dQ = malloc((size_t)nq * 4);
+        st->dK = malloc((size_t)nkv * 4);
+        st->dV = malloc((size_t)nkv * 4);
+    }
+    if (!st->Q || !st->K || !st->V || !st->O || !st->lse ||
+        (bwd && (!st->dO || !st->dQ || !st->dK || !st->dV)))
+        return tb_err_set(err, TB_SKIP, "cannot allocate host memory");
+    host_fill(st->Q, nq, st->seed[0]);
+    host_fill(st->K, nkv, st->seed[1]);
+    host_fill(st->V, nkv, st->seed[2]);
+    memset(st->O, 0xff, (size_t)nq * 4);
+    memset(st->lse, 0xff, (size_t)rows * 4);
+    if (bwd) {
+        host_fill(st->dO, nq, st->seed[3]);
+        memset(st->dQ, 0xff, (size_t)nq * 4);
+        memset(st->dK, 0xff, (size_t)nkv * 4);
+        memset(st->dV, 0xff, (size_t)nkv * 4);
+        /* the backward's inputs: this implementation's own forward */
+        tb_attn_host_flash_fwd(sh, st->Q, st->K, st->V, st->O, st->lse);
+    }
+    return TB_OK;
+}
+
+/* ---- the implementations' passes (device) ---- */
+
+/* C (row-major, per group: rows x cols) = alpha op(A) op(B) as the column-major cuBLAS call
+ * with the operands swapped; strides per group (b, kvh). */
+static tb_status gemm(at_state *st, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+                      int k, float alpha, const void *A, int lda, long long sa, const void *B,
+                      int ldb, long long sb, void *C, int ldc, long long sc, tb_err *err)
+{
+    const float beta = 0.0f;
+    const cudaDataType_t t = st->sh.storage == TB_MM_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    TB_CUBLAS_CALL(cublasGemmStridedBatchedEx(st->cublas, ta, tb, m, n, k, &alpha, A, t, lda, sa,
+                                              B, t, ldb, sb, &beta, C, t, ldc, sc,
+                                              st->sh.B * st->sh.KVH, CUBLAS_COMPUTE_32F,
+                                              CUBLAS_GEMM_DEFAULT),
+                   err);
+    return TB_OK;
+}
+
+/* The unfused forward: per group (b, kvh) the G*S query rows are one matrix (attn_common.h).
+ * S = scale Q K^T (as S^T = K Q^T column-major), softmax in place, O = P V. */
+static tb_status unfused_fwd(at_state *st, tb_err *err)
+{
+    const tb_attn_shape *sh = &st->sh;
+    const int G = sh->H / sh->KVH, GS = G * sh->S, S = sh->S, D = sh->D;
+    const long long sq = (long long)GS * D, skv = (long long)S * D, sp = (long long)GS * S;
+    tb_status s = gemm(st, CUBLAS_OP_T, CUBLAS_OP_N, S, GS, D, 1.0f / sqrtf((float)D), st->K, D,
+                       skv, st->Q, D, sq, st->P, S, sp, err);
+    if (s)
+        return s;
+    TB_CUDA_TRY(tb_attn_softmax_rows(sh, st->P, st->lse, st->stream), err);
+    return gemm(st, CUBLAS_OP_N, CUBLAS_OP_N, D, GS, S, 1.0f, st->V, D, skv, st->P, S, sp, st->O,
+                D, sq, err);
+}
+
+/* The unfused backward: dP = dO V^T, dS = P o (dP - D) in place, dQ = scale dS K,
+ * dK = scale dS^T Q, dV = P^T dO (the group's query heads summed by the GEMMs' k). */
+static tb_status unfused_bwd(at_state *st, tb_err *err)
+{
+    const tb_attn_shape *sh = &st->sh;
+    const int G = sh->H / sh->KVH, GS = G * sh->S, S = sh->S, D = sh->D;
+    const long long sq = (long long)GS * D, skv = (long long)S * D, sp = (long long)GS * S;
+    const float scale = 1.0f / sqrtf((float)D);
+    TB_CUDA_TRY(tb_attn_rowdot(sh, st->dO, st->O, sh->storage, st->Drow, NULL, st->stream), err);
+    tb_status s = gemm(st, CUBLAS_OP_T, CUBLAS_OP_N, S, GS, D, 1.0f, st->V, D, skv, st->dO, D, sq,
+                       st->dP, S, sp, err);
+    if (s)
+        return s;
+    TB_CUDA_TRY(tb_attn_dsoftmax(sh, st->P, st->dP, st->Drow, st->stream), err);
+    if ((s = gemm(st, CUBLAS_OP_N, CUBLAS_OP_N, D, GS, S, scale, st->K, D, skv, st->dP, S, sp,
+                  st->dQ, D, sq, err)))
+        return s;
+    if ((s = gemm(st, CUBLAS_OP_N, CUBLAS_OP_T, D, S, GS, scale, st->Q, D, sq, st->dP, S, sp,
+                  st->dK, D, skv, err)))
+        return s;
+    return gemm(st, CUBLAS_OP_N, CUBLAS_OP_T, D, S, GS, 1.0f, st->dO, D, sq, st->P, S, sp, st->dV,
+                D, skv, err);
+}
+
+static tb_status run_fwd(at_state *st, tb_err *err)
+{
+    const tb_attn_shape *sh = &st->sh;
+    switch (st->impl) {
+    case IMPL_UNFUSED: return unfused_fwd(st, err);
+    case IMPL_NAIVE:
+        TB_CUDA_TRY(tb_attn_naive_fwd(sh, st->Q, st->K, st->V, st->O, sh->storage, st->lse, NULL,
+                                      st->W, 0, sh->B * sh->KVH, 0, sh->S, st->stream),
+                    err);
+        return TB_OK;
+    case IMPL_FLASH:
+        TB_CUDA_TRY(tb_attn_flash_fwd(sh, st->Q, st->K, st->V, st->O, st->lse, st->stream), err);
+        return TB_OK;
+    default: tb_attn_host_flash_fwd(sh, st->Q, st->K, st->V, st->O, st->lse); return TB_OK;
+    }
+}
+
+static tb_status run_bwd(at_state *st, tb_err *err)
+{
+    const tb_attn_shape *sh = &st->sh;
+    switch (st->impl) {
+    case IMPL_UNFUSED: return unfused_bwd(st, err);
+    case IMPL_NAIVE:
+        TB_CUDA_TRY(tb_attn_rowdot(sh, st->dO, st->O, sh->storage, st->Drow, NULL, st->stream),
+                    err);
+        TB_CUDA_TRY(tb_attn_naive_bwd(sh, st->Q, st->K, st->V, st->dO, st->Drow, NULL, st->dQ,
+                                      st->dK, st->dV, sh->storage, 0, NULL, NULL, NULL, st->W,
+                                      st->W2, NULL, 0, sh->B * sh->KVH, 0, sh->S, st->stream),
+                    err);
+        return TB_OK;
+    case IMPL_FLASH:
+        TB_CUDA_TRY(tb_attn_flash_bwd(sh, st->Q, st->K, st->V, st->O, st->lse, st->dO, st->Drow,
+                                      st->dQacc, st->dQ, st->dK, st->dV, st->stream),
+                    err);
+        return TB_OK;
+    default:
+        if (tb_attn_host_flash_bwd(sh, st->Q, st->K, st->V, st->O, st->lse, st->dO, st->dQ,
+                                   st->dK, st->dV))
+            return tb_err_set(err, TB_DEVFAIL, "out of host memory");
+        return TB_OK;
+    }
+}
+
+static tb_status at_run(void *p, tb_err *err)
+{
+    at_state *st = p;
+    tb_status s = TB_OK;
+    if (st->pass != PASS_BWD)
+        s = run_fwd(st, err);
+    if (!s && st->pass != PASS_FWD)
+        s = run_bwd(st, err);
+    return s;
+}
+
+static tb_status setup_gpu(at_state *st, const tb_case *c, tb_err *err)
+{
+    const tb_attn_shape *sh = &st->sh;
+    const int bwd = st->pass != PASS_FWD;
+    const double need = at_alloc_bytes(c) + reference_bytes(sh, bwd);
+    tb_status s = tb_device_need_memory(need, 0, err);
+    if (s)
+        return s;
+    const int64_t nq = n_q(sh), nkv = n_kv(sh), rows = n_rows(sh);
+    const size_t s2 = (size_t)rows * sh->S;
+    cudaError_t e = cudaMalloc(&st->Q, (size_t)nq * 2);
+    if (!e)
+        e = cudaMalloc(&st->K, (size_t)nkv * 2);
+    if (!e)
+        e = cudaMalloc(&st->V, (size_t)nkv * 2);
+    if (!e)
+        e = cudaMalloc(&st->O, (size_t)nq * 2);
+    if (!e)
+        e = cudaMalloc((void **)&st->lse, (size_t)rows * 4);
+    if (!e)
+        e = cudaMalloc((void **)&st->check, 5 * sizeof *st->check);
+    if (!e && bwd) {
+        e = cudaMalloc(&st->dO, (size_t)nq * 2);
+        if (!e)
+            e = cudaMalloc(&st->dQ, (size_t)nq * 2);
+        if (!e)
+            e = cudaMalloc(&st->dK, (size_t)nkv * 2);
+        if (!e)
+            e = cudaMalloc(&st->dV, (size_t)nkv * 2);
+        if (!e)
+            e = cudaMalloc((void **)&st->Drow, (size_t)rows * 4);
+        if (!e && st->impl == IMPL_FLASH)
+            e = cudaMalloc((void **)&st->dQacc, (size_t)nq * 4);
+        if (!e && st->impl == IMPL_UNFUSED)
+            e = cudaMalloc(&st->dP, s2 * 2);
+        if (!e && st->impl == IMPL_NAIVE)
+            e = cudaMalloc((void **)&st->W2, s2 * 4);
+    }
+    if (!e && st->impl == IMPL_UNFUSED)
+        e = cudaMalloc(&st->P, s2 * 2);
+    if (!e && st->impl == IMPL_UNFUSED)
+        e = cudaMalloc(&st->cublas_ws, CUBLAS_WORKSPACE);
+    if (!e && st->impl == IMPL_NAIVE)
+        e = cudaMalloc((void **)&st->W, s2 * 4);
+    if (e) {
+        cudaGetLastError();
+        return tb_err_set(err, TB_SKIP, "needs %.2f GiB: %s", at_alloc_bytes(c) / (1 << 30),
+                          cudaGetErrorString(e));
+    }
+    void *ins[4] = {st->Q, st->K, st->V, st->dO};
+    const int64_t ns[4] = {nq, nkv, nkv, nq};
+    for (int k = 0; k < (bwd ? 4 : 3); k++)
+        TB_CUDA_TRY(tb_mm_fill(sh->storage, ins[k], NULL, ns[k], st->seed[k], st->sm_count,
+                               st->stream),
+                    err);
+    /* outputs poisoned: 0xffff is a NaN in bf16 and fp16, 0xffffffff in fp32 */
+    TB_CUDA_TRY(cudaMemsetAsync(st->O, 0xff, (size_t)nq * 2, st->stream), err);
+    TB_CUDA_TRY(cudaMemsetAsync(st->lse, 0xff, (size_t)rows * 4, st->stream), err);
+    if (bwd) {
+        TB_CUDA_TRY(cudaMemsetAsync(st->dQ, 0xff, (size_t)nq * 2, st->stream), err);
+        TB_CUDA_TRY(cudaMemsetAsync(st->dK, 0xff, (size_t)nkv * 2, st->stream), err);
+        TB_CUDA_TRY(cudaMemsetAsync(st->dV, 0xff, (size_t)nkv * 2, st->stream), err);
+    }
+    if (st->impl == IMPL_FLASH)
+        TB_CUDA_TRY(tb_attn_flash_prepare(), err);
+    if (st->impl == IMPL_UNFUSED) {
+        TB_CUBLAS_CALL(cublasCreate(&st->cublas), err);
+        TB_CUBLAS_CALL(cublasSetStream(st->cublas, st->stream), err);
+        /* a workspace of its own, so the GEMMs allocate nothing while a graph is captured */
+        TB_CUBLAS_CALL(cublasSetWorkspace(st->cublas, st->cublas_ws, CUBLAS_WORKSPACE), err);
+    }
+    if (bwd && st->pass == PASS_BWD) {
+        /* the backward's inputs: this implementation's own forward, untimed */
+        if ((s = run_fwd(st, err)))
+            return s;
+    }
+    TB_CUDA_TRY(cudaStreamSynchronize(st->stream), err);
+    return TB_OK;
+}
+
+static tb_status at_setup(const tb_case *c, const tb_env *env, void **state, tb_err *err)
+{
+    *state = NULL;
+    at_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return tb_err_set(err, TB_DEVFAIL, "out of host memory");
+    st->impl = impl_id(c->impl);
+    st->host = env->device->is_host;
+    st->pass = (int)c->axis[AX_PASS];
+    st->sh = case_shape(c);
+    st->sm_count = env->device->sm_count;
+    st->stream = (cudaStream_t)env->stream;
+    for (int k = 0; k < 4; k++)
+        st->seed[k] = tb_rand_stream(env->seed, (uint64_t)k);
+    tb_status s = st->host ? setup_host(st, c, err) : setup_gpu(st, c, err);
+    if (s) {
+        at_teardown(st);
+        return s;
+    }
+    *state = st;
+    return TB_OK;
+}
+
+/* ---- verification ---- */
+
+static double unit_roundoff(int storage)
+{
+    return storage == TB_MM_BF16 ? ldexp(1, -8) : (storage == TB_MM_F16 ? ldexp(1, -11)
+                                                                         : ldexp(1, -16));
+}
+#define BOUND_FACTOR 8.0
+#define ABS_FLOOR 9.5367431640625e-07 /* 2^-20 */
+
+/* The tolerance terms of the header comment for outputs of storage `storage`. */
+static void tolerances(int storage, float *abs_tol, float *rel_tol, float *bound_scale,
+                       float *lse_tol)
+{
+    const double u = unit_roundoff(storage);
+    *abs_tol = (float)ABS_FLOOR;
+    *rel_tol = (float)(2 * u);
+    *bound_scale = (float)(BOUND_FACTOR * u);
+    *lse_tol = (float)(BOUND_FACTOR * u);
+}
+
+static void host_compare(const float *out, const float *ref, const float *bound, int64_t n,
+                         float abs_tol, float rel_tol, float bound_scale, tb_verify *v)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const double want = ref[i], e0 = fabs((double)out[i] - want);
+        const double e = isnan(e0) ? INFINITY : e0;
+        const double tol = abs_tol + rel_tol * fabs(want) + (bound ? bound_scale * bound[i] : 0);
+        if (!(e <= tol))
+            v->n_wrong++;
+        v->max_abs_err = e > v->max_abs_err ? e : v->max_abs_err;
+        if (fabs(want) >= 1e-3 && e / fabs(want) > v->max_rel_err)
+            v->max_rel_err = e / fabs(want);
+    }
+    v->n_checked += n;
+}
+
+static tb_status verify_host(at_state *st, tb_verify *v, tb_err *err)
+{
+    const tb_attn_shape *sh = &st->sh;
+    const int64_t nq = n_q(sh), nkv = n_kv(sh), rows = n_rows(sh);
+    const int bwd = st->pass != PASS_FWD;
+    float abs_tol, rel_tol, bscale, lse_tol;
+    tolerances(TB_MM_F32, &abs_tol, &rel_tol, &bscale, &lse_tol);
+    float *O = malloc((size_t)nq * 4), *Oa = malloc((size_t)nq * 4), *lse = malloc((size_t)rows * 4);
+    float *g = bwd ? malloc((size_t)(2 * nq + 4 * nkv) * 4) : NULL;
+    tb_status s = TB_OK;
+    if (!O || !Oa || !lse || (bwd && !g) || tb_attn_host_naive_fwd(sh, st->Q, st->K, st->V, O, lse, Oa))
+        s = tb_err_set(err, TB_DEVFAIL, "out of host memory");
+    if (!s) {
+        host_compare(st->O, O, Oa, nq, abs_tol, rel_tol, bscale, v);
+        host_compare(st->lse, lse, NULL, rows, lse_tol, 0, 0, v);
+    }
+    if (!s && bwd) {
+        float *dQ = g, *dQa = g + nq, *dK = g + 2 * nq, *dKa = dK + nkv, *dV = dKa + nkv,
+              *dVa = dV + nkv;
+        if (tb_attn_host_naive_bwd(sh, st->Q, st->K, st->V, O, st->dO, dQ, dK, dV, dQa, dKa,
+                                   dVa))
+            s = tb_err_set(err, TB_DEVFAIL, "out of host memory");
+        if (!s) {
+            host_compare(st->dQ, dQ, dQa, nq, abs_tol, rel_tol, bscale, v);
+            host_compare(st->dK, dK, dKa, nkv, abs_tol, rel_tol, bscale, v);
+            host_compare(st->dV, dV, dVa, nkv, abs_tol, rel_tol, bscale, v);
+        }
+    }
+    free(O);
+    free(Oa);
+    free(lse);
+    free(g);
+    v->tolerance = bscale;
+    v->ok = !s && v->n_wrong == 0;
+    return s;
+}
+
+typedef struct {
+    float *O, *Oabs, *lse, *Drow, *Dabs, *dQ, *dQabs, *dK, *dKabs, *dV, *dVabs, *W, *W2, *W3;
+} ref_bufs;
+
+static void ref_free(ref_bufs *r)
+{
+    float **all = (float **)r;
+    for (size_t i = 0; i < sizeof *r / sizeof(float *); i++)
+        cudaFree(all[i]);
+}
+
+/* One group z's reference (fp32, with bounds) by the naive kernels in row chunks of R. */
+static cudaError_t reference_group(at_state *st, ref_bufs *r, int z, int R, int bwd)
+{
+    const tb_attn_shape *sh = &st->sh;
+    const int G = sh->H / sh->KVH, S = sh->S;
+    cudaError_t e = cudaSuccess;
+    for (int r0 = 0; r0 < S && !e; r0 += R) {
+        const int n = r0 + R < S ? R : S - r0;
+        e = tb_attn_naive_fwd(sh, st->Q, st->K, st->V, r->O, TB_MM_F32, r->lse, r->Oabs, r->W, z,
+                              1, r0, n, st->stream);
+    }
+    if (!bwd || e)
+        return e;
+    /* D = rowsum(dO o O_ref) over the group's G*S rows */
+    tb_attn_shape g = *sh;
+    g.B = 1;
+    g.H = G;
+    const int64_t row0 = (int64_t)z * G * S;
+    e = tb_attn_rowdot(&g, (const char *)st->dO + row0 * sh->D * 2, r->O + row0 * sh->D,
+                       TB_MM_F32, r->Drow + row0, r->Dabs + row0, st->stream);
+    for (int r0 = 0; r0 < S && !e; r0 += R) {
+        const int n = r0 + R < S ? R : S - r0;
+        e = tb_attn_naive_bwd(sh, st->Q, st->K, st->V, st->dO, r->Drow, r->Dabs, r->dQ, r->dK,
+                              r->dV, TB_MM_F32, r0 > 0, r->dQabs, r->dKabs, r->dVabs, r->W, r->W2,
+                              r->W3, z, 1, r0, n, st->stream);
+    }
+    return e;
+}
+
+static tb_status verify_gpu(at_state *st, tb_verify *v, tb_err *err)
+{
+    const tb_attn_shape *sh = &st->sh;
+    const int bwd = st->pass != PASS_FWD;
+    const int G = sh->H / sh->KVH, S = sh->S, D = sh->D, nz = sh->B * sh->KVH;
+    const int64_t nq = n_q(sh), nkv = n_kv(sh), rows = n_rows(sh);
+    ref_bufs r;
+    memset(&r, 0, sizeof r);
+    int64_t R = (int64_t)(REF_WORKSPACE / 3 / 4) / ((int64_t)G * S);
+    R = R < 1 ? 1 : (R > S ? S : R);
+    const size_t ws = (size_t)G * R * S * 4;
+    cudaError_t e = cudaMalloc((void **)&r.O, (size_t)nq * 4);
+    if (!e)
+        e = cudaMalloc((void **)&r.Oabs, (size_t)nq * 4);
+    if (!e)
+        e = cudaMalloc((void **)&r.lse, (size_t)rows * 4);
+    if (!e)
+        e = cudaMalloc((void **)&r.W, ws);
+    if (!e && bwd) {
+        float **more[] = {&r.Drow, &r.Dabs, &r.dQ, &r.dQabs, &r.dK, &r.dKabs, &r.dV, &r.dVabs,
+                          &r.W2, &r.W3};
+        const size_t sizes[] = {(size_t)rows, (size_t)rows, (size_t)nq, (size_t)nq,
+                                (size_t)nkv,  (size_t)nkv,  (size_t)nkv, (size_t)nkv,
+                                ws / 4,       ws / 4};
+        for (int k = 0; k < 10 && !e; k++)
+            e = cudaMalloc((void **)more[k], sizes[k] * 4);
+    }
+    /* every group, or past VERIFY_ALL_MACS the first and the last */
+    const double macs = (double)rows * S * D;
+    const int all = macs <= (double)VERIFY_ALL_MACS || nz <= 2;
+    const int zs[2] = {0, nz - 1};
+    const int nzv = all ? nz : 2;
+    float abs_tol, rel_tol, bscale, lse_tol;
+    tolerances(sh->storage, &abs_tol, &rel_tol, &bscale, &lse_tol);
+    if (!e)
+        e = cudaMemsetAsync(st->check, 0, 5 * sizeof *st->check, st->stream);
+    for (int k = 0; k < nzv && !e; k++) {
+        const int z = all ? k : zs[k];
+        e = reference_group(st, &r, z, (int)R, bwd);
+        const int64_t q0 = (int64_t)z * G * S * D, l0 = (int64_t)z * G * S, k0 = (int64_t)z * S * D;
+        const int64_t qn = (int64_t)G * S * D, kn = (int64_t)S * D;
+        const char *O = (const char *)st->O + q0 * 2;
+        if (!e)
+            e = tb_mm_check(sh->storage, O, r.O + q0, r.Oabs + q0, bscale, qn, abs_tol, rel_tol,
+                            &st->check[0], st->sm_count, st->stream);
+        if (!e)
+            e = tb_mm_check(TB_MM_F32, st->lse + l0, r.lse + l0, NULL, 0.0f, (int64_t)G * S,
+                            lse_tol, 0.0f, &st->check[1], st->sm_count, st->stream);
+        if (!e && bwd)
+            e = tb_mm_check(sh->storage, (const char *)st->dQ + q0 * 2, r.dQ + q0, r.dQabs + q0,
+                            bscale, qn, abs_tol, rel_tol, &st->check[2], st->sm_count,
+                            st->stream);
+        if (!e && bwd)
+            e = tb_mm_check(sh->storage, (const char *)st->dK + k0 * 2, r.dK + k0, r.dKabs + k0,
+                            bscale, kn, abs_tol, rel_tol, &st->check[3], st->sm_count,
+                            st->stream);
+        if (!e && bwd)
+            e = tb_mm_check(sh->storage, (const char *)st->dV + k0 * 2, r.dV + k0, r.dVabs + k0,
+                            bscale, kn, abs_tol, rel_tol, &st->check[4], st->sm_count,
+                            st->stream);
+    }
+    tb_mm_check_result h[5];
+    if (!e)
+        e = cudaMemcpyAsync(h, st->check, sizeof h, cudaMemcpyDeviceToHost, st->stream);
+    if (!e)
+        e = cudaStreamSynchronize(st->stream);
+    ref_free(&r);
+    if (e) {
+        cudaGetLastError();
+        return tb_err_set(err, TB_DEVFAIL, "attention verification failed: %s",
+                          cudaGetErrorString(e));
+    }
+    for (int k = 0; k < (bwd ? 5 : 2); k++) {
+        float fa, fr;
+        memcpy(&fa, &h[k].max_abs_err_bits, sizeof fa);
+        memcpy(&fr, &h[k].max_rel_err_bits, sizeof fr);
+        v->n_wrong += (int64_t)h[k].n_wrong;
+        v->max_abs_err = fa > v->max_abs_err ? fa : v->max_abs_err;
+        v->max_rel_err = fr > v->max_rel_err ? fr : v->max_rel_err;
+    }
+    v->n_checked = (int64_t)nzv * ((int64_t)G * S * D + (int64_t)G * S) +
+                   (bwd ? (int64_t)nzv * ((int64_t)G * S * D + 2 * (int64_t)S * D) : 0);
+    v->tolerance = bscale;
+    v->ok = v->n_wrong == 0;
+    return TB_OK;
+}
+
+static tb_status at_verify(const tb_case *c, void *p, tb_verify *v, tb_err *err)
+{
+    (void)c;
+    at_state *st = p;
+    memset(v, 0, sizeof *v);
+    return st->host ? verify_host(st, v, err) : verify_gpu(st, v, err);
+}
+
+/* ---- what each implementation runs ---- */
+
+static tb_status at_supports(const tb_case *c, const tb_device *dev, tb_err *err)
+{
+    (void)dev;
+    const tb_attn_shape sh = case_shape(c);
+    const double macs = (double)sh.B * sh.H * sh.S * (double)sh.S * sh.D;
+    switch (impl_id(c->impl)) {
+    case IMPL_FLASH: {
+        const char *why = tb_attn_flash_unsupported(&sh);
+        if (why)
+            return tb_err_set(err, TB_SKIP, "flash %s", why);
+        break;
+    }
+    case IMPL_NAIVE:
+        if (sh.D > 256)
+            return tb_err_set(err, TB_SKIP, "naive supports head dims up to 256");
+        if (at_flops(c) > NAIVE_MAX_FLOP)
+            return tb_err_set(err, TB_SKIP,
+                              "above 1.1e12 FLOP the naive anchor takes too long to time; its "
+                              "smaller cases anchor the table");
+        break;
+    case IMPL_HOST:
+        if (macs > (double)HOST_MAX_MACS)
+            return tb_err_set(err, TB_SKIP, "the host implementation takes minutes above 2^31 "
+                                            "multiply-adds");
+        break;
+    default: break;
+    }
+    if (impl_id(c->impl) != IMPL_HOST && sh.D > 256)
+        return tb_err_set(err, TB_SKIP, "head dims above 256 are not verified (the reference "
+                                        "supports up to 256)");
+    return TB_OK;
+}
+
+/* ---- shapes ---- */
+
+typedef struct {
+    const char *name;
+    int heads, kv_heads, head_dim;
+} model_attn;
+
+/* REFERENCE.md, "Real model shapes" */
+static const model_attn models[] = {
+    {"llama3-8b", 32, 8, 128},
+    {"llama3-70b", 64, 8, 128},
+    {"llama3-405b", 128, 8, 128},
+};
+#define N_MODELS ((int)(sizeof models / sizeof models[0]))
+
+/* The FlashAttention sweep: 16k tokens per batch, heads x head dim = 2048. */
+#define FA2_TOKENS 16384
+#define FA2_WIDTH 2048
+
+enum { OPT_SHAPES };
+
+static tb_status add_point(tb_points *out, int64_t b, int64_t h, int64_t kv, int64_t s, int64_t d,
+                           const tb_sweep *causal, const tb_sweep *pass, tb_err *err)
+{
+    if (h % kv)
+        return tb_err_set(err, TB_USAGE,
+                          "--kv-heads: %lld does not divide --heads %lld (each KV head serves "
+                          "heads / kv-heads query heads)",
+                          (long long)kv, (long long)h);
+    if (b * h > 0x7fffffff || s > 0x7fffffff || d > 0x7fffffff)
+        return tb_err_set(err, TB_USAGE, "--batch x --heads, --seq and --head-dim must stay "
+                                         "below 2^31");
+    tb_status st = TB_OK;
+    for (size_t i = 0; i < causal->count && !st; i++)
+        for (size_t k = 0; k < pass->count && !st; k++) {
+            int64_t p[N_AX] = {b, h, kv, s, d, causal->values[i], pass->values[k]};
+            st = tb_points_add(out, p, N_AX, err);
+        }
+    return st;
+}
+
+static const tb_axis at_axes[] = {
+    {"batch", TB_AXIS_INT, "1", "1", "1", "1", NULL, "batch size (sweep)"},
+    {"heads", TB_AXIS_INT, "16", "16", "4", "4", NULL, "query heads (sweep)"},
+    {"kv-heads", TB_AXIS_INT, "(--heads)", "(--heads)", "2", "2", NULL,
+     "KV heads, dividing --heads; fewer than --heads is grouped-query attention (sweep)"},
+    {"seq", TB_AXIS_SIZE, "4096", "4096", "64,100,256", "64,100", NULL,
+     "sequence length (sweep; K suffix accepted)"},
+    {"head-dim", TB_AXIS_INT, "128", "128", "64", "64", NULL,
+     "head dim (sweep; flash: 64 and 128)"},
+    {"causal", TB_AXIS_ENUM, "no,yes", "no,yes", NULL, NULL, causal_names,
+     "causal mask (list; llama sets: yes)"},
+    {"pass", TB_AXIS_ENUM, "fwd,bwd", "fwd,bwd", NULL, NULL, pass_names,
+     "fwd, bwd (from the implementation's own forward) or fwdbwd (list)"},
+};
+
+static tb_status at_points(const tb_bench *bn, const char *const *axis_values,
+                           const char *const *option_values, int quick, int host, tb_points *out,
+                           tb_err *err)
+{
+    (void)bn;
+    const char *shapes = option_values[OPT_SHAPES];
+    const int explicit_shape = axis_values[AX_BATCH] || axis_values[AX_HEADS] ||
+                               axis_values[AX_KV] || axis_values[AX_HD];
+    if (shapes && (explicit_shape || (axis_values[AX_SEQ] && !strncmp(shapes, "fa2", 3))))
+        return tb_err_set(err, TB_USAGE, "--shapes: cannot be combined with --batch, --heads, "
+                                         "--kv-heads or --head-dim (nor --seq with fa2)");
+    int llama = 0;
+    const model_attn *model = NULL;
+    if (shapes && strcmp(shapes, "fa2") != 0) {
+        for (int i = 0; i < N_MODELS; i++)
+            if (!strcmp(models[i].name, shapes))
+                model = &models[i];
+        if (!model)
+            return tb_err_set(err, TB_USAGE,
+                              "--shapes: '%s' is not a shape set (accepted: fa2, llama3-8b, "
+                              "llama3-70b, llama3-405b; one at a time)",
+                              shapes);
+        llama = 1;
+    }
+    tb_sweep causal = {NULL, 0}, pass = {NULL, 0}, sw[5];
+    memset(sw, 0, sizeof sw);
+    const char *causal_spec = axis_values[AX_CAUSAL] ? axis_values[AX_CAUSAL]
+                                                     : (llama ? "yes" : "no,yes");
+    tb_status st = tb_axis_parse(&at_axes[AX_CAUSAL], causal_spec, &causal, err);
+    if (!st)
+        st = tb_axis_parse(&at_axes[AX_PASS], axis_values[AX_PASS] ? axis_values[AX_PASS]
+                                                                   : "fwd,bwd",
+                           &pass, err);
+    if (!st && llama) {
+        const char *seq = axis_values[AX_SEQ] ? axis_values[AX_SEQ] : "4096,8192";
+        if (!(st = tb_axis_parse(&at_axes[AX_SEQ], seq, &sw[AX_SEQ], err)))
+            for (size_t i = 0; i < sw[AX_SEQ].count && !st; i++)
+                st = add_point(out, 1, model->heads, model->kv_heads, sw[AX_SEQ].values[i],
+                               model->head_dim, &causal, &pass, err);
+    } else if (!st && !explicit_shape && !axis_values[AX_SEQ] && !host) {
+        /* the FlashAttention sweep (--quick: two lengths at head dim 128) */
+        for (int d = 64; d <= 128 && !st; d *= 2)
+            for (int64_t s = 512; s <= 16384 && !st; s *= 2) {
+                if (quick && (d != 128 || (s != 1024 && s != 4096)))
+                    continue;
+                st = add_point(out, FA2_TOKENS / s, FA2_WIDTH / d, FA2_WIDTH / d, s, d, &causal,
+                               &pass, err);
+            }
+    } else if (!st) {
+        /* the product of the axes' sweeps (their defaults where not given) */
+        for (int a = 0; a < 5 && !st; a++) {
+            const tb_axis *ax = &at_axes[a];
+            const char *spec = axis_values[a];
+            if (!spec && a == AX_KV && !(host && !axis_values[AX_HEADS]))
+                continue; /* default: as many as --heads (the host's default: 4 and 2) */
+            if (!spec)
+                spec = host ? (quick ? ax->host_quick : ax->host_defaults)
+                            : (quick ? ax->quick : ax->defaults);
+            st = tb_axis_parse(ax, spec, &sw[a], err);
+        }
+        for (size_t ib = 0; ib < sw[AX_BATCH].count && !st; ib++)
+            for (size_t ih = 0; ih < sw[AX_HEADS].count && !st; ih++) {
+                const int64_t h = sw[AX_HEADS].values[ih];
+                const size_t nkv = sw[AX_KV].count ? sw[AX_KV].count : 1;
+                for (size_t ik = 0; ik < nkv && !st; ik++) {
+                    const int64_t kv = sw[AX_KV].count ? sw[AX_KV].values[ik] : h;
+                    for (size_t is = 0; is < sw[AX_SEQ].count && !st; is++)
+                        for (size_t id = 0; id < sw[AX_HD].count && !st; id++)
+                            st = add_point(out, sw[AX_BATCH].values[ib], h, kv,
+                                           sw[AX_SEQ].values[is], sw[AX_HD].values[id], &causal,
+                                           &pass, err);
+                }
+            }
+    }
+    for (int a = 0; a < 5; a++)
+        tb_sweep_free(&sw[a]);
+    tb_sweep_free(&causal);
+    tb_sweep_free(&pass);
+    return st;
+}
+
+static void at_details(char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+#define PUT(...)                                                                               \
+    do {                                                                                       \
+        if (used < len) {                                                                      \
+            int k_ = snprintf(buf + used, len - used, __VA_ARGS__);                            \
+            used += k_ > 0 ? (size_t)k_ : 0;                                                   \
+        }                                                                                      \
+    } while (0)
+    PUT("  shape sets (--shapes); without --shapes or shape axes the GPU default is fa2:\n");
+    PUT("    fa2: %d tokens per batch, heads x head dim = %d: seq 512 .. 16384 with batch 32 .. "
+        "1, head dim 64 (32 heads) and 128 (16 heads), causal no and yes (--quick: seq 1024, "
+        "4096 at head dim 128)\n",
+        FA2_TOKENS, FA2_WIDTH);
+    for (int i = 0; i < N_MODELS; i++)
+        PUT("    %s: batch 1, %d heads, %d KV heads, head dim %d, seq 4096 and 8192 (--seq "
+            "overrides), causal\n",
+            models[i].name, models[i].heads, models[i].kv_heads, models[i].head_dim);
+    PUT("  FLOPs: forward 4 B H S^2 D (softmax not counted), halved when causal; backward 2.5 x "
+        "forward; fwdbwd 3.5 x forward\n");
+#undef PUT
+}
+
+/* ---- the table ---- */
+
+static const tb_option at_options[] = {
+    {"shapes", "fa2 (without shape axes, on a GPU)",
+     "named sets: fa2 (the FlashAttention sweep), llama3-8b, llama3-70b, llama3-405b"},
+};
+
+#define HALF (TB_DT(TB_BF16) | TB_DT(TB_FP16))
+static const tb_impl at_impls[] = {
+    {"unfused", TB_KIND_VENDOR,
+     "cuBLAS strided-batched GEMMs (QK^T, PV and the backward's) around a softmax kernel; S "
+     "materialized in bf16/fp16",
+     0, 0, HALF, NULL, 0, at_setup, at_run, at_teardown, at_supports},
+    {"naive", TB_KIND_HANDWRITTEN,
+     "materialized fp32 scores, a block per row, no tensor cores: the anchor", 0, 0, HALF,
+     "unfused", 0, at_setup, at_run, at_teardown, at_supports},
+    {"flash", TB_KIND_HANDWRITTEN,
+     "FlashAttention-2 style: mma.sync + ldmatrix, cp.async K/V ring, online softmax in "
+     "registers; backward per K/V tile with atomic dQ",
+     80, 0, HALF, "unfused", 0, at_setup, at_run, at_teardown, at_supports},
+    {"host", TB_KIND_HOST,
+     "the flash tiling and online softmax in fp32 C, verified against a double reference", 0, 0,
+     TB_DT(TB_FP32), NULL, 0, at_setup, at_run, at_teardown, at_supports},
+};
+
+const tb_bench tb_bench_attention = {
+    "attention",
+    "attention forward and backward: flash (FA2 style) and naive against the unfused cuBLAS "
+    "path",
+    at_axes,
+    N_AX,
+    at_impls,
+    (int)(sizeof at_impls / sizeof at_impls[0]),
+    1,
+    at_flops,
+    NULL,
+    at_peak_kind,
+    at_verify,
+    at_options,
+    (int)(sizeof at_options / sizeof at_options[0]),
+    at_points,
+    at_details,
+    "forward 4 B H S^2 D (softmax not counted), halved when causal; backward 2.5 x forward; "
+    "fwdbwd 3.5 x forward",
+    at_alloc_bytes,
+};

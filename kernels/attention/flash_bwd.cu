@@ -1,0 +1,289 @@
+// flash_bwd.cu - FlashAttention-2 style backward on tensor cores (sm_80+), bf16 or fp16 in,
+// fp32 accumulate, head dim 64 or 128.
+//
+// Technique: a pre-pass D = rowsum(dO o O) (rows.cu); then one CTA of 4 warps per 64 keys of
+// one KV head (16 keys per warp), K and V held in shared memory, looping over the Q / dO tiles
+// (32 rows, 2-stage cp.async ring, swizzled chunks) of every query head that shares the KV
+// head. Per tile, each warp recomputes its slice of P^T = exp2(K Q^T scale log2e - lse log2e)
+// from the saved log-sum-exp, adds P^T dO to dV and dS^T Q to dK (dS^T = P^T o (V dO^T - D))
+// with both accumulators kept in registers for the whole loop, the score tiles repacked from
+// accumulators into A operands; dS^T goes through shared memory so that the four warps then
+// compute dQ = dS K for the tile (each a 16-row x D/2 slice) and add it to an fp32 dQ buffer
+// with atomics, converted to bf16/fp16 by a last pass. A causal mask skips the query tiles
+// that end before the key tile and masks only the tiles on the diagonal.
+#include "../attention.h"
+#include "flash_common.cuh"
+
+#define DS_STRIDE (TB_ATTN_BWD_BR + 8) // dS^T rows, padded: 80 bytes keeps ldmatrix rows apart
+
+template <int D>
+struct bwd_smem {
+    static constexpr int KV = TB_ATTN_BWD_BC * D * 2; // one K or V tile
+    static constexpr int QT = TB_ATTN_BWD_BR * D * 2; // one Q or dO tile
+    static constexpr int K_OFF = 0, V_OFF = KV, Q_OFF = 2 * KV, DO_OFF = Q_OFF + 2 * QT;
+    static constexpr int DS_OFF = DO_OFF + 2 * QT;
+    static constexpr int LSE_OFF = DS_OFF + TB_ATTN_BWD_BC * DS_STRIDE * 2;
+    static constexpr int DR_OFF = LSE_OFF + 2 * TB_ATTN_BWD_BR * 4;
+    static constexpr int BYTES = DR_OFF + 2 * TB_ATTN_BWD_BR * 4;
+};
+
+template <int D, bool BF16>
+__global__ void __launch_bounds__(FL_THREADS)
+    flash_bwd_kernel(const uint16_t *__restrict__ Q, const uint16_t *__restrict__ K,
+                     const uint16_t *__restrict__ V, const uint16_t *__restrict__ dO,
+                     const float *__restrict__ lse, const float *__restrict__ Drow,
+                     float *__restrict__ dQacc, uint16_t *__restrict__ dK,
+                     uint16_t *__restrict__ dV, int H, int KVH, int S, int causal, float scale)
+{
+    constexpr int BR = TB_ATTN_BWD_BR, BC = TB_ATTN_BWD_BC;
+    constexpr int DT = D / 8; // n8 tiles of dK / dV per warp
+    constexpr int QN = BR / 8; // n8 tiles of S^T per warp (queries)
+    using L = bwd_smem<D>;
+    extern __shared__ __align__(128) unsigned char smem[];
+    const uint32_t s0 = tb_ptx_smem_addr(smem);
+    const uint32_t sK = s0 + L::K_OFF, sV = s0 + L::V_OFF;
+    uint16_t *dsT = (uint16_t *)(smem + L::DS_OFF);
+    const uint32_t sDS = s0 + L::DS_OFF;
+    float *s_lse = (float *)(smem + L::LSE_OFF), *s_dr = (float *)(smem + L::DR_OFF);
+
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
+    const int k0 = blockIdx.x * BC;
+    const int bk = blockIdx.y, b = bk / KVH, kvh = bk % KVH;
+    const int G = H / KVH;
+    const uint16_t *Kh = K + (int64_t)bk * S * D, *Vh = V + (int64_t)bk * S * D;
+    const float scale_log2 = scale * TB_ATTN_LOG2E;
+
+    const int first = tb_attn_first_q_tile(k0, BR, causal);
+    const int nq = (S + BR - 1) / BR;
+    const int per_head = nq - first, items = G * per_head;
+
+    // item it: query head kvh*G + it / per_head, query tile first + it % per_head
+    auto load_item = [&](int it, int st) {
+        const int h = kvh * G + it / per_head, q0 = (first + it % per_head) * BR;
+        const int64_t bh = (int64_t)b * H + h;
+        fl_load_tile<D, BR>(s0 + L::Q_OFF + st * L::QT, Q + bh * S * D, q0, S);
+        fl_load_tile<D, BR>(s0 + L::DO_OFF + st * L::QT, dO + bh * S * D, q0, S);
+        if (threadIdx.x < BR) {
+            const int qi = q0 + threadIdx.x;
+            // a row past the sequence: p = exp2(x - inf) = 0, so it adds nothing
+            s_lse[st * BR + threadIdx.x] = qi < S ? lse[bh * S + qi] * TB_ATTN_LOG2E : INFINITY;
+            s_dr[st * BR + threadIdx.x] = qi < S ? Drow[bh * S + qi] : 0.0f;
+        }
+    };
+
+    fl_load_tile<D, BC>(sK, Kh, k0, S);
+    fl_load_tile<D, BC>(sV, Vh, k0, S);
+    if (items > 0)
+        load_item(0, 0);
+    tb_ptx_cp_async_commit();
+
+    float dk[DT][4], dv[DT][4];
+#pragma unroll
+    for (int i = 0; i < DT; i++)
+#pragma unroll
+        for (int v = 0; v < 4; v++)
+            dk[i][v] = dv[i][v] = 0.0f;
+    const int key_lo = k0 + warp * 16 + g; // this thread's keys: key_lo and key_lo + 8
+
+    for (int it = 0; it < items; it++) {
+        const int st = it & 1;
+        if (it + 1 < items)
+            load_item(it + 1, st ^ 1);
+        tb_ptx_cp_async_commit();
+        TB_PTX_CP_ASYNC_WAIT(1);
+        __syncthreads();
+        const uint32_t sQ = s0 + L::Q_OFF + st * L::QT, sdO = s0 + L::DO_OFF + st * L::QT;
+        const float *lse_t = s_lse + st * BR, *dr_t = s_dr + st * BR;
+        const int h = kvh * G + it / per_head, q0 = (first + it % per_head) * BR;
+
+        // S^T = K Q^T and dP^T = V dO^T: 16 keys x 32 queries per warp
+        float sT[QN][4], dpT[QN][4];
+#pragma unroll
+        for (int i = 0; i < QN; i++)
+#pragma unroll
+            for (int v = 0; v < 4; v++)
+                sT[i][v] = dpT[i][v] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) {
+            uint32_t ak[4], av[4];
+            fl_ldsm_a<D>(ak, sK, warp * 16, kk);
+            fl_ldsm_a<D>(av, sV, warp * 16, kk);
+#pragma unroll
+            for (int np = 0; np < QN / 2; np++) {
+                uint32_t b0[2], b1[2];
+                fl_ldsm_bt<D>(b0, b1, sQ, np * 16, kk);
+                fl_mma<BF16>(sT[2 * np], ak, b0);
+                fl_mma<BF16>(sT[2 * np + 1], ak, b1);
+                fl_ldsm_bt<D>(b0, b1, sdO, np * 16, kk);
+                fl_mma<BF16>(dpT[2 * np], av, b0);
+                fl_mma<BF16>(dpT[2 * np + 1], av, b1);
+            }
+        }
+
+        // P^T from the saved lse; dS^T = P^T o (dP^T - D)
+        const bool masked = tb_attn_tile_needs_mask(q0, BR, k0, BC, S, causal);
+#pragma unroll
+        for (int i = 0; i < QN; i++)
+#pragma unroll
+            for (int v = 0; v < 4; v++) {
+                const int ql = i * 8 + t4 * 2 + (v & 1), kj = key_lo + (v >> 1) * 8;
+                float p = exp2f(sT[i][v] * scale_log2 - lse_t[ql]);
+                if (masked && tb_attn_masked(q0 + ql, kj, S, causal))
+                    p = 0.0f;
+                sT[i][v] = p;
+                dpT[i][v] = p * (dpT[i][v] - dr_t[ql]);
+            }
+
+        // dV += P^T dO, dK += dS^T Q (scaled at the end)
+#pragma unroll
+        for (int kq = 0; kq < BR / 16; kq++) {
+            uint32_t ap[4], ads[4];
+            fl_c_to_a<BF16>(ap, sT[2 * kq], sT[2 * kq + 1]);
+            fl_c_to_a<BF16>(ads, dpT[2 * kq], dpT[2 * kq + 1]);
+#pragma unroll
+            for (int np = 0; np < DT / 2; np++) {
+                uint32_t b0[2], b1[2];
+                fl_ldsm_b<D>(b0, b1, sdO, kq * 16, np * 16);
+                fl_mma<BF16>(dv[2 * np], ap, b0);
+                fl_mma<BF16>(dv[2 * np + 1], ap, b1);
+                fl_ldsm_b<D>(b0, b1, sQ, kq * 16, np * 16);
+                fl_mma<BF16>(dk[2 * np], ads, b0);
+                fl_mma<BF16>(dk[2 * np + 1], ads, b1);
+            }
+        }
+
+        // dS^T to shared memory: [key][query], pairs of queries per 32-bit word
+#pragma unroll
+        for (int i = 0; i < QN; i++)
+#pragma unroll
+            for (int r = 0; r < 2; r++)
+                *(uint32_t *)(dsT + (warp * 16 + g + r * 8) * DS_STRIDE + i * 8 + t4 * 2) =
+                    fl_pack<BF16>(dpT[i][2 * r], dpT[i][2 * r + 1]);
+        __syncthreads();
+
+        // dQ (32 queries x D) += dS K: warp w takes queries 16 (w & 1) .., columns (w >> 1) D/2 ..
+        {
+            constexpr int HT = D / 16; // n8 tiles in half of D
+            float dq[HT][4];
+#pragma unroll
+            for (int i = 0; i < HT; i++)
+                dq[i][0] = dq[i][1] = dq[i][2] = dq[i][3] = 0.0f;
+            const int m0 = (warp & 1) * 16, c0 = (warp >> 1) * (D / 2);
+            const int i8 = lane >> 3, r8 = lane & 7;
+#pragma unroll
+            for (int kk = 0; kk < BC / 16; kk++) {
+                // A = dS (queries x keys) from dS^T: matrix i holds queries m0 + (i & 1) 8,
+                // keys kk 16 + (i >> 1) 8, transposed
+                uint32_t a[4];
+                const int key = kk * 16 + r8 + (i8 >> 1) * 8, q = m0 + (i8 & 1) * 8;
+                tb_ptx_ldmatrix_x4_trans(a, sDS + (uint32_t)((key * DS_STRIDE + q) * 2));
+#pragma unroll
+                for (int np = 0; np < HT / 2; np++) {
+                    uint32_t b0[2], b1[2];
+                    fl_ldsm_b<D>(b0, b1, sK, kk * 16, c0 + np * 16);
+                    fl_mma<BF16>(dq[2 * np], a, b0);
+                    fl_mma<BF16>(dq[2 * np + 1], a, b1);
+                }
+            }
+            float *dqh = dQacc + ((int64_t)b * H + h) * S * D;
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const int qi = q0 + m0 + g + r * 8;
+                if (qi >= S)
+                    continue;
+#pragma unroll
+                for (int i = 0; i < HT; i++) {
+                    float *p = dqh + (int64_t)qi * D + c0 + i * 8 + t4 * 2;
+                    atomicAdd(p, dq[i][2 * r] * scale);
+                    atomicAdd(p + 1, dq[i][2 * r + 1] * scale);
+                }
+            }
+        }
+        __syncthreads(); // the stage and dS^T are rewritten by the next item
+    }
+    TB_PTX_CP_ASYNC_WAIT(0);
+
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int kj = key_lo + r * 8;
+        if (kj >= S)
+            continue;
+        uint16_t *dkr = dK + ((int64_t)bk * S + kj) * D, *dvr = dV + ((int64_t)bk * S + kj) * D;
+#pragma unroll
+        for (int i = 0; i < DT; i++) {
+            *(uint32_t *)(dkr + i * 8 + t4 * 2) =
+                fl_pack<BF16>(dk[i][2 * r] * scale, dk[i][2 * r + 1] * scale);
+            *(uint32_t *)(dvr + i * 8 + t4 * 2) = fl_pack<BF16>(dv[i][2 * r], dv[i][2 * r + 1]);
+        }
+    }
+}
+
+// dQ = dQacc rounded to bf16 / fp16, pairs at a time (D is even).
+template <bool BF16>
+__global__ void flash_dq_convert(const float2 *__restrict__ acc, uint32_t *__restrict__ dq,
+                                 int64_t pairs)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < pairs;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        const float2 v = acc[i];
+        dq[i] = fl_pack<BF16>(v.x, v.y);
+    }
+}
+
+template <int D, bool BF16>
+static cudaError_t bwd_prepare(void)
+{
+    return cudaFuncSetAttribute((const void *)flash_bwd_kernel<D, BF16>,
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, bwd_smem<D>::BYTES);
+}
+
+cudaError_t tb_attn_flash_bwd_prepare(void)
+{
+    cudaError_t e = bwd_prepare<64, true>();
+    if (!e)
+        e = bwd_prepare<64, false>();
+    if (!e)
+        e = bwd_prepare<128, true>();
+    if (!e)
+        e = bwd_prepare<128, false>();
+    return e;
+}
+
+template <int D, bool BF16>
+static cudaError_t bwd_launch(const tb_attn_shape *sh, const void *Q, const void *K,
+                              const void *V, const void *dO, const float *lse, const float *Drow,
+                              float *dQacc, void *dQ, void *dK, void *dV, cudaStream_t stream)
+{
+    const dim3 grid((unsigned)((sh->S + TB_ATTN_BWD_BC - 1) / TB_ATTN_BWD_BC),
+                    (unsigned)(sh->B * sh->KVH));
+    flash_bwd_kernel<D, BF16><<<grid, FL_THREADS, bwd_smem<D>::BYTES, stream>>>(
+        (const uint16_t *)Q, (const uint16_t *)K, (const uint16_t *)V, (const uint16_t *)dO, lse,
+        Drow, dQacc, (uint16_t *)dK, (uint16_t *)dV, sh->H, sh->KVH, sh->S, sh->causal,
+        1.0f / sqrtf((float)D));
+    const int64_t pairs = (int64_t)sh->B * sh->H * sh->S * D / 2;
+    int64_t blocks = (pairs + 255) / 256;
+    flash_dq_convert<BF16><<<(unsigned)(blocks > 65535 * 8 ? 65535 * 8 : blocks), 256, 0, stream>>>(
+        (const float2 *)dQacc, (uint32_t *)dQ, pairs);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t tb_attn_flash_bwd(const tb_attn_shape *sh, const void *Q, const void *K,
+                                         const void *V, const void *O, const float *lse,
+                                         const void *dO, float *Drow, float *dQacc, void *dQ,
+                                         void *dK, void *dV, cudaStream_t stream)
+{
+    if (tb_attn_flash_unsupported(sh))
+        return cudaErrorInvalidValue;
+    cudaError_t e = tb_attn_rowdot(sh, dO, O, sh->storage, Drow, NULL, stream);
+    if (!e)
+        e = cudaMemsetAsync(dQacc, 0, (size_t)sh->B * sh->H * sh->S * sh->D * sizeof(float),
+                            stream);
+    if (e)
+        return e;
+    const bool bf16 = sh->storage == TB_MM_BF16;
+    if (sh->D == 64)
+        return bf16 ? bwd_launch<64, true>(sh, Q, K, V, dO, lse, Drow, dQacc, dQ, dK, dV, stream)
+                    : bwd_launch<64, false>(sh, Q, K, V, dO, lse, Drow, dQacc, dQ, dK, dV, stream);
+    return bf16 ? bwd_launch<128, true>(sh, Q, K, V, dO, lse, Drow, dQacc, dQ, dK, dV, stream)
+                : bwd_launch<128, false>(sh, Q, K, V, dO, lse, Drow, dQacc, dQ, dK, dV, stream);
+}
