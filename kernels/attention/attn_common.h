@@ -79,12 +79,14 @@ TB_HD float tb_attn_row_base(float m)
 
 /* Takes a tile's row maximum (-inf when the row is masked throughout the tile) and returns
  * the factor by which the row's earlier sum and output must be multiplied: exp2(m_old -
- * m_new), 1 when nothing changes, 0 when nothing had been seen. The caller then adds the
+ * m_new), 1 when nothing changes, 0 while nothing had been seen. The caller then adds the
  * tile's exp2(x - base) terms to l. */
 TB_HD float tb_attn_row_update(tb_attn_row *r, float tile_max)
 {
     float m_new = tile_max > r->m ? tile_max : r->m;
-    float alpha = exp2f(tb_attn_row_base(r->m) - tb_attn_row_base(m_new));
+    /* not exp2(base(m_old) - m_new): with nothing seen yet that is exp2(-m_new), which
+     * overflows to inf for a very negative first maximum, and 0 * inf is NaN */
+    float alpha = r->m == -INFINITY ? 0.0f : exp2f(r->m - m_new);
     r->m = m_new;
     r->l *= alpha;
     return alpha;

@@ -275,3 +275,65 @@ Test(cli, matmul_bad_input_exits_2)
                              "8192x4096x6144  wgrad 6144x4096x8192"),
               "%s", r->out);
 }
+
+Test(cli, attention_host_quick_verifies, .timeout = 300)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "at.jsonl");
+    cli_result *r = run_cli(NULL, "run", "attention", "--host", "--quick", "--pass",
+                            "fwd,bwd,fwdbwd", "-q", "-o", path, NULL);
+    cr_assert_eq(r->code, 0, "%s", r->err);
+    /* seq 64 and 100 (not a tile multiple) x causal no, yes x three passes */
+    cr_assert(strstr(r->out, "12 ok, 0 wrong, 0 skipped, 0 failed"), "%s", r->out);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    static char line[1 << 16];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        cJSON *o = cJSON_Parse(line);
+        if (n++ > 0) {
+            cJSON *v = cJSON_GetObjectItem(o, "verify");
+            cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(v, "ok")));
+            cr_assert_gt(cJSON_GetObjectItem(v, "n_checked")->valuedouble, 0);
+            cr_assert_gt(cJSON_GetObjectItem(o, "tflops")->valuedouble, 0);
+            cr_assert_gt(cJSON_GetObjectItem(o, "alloc_bytes")->valuedouble, 0);
+            cr_assert(strstr(cJSON_GetObjectItem(o, "flops_convention")->valuestring,
+                             "halved when causal"));
+            cJSON *ax = cJSON_GetObjectItem(o, "axes");
+            cr_assert_eq(cJSON_GetObjectItem(ax, "kv-heads")->valuedouble, 2);
+            cr_assert(cJSON_IsString(cJSON_GetObjectItem(ax, "pass")));
+        }
+        cJSON_Delete(o);
+    }
+    fclose(f);
+    cr_assert_eq(n, 13);
+    remove(path);
+}
+
+Test(cli, attention_bad_input_exits_2)
+{
+    cli_result *r = run_cli(NULL, "run", "attention", "--host", "--heads", "8", "--kv-heads",
+                            "3", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "--kv-heads: 3 does not divide --heads 8"), "%s", r->err);
+    r = run_cli(NULL, "run", "attention", "--host", "--seq", "0", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "--seq: '0'"), "%s", r->err);
+    r = run_cli(NULL, "run", "attention", "--host", "--head-dim", "-64", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "--head-dim: '-64'"), "%s", r->err);
+    r = run_cli(NULL, "run", "attention", "--host", "--pass", "sideways", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "'sideways' is not one of fwd, bwd, fwdbwd"), "%s", r->err);
+    r = run_cli(NULL, "run", "attention", "--host", "--shapes", "llama2", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "'llama2'") && strstr(r->err, "fa2"), "%s", r->err);
+    r = run_cli(NULL, "run", "attention", "--host", "--shapes", "fa2", "--heads", "8", NULL);
+    cr_assert_eq(r->code, 2);
+    /* a head dim the host runs but flash does not is a skip with the reason, not an error */
+    r = run_cli(NULL, "list", "attention", NULL);
+    cr_assert_eq(r->code, 0);
+    cr_assert(strstr(r->out, "llama3-70b: batch 1, 64 heads, 8 KV heads") &&
+                  strstr(r->out, "backward 2.5 x forward"),
+              "%s", r->out);
+}
