@@ -1,0 +1,127 @@
+/* attention on a real GPU: every implementation x pass x dtype x causal x head dim, on shapes
+ * that are and are not tile multiples, with grouped-query heads, verified through the
+ * benchmark's own verification (the fp32 naive reference with per-element bounds); unwritten
+ * outputs caught; a 128k-token sequence that flash runs and the unfused path cannot hold.
+ * Skips where no GPU is visible. */
+#include <criterion/criterion.h>
+#include <cuda_runtime_api.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "benches.h"
+#include "gpu_helper.h"
+
+/* Sets up (and runs, when run) one case and verifies it; returns 0 when it is skipped, with
+ * the reason in why. */
+static int check(const tb_impl *im, tb_dtype dt, const int shape[5], int causal, int pass,
+                 int run, tb_verify *v, char *why, size_t whylen)
+{
+    tb_case c;
+    memset(&c, 0, sizeof c);
+    c.bench = &tb_bench_attention;
+    c.impl = im;
+    c.dtype = dt;
+    int64_t ax[7] = {shape[0], shape[1], shape[2], shape[3], shape[4], causal, pass};
+    memcpy(c.axis, ax, sizeof ax);
+    tb_err err;
+    err.msg[0] = '\0';
+    if (im->supports && im->supports(&c, &devs[0], &err) == TB_SKIP) {
+        snprintf(why, whylen, "%s", err.msg);
+        return 0;
+    }
+    cudaStream_t s;
+    cr_assert_eq(cudaSetDevice(0), cudaSuccess);
+    cr_assert_eq(cudaStreamCreate(&s), cudaSuccess);
+    tb_env env = {&devs[0], s, 5};
+    void *state;
+    tb_status st = im->setup(&c, &env, &state, &err);
+    if (st == TB_SKIP) {
+        snprintf(why, whylen, "%s", err.msg);
+        cudaStreamDestroy(s);
+        return 0;
+    }
+    cr_assert_eq(st, TB_OK, "%s %s: %s", im->name, tb_dtype_name(dt), err.msg);
+    if (run) {
+        cr_assert_eq(im->run(state, &err), TB_OK, "%s", err.msg);
+        cr_assert_eq(cudaStreamSynchronize(s), cudaSuccess);
+    }
+    cr_assert_eq(tb_bench_attention.verify(&c, state, v, &err), TB_OK, "%s", err.msg);
+    im->teardown(state);
+    cudaStreamDestroy(s);
+    return 1;
+}
+
+static void sweep(const int (*shapes)[5], int n)
+{
+    char why[1024];
+    for (int i = 0; i < tb_bench_attention.n_impls; i++) {
+        const tb_impl *im = &tb_bench_attention.impls[i];
+        if (im->kind == TB_KIND_HOST)
+            continue;
+        for (int d = 0; d < TB_DTYPE_COUNT; d++) {
+            if (!(im->dtypes & TB_DT(d)))
+                continue;
+            for (int s = 0; s < n; s++)
+                for (int causal = 0; causal <= 1; causal++)
+                    for (int pass = 0; pass < 3; pass++) {
+                        tb_verify v;
+                        if (!check(im, (tb_dtype)d, shapes[s], causal, pass, 1, &v, why,
+                                   sizeof why)) {
+                            cr_log_info("%s skipped: %s", im->name, why);
+                            continue;
+                        }
+                        cr_assert(v.ok,
+                                  "%s %s B=%d H=%d KVH=%d S=%d D=%d causal=%d pass=%d: %lld of "
+                                  "%lld wrong, max abs %g",
+                                  im->name, tb_dtype_name((tb_dtype)d), shapes[s][0],
+                                  shapes[s][1], shapes[s][2], shapes[s][3], shapes[s][4], causal,
+                                  pass, (long long)v.n_wrong, (long long)v.n_checked,
+                                  v.max_abs_err);
+                    }
+        }
+    }
+}
+
+Test(attention_gpu, head_dim_64, .init = need_gpu, .timeout = 1800)
+{
+    /* {B, H, KVH, S, D}: ragged (not a multiple of 32 or 64), grouped-query, a long one */
+    static const int shapes[][5] = {{1, 2, 1, 100, 64}, {2, 4, 2, 256, 64}, {1, 3, 3, 1000, 64}};
+    sweep(shapes, 3);
+}
+
+Test(attention_gpu, head_dim_128, .init = need_gpu, .timeout = 1800)
+{
+    static const int shapes[][5] = {{1, 2, 1, 77, 128}, {1, 8, 2, 512, 128}, {2, 2, 2, 1031, 128}};
+    sweep(shapes, 3);
+}
+
+Test(attention_gpu, unwritten_outputs_are_caught, .init = need_gpu)
+{
+    static const int shape[5] = {1, 2, 2, 128, 64};
+    char why[1024];
+    for (int i = 0; i < tb_bench_attention.n_impls; i++) {
+        const tb_impl *im = &tb_bench_attention.impls[i];
+        if (im->kind == TB_KIND_HOST)
+            continue;
+        for (int pass = 0; pass < 3; pass += 2) {
+            tb_verify v;
+            if (check(im, TB_BF16, shape, 0, pass, 0, &v, why, sizeof why))
+                cr_assert_not(v.ok, "%s pass %d passed without running", im->name, pass);
+        }
+    }
+}
+
+Test(attention_gpu, long_sequence_runs_in_flash_not_unfused, .init = need_gpu, .timeout = 1800)
+{
+    /* 128k tokens, 8 heads: the unfused path's scores alone are 8 x 2^34 x 2 bytes = 256 GiB */
+    static const int shape[5] = {1, 8, 8, 131072, 64};
+    char why[1024];
+    tb_verify v;
+    const tb_impl *unfused = tb_bench_impl(&tb_bench_attention, "unfused");
+    const tb_impl *flash = tb_bench_impl(&tb_bench_attention, "flash");
+    cr_assert_eq(check(unfused, TB_BF16, shape, 1, 0, 1, &v, why, sizeof why), 0);
+    cr_assert(strstr(why, "needs") && strstr(why, "GiB"), "%s", why);
+    cr_assert_eq(check(flash, TB_BF16, shape, 1, 0, 1, &v, why, sizeof why), 1, "%s", why);
+    cr_assert(v.ok, "%lld of %lld wrong, max abs %g", (long long)v.n_wrong,
+              (long long)v.n_checked, v.max_abs_err);
+}
