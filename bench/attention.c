@@ -704,6 +704,8 @@ static tb_status at_supports(const tb_case *c, const tb_device *dev, tb_err *err
     case IMPL_NAIVE:
         if (sh.D > 256)
             return tb_err_set(err, TB_SKIP, "naive supports head dims up to 256");
+        if ((int64_t)sh.B * sh.KVH > 65535)
+            return tb_err_set(err, TB_SKIP, "naive needs batch x kv-heads <= 65535");
         if (at_flops(c) > NAIVE_MAX_FLOP)
             return tb_err_set(err, TB_SKIP,
                               "above 1.1e12 FLOP the naive anchor takes too long to time; its "

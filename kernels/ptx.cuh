@@ -22,6 +22,14 @@ __device__ __forceinline__ void tb_ptx_cp_async16(uint32_t smem_addr, const void
                  "r"(src_bytes));
 }
 
+// 4-byte asynchronous copy global -> shared, zero-filled like the 16-byte one.
+__device__ __forceinline__ void tb_ptx_cp_async4(uint32_t smem_addr, const void *gmem,
+                                                 int src_bytes)
+{
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_addr), "l"(gmem),
+                 "r"(src_bytes));
+}
+
 __device__ __forceinline__ void tb_ptx_cp_async_commit(void)
 {
     asm volatile("cp.async.commit_group;\n" ::);
@@ -69,6 +77,21 @@ __device__ __forceinline__ void tb_ptx_mma_f16_16816(float d[4], const uint32_t 
                  "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// Two fp32 values rounded to nearest even and packed: lo in the low half, hi in the high.
+__device__ __forceinline__ uint32_t tb_ptx_pack_bf16x2(float lo, float hi)
+{
+    uint32_t d;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(d) : "f"(hi), "f"(lo));
+    return d;
+}
+
+__device__ __forceinline__ uint32_t tb_ptx_pack_f16x2(float lo, float hi)
+{
+    uint32_t d;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(d) : "f"(hi), "f"(lo));
+    return d;
 }
 
 #endif

@@ -9,8 +9,10 @@
 // with both accumulators kept in registers for the whole loop, the score tiles repacked from
 // accumulators into A operands; dS^T goes through shared memory so that the four warps then
 // compute dQ = dS K for the tile (each a 16-row x D/2 slice) and add it to an fp32 dQ buffer
-// with atomics, converted to bf16/fp16 by a last pass. A causal mask skips the query tiles
-// that end before the key tile and masks only the tiles on the diagonal.
+// with atomics (pairs as one vector atomic on sm_90+), converted to bf16/fp16 by a last
+// pass. A causal mask skips the query tiles that end before the key tile and masks only the
+// tiles on the diagonal. The log-sum-exp and D rows of each tile come in with the tile's
+// cp.async group.
 #include "../attention.h"
 #include "flash_common.cuh"
 
@@ -44,7 +46,7 @@ __global__ void __launch_bounds__(FL_THREADS)
     const uint32_t sK = s0 + L::K_OFF, sV = s0 + L::V_OFF;
     uint16_t *dsT = (uint16_t *)(smem + L::DS_OFF);
     const uint32_t sDS = s0 + L::DS_OFF;
-    float *s_lse = (float *)(smem + L::LSE_OFF), *s_dr = (float *)(smem + L::DR_OFF);
+    const float *s_lse = (const float *)(smem + L::LSE_OFF), *s_dr = (const float *)(smem + L::DR_OFF);
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
     const int k0 = blockIdx.x * BC;
@@ -64,10 +66,13 @@ __global__ void __launch_bounds__(FL_THREADS)
         fl_load_tile<D, BR>(s0 + L::Q_OFF + st * L::QT, Q + bh * S * D, q0, S);
         fl_load_tile<D, BR>(s0 + L::DO_OFF + st * L::QT, dO + bh * S * D, q0, S);
         if (threadIdx.x < BR) {
+            // a row past the sequence gets lse = D = 0 (zero-filled, like its Q and dO rows):
+            // its p is not 0, but dS = p (dO.V - D) = 0 and p dO = 0, so it adds nothing
             const int qi = q0 + threadIdx.x;
-            // a row past the sequence: p = exp2(x - inf) = 0, so it adds nothing
-            s_lse[st * BR + threadIdx.x] = qi < S ? lse[bh * S + qi] * TB_ATTN_LOG2E : INFINITY;
-            s_dr[st * BR + threadIdx.x] = qi < S ? Drow[bh * S + qi] : 0.0f;
+            const bool ok = qi < S;
+            const uint32_t at = (uint32_t)(st * BR + threadIdx.x) * 4;
+            tb_ptx_cp_async4(s0 + L::LSE_OFF + at, ok ? lse + bh * S + qi : lse, ok ? 4 : 0);
+            tb_ptx_cp_async4(s0 + L::DR_OFF + at, ok ? Drow + bh * S + qi : Drow, ok ? 4 : 0);
         }
     };
 
@@ -127,7 +132,7 @@ __global__ void __launch_bounds__(FL_THREADS)
 #pragma unroll
             for (int v = 0; v < 4; v++) {
                 const int ql = i * 8 + t4 * 2 + (v & 1), kj = key_lo + (v >> 1) * 8;
-                float p = exp2f(sT[i][v] * scale_log2 - lse_t[ql]);
+                float p = exp2f(fmaf(sT[i][v], scale_log2, -lse_t[ql] * TB_ATTN_LOG2E));
                 if (masked && tb_attn_masked(q0 + ql, kj, S, causal))
                     p = 0.0f;
                 sT[i][v] = p;
@@ -194,8 +199,14 @@ __global__ void __launch_bounds__(FL_THREADS)
 #pragma unroll
                 for (int i = 0; i < HT; i++) {
                     float *p = dqh + (int64_t)qi * D + c0 + i * 8 + t4 * 2;
+#if __CUDA_ARCH__ >= 900
+                    // one vector atomic for the pair (8-byte aligned: the column is even)
+                    atomicAdd((float2 *)p, make_float2(dq[i][2 * r] * scale,
+                                                       dq[i][2 * r + 1] * scale));
+#else
                     atomicAdd(p, dq[i][2 * r] * scale);
                     atomicAdd(p + 1, dq[i][2 * r + 1] * scale);
+#endif
                 }
             }
         }

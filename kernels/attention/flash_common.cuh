@@ -5,7 +5,6 @@
 #define TB_FLASH_COMMON_CUH
 
 #include "../ptx.cuh"
-#include "../tb_dtype.h"
 #include "attn_common.h"
 
 #define FL_THREADS 128
@@ -44,12 +43,11 @@ __device__ __forceinline__ void fl_mma(float d[4], const uint32_t a[4], const ui
         tb_ptx_mma_f16_16816(d, a, b);
 }
 
+// One cvt for the pair (the same round-to-nearest-even as tb_dtype.h's conversions).
 template <bool BF16>
 __device__ __forceinline__ uint32_t fl_pack(float lo, float hi)
 {
-    const uint32_t a = BF16 ? tb_f32_to_bf16(lo) : tb_f32_to_f16(lo);
-    const uint32_t b = BF16 ? tb_f32_to_bf16(hi) : tb_f32_to_f16(hi);
-    return a | (b << 16);
+    return BF16 ? tb_ptx_pack_bf16x2(lo, hi) : tb_ptx_pack_f16x2(lo, hi);
 }
 
 // The A fragment (m16 x k16) of the k-slice kk from accumulator tiles: the C fragments of

@@ -152,8 +152,9 @@ __global__ void __launch_bounds__(FL_THREADS)
     }
 }
 
-// the Q tile and two stages of K and V tiles
+// the Q tile and two stages of K and V tiles (the Q tile is a K tile's size: BR == BC)
 #define FWD_SMEM(D) (5 * TB_ATTN_FWD_BC * (D) * 2)
+static_assert(TB_ATTN_FWD_BR == TB_ATTN_FWD_BC, "FWD_SMEM and TILE assume square tiles");
 
 template <int D, bool BF16>
 static cudaError_t fwd_prepare(void)
