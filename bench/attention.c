@@ -865,13 +865,7 @@ static void at_details(char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = '\0';
-#define PUT(...)                                                                               \
-    do {                                                                                       \
-        if (used < len) {                                                                      \
-            int k_ = snprintf(buf + used, len - used, __VA_ARGS__);                            \
-            used += k_ > 0 ? (size_t)k_ : 0;                                                   \
-        }                                                                                      \
-    } while (0)
+#define PUT(...) tb_appendf(buf, len, &used, __VA_ARGS__)
     PUT("  shape sets (--shapes); without --shapes or shape axes the GPU default is fa2:\n");
     PUT("    fa2: %d tokens per batch, heads x head dim = %d: seq 512 .. 16384 with batch 32 .. "
         "1, head dim 64 (32 heads) and 128 (16 heads), causal no and yes (--quick: seq 1024, "

@@ -857,13 +857,7 @@ static void mm_details(char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = '\0';
-#define PUT(...)                                                                               \
-    do {                                                                                       \
-        if (used < len) {                                                                      \
-            int k_ = snprintf(buf + used, len - used, __VA_ARGS__);                            \
-            used += k_ > 0 ? (size_t)k_ : 0;                                                   \
-        }                                                                                      \
-    } while (0)
+#define PUT(...) tb_appendf(buf, len, &used, __VA_ARGS__)
     PUT("  shape sets (--shapes), M x N x K at --tokens 8192 --tp 1:\n");
     for (int i = 0; i < N_MODELS; i++) {
         const model_spec *m = &models[i];

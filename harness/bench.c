@@ -1,6 +1,7 @@
 #include "bench.h"
 
 #include "grow.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,4 +102,16 @@ tb_status tb_axis_parse(const tb_axis *ax, const char *spec, tb_sweep *out, tb_e
         return tb_err_set(err, TB_USAGE, "%s: empty value", what);
     }
     return TB_OK;
+}
+
+void tb_appendf(char *buf, size_t len, size_t *used, const char *fmt, ...)
+{
+    if (*used >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *used, len - *used, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *used = *used + (size_t)k < len ? *used + (size_t)k : len;
 }

@@ -162,6 +162,11 @@ typedef struct tb_bench {
  * what is accepted; on failure out is left empty. */
 tb_status tb_axis_parse(const tb_axis *ax, const char *spec, tb_sweep *out, tb_err *err);
 
+/* Appends printf-style text at buf + *used (buf holds len bytes, stays NUL-terminated, and
+ * what does not fit is cut); for details functions. */
+void tb_appendf(char *buf, size_t len, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* The implementation of b named name, or NULL. */
 const tb_impl *tb_bench_impl(const tb_bench *b, const char *name);
 

@@ -11,8 +11,8 @@
 #include "benches.h"
 #include "gpu_helper.h"
 
-/* Sets up (and runs, when run) one case and verifies it; returns 0 when it is skipped, with
- * the reason in why. */
+/* Runs (when run) and verifies one case; returns 0 when it is skipped, with the reason in
+ * why. */
 static int check(const tb_impl *im, tb_dtype dt, const int shape[5], int causal, int pass,
                  int run, tb_verify *v, char *why, size_t whylen)
 {
@@ -23,32 +23,7 @@ static int check(const tb_impl *im, tb_dtype dt, const int shape[5], int causal,
     c.dtype = dt;
     int64_t ax[7] = {shape[0], shape[1], shape[2], shape[3], shape[4], causal, pass};
     memcpy(c.axis, ax, sizeof ax);
-    tb_err err;
-    err.msg[0] = '\0';
-    if (im->supports && im->supports(&c, &devs[0], &err) == TB_SKIP) {
-        snprintf(why, whylen, "%s", err.msg);
-        return 0;
-    }
-    cudaStream_t s;
-    cr_assert_eq(cudaSetDevice(0), cudaSuccess);
-    cr_assert_eq(cudaStreamCreate(&s), cudaSuccess);
-    tb_env env = {&devs[0], s, 5};
-    void *state;
-    tb_status st = im->setup(&c, &env, &state, &err);
-    if (st == TB_SKIP) {
-        snprintf(why, whylen, "%s", err.msg);
-        cudaStreamDestroy(s);
-        return 0;
-    }
-    cr_assert_eq(st, TB_OK, "%s %s: %s", im->name, tb_dtype_name(dt), err.msg);
-    if (run) {
-        cr_assert_eq(im->run(state, &err), TB_OK, "%s", err.msg);
-        cr_assert_eq(cudaStreamSynchronize(s), cudaSuccess);
-    }
-    cr_assert_eq(tb_bench_attention.verify(&c, state, v, &err), TB_OK, "%s", err.msg);
-    im->teardown(state);
-    cudaStreamDestroy(s);
-    return 1;
+    return gpu_check_case(&c, run, v, why, whylen);
 }
 
 static void sweep(const int (*shapes)[5], int n)

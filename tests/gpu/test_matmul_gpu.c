@@ -24,28 +24,8 @@ static int check(const tb_impl *im, tb_dtype dt, int M, int N, int K, int layout
     c.axis[1] = N;
     c.axis[2] = K;
     c.axis[3] = layout;
-    tb_err err;
-    if (im->supports && im->supports(&c, &devs[0], &err) == TB_SKIP)
-        return 0;
-    cudaStream_t s;
-    cr_assert_eq(cudaSetDevice(0), cudaSuccess);
-    cr_assert_eq(cudaStreamCreate(&s), cudaSuccess);
-    tb_env env = {&devs[0], s, 11};
-    void *state;
-    tb_status st = im->setup(&c, &env, &state, &err);
-    if (st == TB_SKIP) {
-        cudaStreamDestroy(s);
-        return 0;
-    }
-    cr_assert_eq(st, TB_OK, "%s %s: %s", im->name, tb_dtype_name(dt), err.msg);
-    if (run) {
-        cr_assert_eq(im->run(state, &err), TB_OK, "%s", err.msg);
-        cr_assert_eq(cudaStreamSynchronize(s), cudaSuccess);
-    }
-    cr_assert_eq(tb_bench_matmul.verify(&c, state, v, &err), TB_OK, "%s", err.msg);
-    im->teardown(state);
-    cudaStreamDestroy(s);
-    return 1;
+    char why[1024];
+    return gpu_check_case(&c, run, v, why, sizeof why);
 }
 
 static void sweep(const int (*shapes)[3], int n)
