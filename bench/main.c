@@ -882,6 +882,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
     tb_writer_counts(w, &ok, &wrong, &skipped, &failed);
     tb_writer_ladder(w, stdout);
     tb_writer_summary(w, stdout);
+    tb_writer_bench_summaries(w, stdout);
     tb_writer_close(w);
     printf("\n%d ok, %d wrong, %d skipped, %d failed; results: %s\n", ok, wrong, skipped, failed,
            path);

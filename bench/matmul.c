@@ -942,4 +942,8 @@ const tb_bench tb_bench_matmul = {
     (int)(sizeof mm_options / sizeof mm_options[0]),
     mm_points,
     mm_details,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

@@ -467,4 +467,8 @@ const tb_bench tb_bench_membw = {
     0,
     NULL,
     NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "device.h"
 #include "error.h"
@@ -57,11 +58,28 @@ typedef struct {
     int64_t axis[TB_MAX_AXES]; /* in the order of bench->axes */
 } tb_case;
 
+/* Something an implementation keeps across the cases of one run because it is too costly to
+ * make per case (a communicator). The runner calls release(obj) at the end of the run. */
+typedef struct {
+    void *obj;
+    void (*release)(void *obj);
+} tb_keep;
+
+/* The devices a collective case spans (tb_bench.collective): every device of the run. */
+typedef struct {
+    const tb_device *devices;
+    int n_devices;
+    void *const *streams; /* cudaStream_t per device; NULLs on the host */
+    tb_keep *keep;        /* this implementation's slot, kept across the run's cases */
+    double timeout_s;     /* --timeout: a wait longer than this is a hang */
+} tb_group;
+
 /* What an implementation is given to run on. */
 typedef struct {
     const tb_device *device;
     void *stream;      /* cudaStream_t of the case; NULL on the host */
     uint64_t seed;     /* the input seed: the same for every implementation of a case */
+    const tb_group *group; /* collective cases only; NULL otherwise */
 } tb_env;
 
 typedef struct {
@@ -109,6 +127,16 @@ typedef struct {
     const char *help;
 } tb_option;
 
+/* How a collective case spans its group. */
+typedef struct {
+    int ranks;         /* ranks taking part (>= 2) */
+    double bus_factor; /* bus bandwidth = algorithm bandwidth x bus_factor (nccl-tests) */
+    int shared_device; /* 1: several ranks share a device, so the figures are not link
+                        * bandwidth (correctness runs) */
+} tb_collective;
+
+struct tb_result;
+
 /* The axis points of a run, when a benchmark builds them itself. */
 typedef struct {
     int64_t (*v)[TB_MAX_AXES];
@@ -147,6 +175,20 @@ typedef struct tb_bench {
     /* Optional: more text for `trainbench list BENCH` (e.g. the shapes of named sets),
      * written into buf (NUL-terminated, truncated to len). */
     void (*details)(char *buf, size_t len);
+    /* Collective benchmarks only (NULL for benchmarks whose cases run on each device): a case
+     * spans every device of the run as one group, is given them in tb_env.group, and its
+     * `run` enqueues one execution on every device's stream. Fills out for a group of
+     * n_devices; TB_SKIP with the reason when the case cannot form a group there (fewer
+     * than two ranks). */
+    tb_status (*collective)(const tb_case *c, int n_devices, tb_collective *out, tb_err *err);
+    /* Optional: refills the inputs and poisons the outputs, so the result of one more run
+     * can be checked after the timed loop (nccl-tests' check). TB_OK or TB_DEVFAIL. */
+    tb_status (*reinit)(const tb_case *c, void *state, tb_err *err);
+    /* Optional: makes the work of a case in flight end (aborts a communicator, releases
+     * kernels waiting on each other) when a wait for it timed out. */
+    void (*abort)(const tb_case *c, void *state);
+    /* Optional: writes end-of-run tables made from this benchmark's ok results to f. */
+    void (*end_tables)(const struct tb_result *const *results, size_t n, FILE *f);
 } tb_bench;
 
 /* The implementation of b named name, or NULL. */

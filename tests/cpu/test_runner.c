@@ -70,7 +70,8 @@ static const tb_impl fake_impls[] = {
      fake_teardown, NULL},
 };
 static const tb_bench fake = {"fake", "a fake benchmark", fake_axes, 1, fake_impls, 1, 0, NULL,
-                              fake_bytes, NULL, fake_verify, NULL, 0, NULL, NULL};
+                              fake_bytes, NULL, fake_verify, NULL, 0, NULL, NULL,
+                              NULL, NULL, NULL, NULL};
 
 static tb_status run_cases(const int *behaviours, int n, const char *path)
 {

@@ -30,7 +30,7 @@ static int check(const tb_impl *im, tb_dtype dt, int M, int N, int K, int layout
     cudaStream_t s;
     cr_assert_eq(cudaSetDevice(0), cudaSuccess);
     cr_assert_eq(cudaStreamCreate(&s), cudaSuccess);
-    tb_env env = {&devs[0], s, 11};
+    tb_env env = {&devs[0], s, 11, NULL};
     void *state;
     tb_status st = im->setup(&c, &env, &state, &err);
     if (st == TB_SKIP) {
