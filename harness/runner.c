@@ -487,7 +487,7 @@ static tb_status run_group_case(worker *wk, const tb_case *c, tb_group *g)
             tb_err ignored;
             drained = tb_group_wait(g->devices, g->n_devices, g->streams, 10.0, NULL,
                                     &ignored) == TB_OK;
-            st = tb_err_set(&err, TB_DEVFAIL, "timed out: %s; the case's work was %s", what,
+            st = tb_err_set(&err, TB_DEVFAIL, "%s; the case's work was %s", what,
                             drained ? "aborted" : "aborted but did not end");
         }
         if (drained)
