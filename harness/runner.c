@@ -400,11 +400,17 @@ static tb_status measure_group(worker *wk, const tb_case *c, void *state, const 
     s.tel = &r->tel;
     tb_samples samples;
     memset(&samples, 0, sizeof samples);
+    /* host ranks are threads the OS schedules: their times check the pipeline and are no
+     * measurement, so they stop at --min-samples and --min-time, never waiting for a noise
+     * level thread scheduling does not reach */
+    tb_stop_rule rule = wk->opts->rule;
+    if (first->is_host)
+        rule.max_noise = INFINITY;
     tb_status st = tb_group_sampler_init(&s, err);
     if (!st) {
         tb_telemetry_begin(wk->nvml, nvdev, &r->tel);
-        st = tb_timer_measure(&wk->opts->rule, tb_group_sampler_sample, &s, tb_clock_monotonic,
-                              NULL, &samples, err);
+        st = tb_timer_measure(&rule, tb_group_sampler_sample, &s, tb_clock_monotonic, NULL,
+                              &samples, err);
         tb_telemetry_end(wk->nvml, nvdev, &r->tel);
     }
     r->timing = tb_group_sampler_timing(&s);
