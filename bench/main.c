@@ -839,17 +839,27 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
             return st;
         }
         /* a collective benchmark asked for by name must be able to form its group here;
-         * in the default suite it is reported skipped instead */
-        for (size_t i = 0; i < p.n && a.explicit_benches; i++) {
+         * one of the default suite that cannot is left out with a note */
+        size_t kept = 0;
+        const tb_bench *noted = NULL;
+        for (size_t i = 0; i < p.n; i++) {
             tb_collective coll;
             const tb_case *c = &p.cases[i];
             if (c->bench->collective && c->bench->collective(c, ndev, &coll, &err) == TB_SKIP) {
-                fprintf(stderr, "trainbench: %s: %s\n", c->bench->name, err.msg);
-                free(devs);
-                free(p.cases);
-                return TB_USAGE;
+                if (a.explicit_benches) {
+                    fprintf(stderr, "trainbench: %s: %s\n", c->bench->name, err.msg);
+                    free(devs);
+                    free(p.cases);
+                    return TB_USAGE;
+                }
+                if (noted != c->bench)
+                    fprintf(stderr, "trainbench: %s is not run: %s\n", c->bench->name, err.msg);
+                noted = c->bench;
+                continue;
             }
+            p.cases[kept++] = *c;
         }
+        p.n = kept;
     }
 
     char why[512] = "";

@@ -62,13 +62,14 @@ __device__ __forceinline__ int ar_recv(const tb_ar_args *a, int rank, int slot, 
     return __syncthreads_and(ok);
 }
 
-// 16-byte vector k of buf: plain global loads and stores (never the non-coherent path,
-// since peers write these buffers while the kernel runs).
+// 16-byte vector k of buf. Loads are cached in L2 only (.cg): peers write these buffers
+// while the kernel runs, so no SM may keep a line of them in its L1 (and the non-coherent
+// path is never used). The data streams through once, so L1 would not help anyway.
 __device__ __forceinline__ uint4 ar_ld(const void *buf, long long k)
 {
     uint4 v;
     size_t g = __cvta_generic_to_global((const uint4 *)buf + k);
-    asm volatile("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+    asm volatile("ld.global.cg.v4.u32 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
                  : "l"(g)
                  : "memory");
