@@ -147,6 +147,28 @@ Test(allreduce_cli, max_and_min_are_exact_too)
     remove(path);
 }
 
+/* report's headline reads allreduce's fields (time_us at 8 B) from a real result file */
+Test(allreduce_cli, report_headline_reads_the_latency_at_8_bytes)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "ar_head.jsonl");
+    cli_result *r = run_cli(NULL, "run", "allreduce", "--host", "--ranks", "2", "--bytes", "8",
+                            "--impl", "host-oneshot", "--dtype", "fp32", "--inplace", "0", "-q",
+                            "--min-samples", "1", "--min-time", "0", "-o", path, NULL);
+    cr_assert_eq(r->code, 0, "%s", r->err);
+    cJSON *rs[2];
+    cr_assert_eq(results(path, rs, 2), 1);
+    double us = num(rs[0], "time_us");
+    cJSON_Delete(rs[0]);
+    r = run_cli(NULL, "report", path, NULL);
+    cr_assert_eq(r->code, 0, "%s", r->err);
+    /* the latency cell, then the power and GFLOP/J cells the file has nothing for */
+    char cell[64];
+    snprintf(cell, sizeof cell, " | %.4g | – | – |", us);
+    cr_assert(strstr(r->out, cell), "no '%s' in\n%s", cell, r->out);
+    remove(path);
+}
+
 /* A rank that never arrives (injected) must not hang the tool: the case is recorded as timed
  * out, the results before it are kept, and the run stops with exit 4. */
 Test(allreduce_cli, a_hang_is_aborted_by_the_watchdog_and_earlier_results_are_kept)
