@@ -521,20 +521,23 @@ static void run_group(worker *wk, const tb_device *devs, int ndev)
         wk->status = tb_err_set(&wk->err, TB_DEVFAIL, "out of host memory");
         return;
     }
-    for (int d = 0; d < ndev && !wk->status; d++) {
+    int streams_failed = 0;
+    for (int d = 0; d < ndev && !streams_failed; d++) {
         if (devs[d].is_host)
             continue;
         cudaStream_t s;
         cudaError_t e = cudaSetDevice(devs[d].ordinal);
         if (e == cudaSuccess)
             e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
-        if (e != cudaSuccess)
+        if (e != cudaSuccess) {
             wk->status = tb_err_set(&wk->err, TB_DEVFAIL, "GPU %d: cannot create a stream: %s",
                                     devs[d].ordinal, cudaGetErrorString(e));
-        else
+            streams_failed = 1;
+        } else {
             streams[d] = s;
+        }
     }
-    for (size_t i = 0; i < wk->ncases && wk->status != TB_DEVFAIL; i++) {
+    for (size_t i = 0; i < wk->ncases && !streams_failed; i++) {
         const tb_case *c = &wk->cases[i];
         size_t k = 0;
         while (k < nkeeps && keeps[k].impl != c->impl)
