@@ -9,6 +9,7 @@
 
 #include "benches.h"
 #include "cli_helper.h"
+#include "record.h"
 
 /* Reads a result file's result lines into out (max entries); returns how many. */
 static int results(const char *path, cJSON **out, int max)
@@ -218,4 +219,56 @@ Test(allreduce_cli, one_gpu_with_one_rank_is_not_a_group)
     cr_assert_eq(tb_bench_allreduce.collective(&c, 8, &coll, &err), TB_OK);
     cr_assert_float_eq(coll.bus_factor, 1.75, 1e-12);
     cr_assert(!coll.shared_device);
+}
+
+/* The end-of-run table on made-up GPU results: % of NCCL per size and the crossover sizes. */
+Test(allreduce_cli, end_table_gives_percent_of_nccl_and_the_crossovers)
+{
+    static tb_device gpus[2];
+    memset(gpus, 0, sizeof gpus);
+    gpus[0].ordinal = 0;
+    gpus[1].ordinal = 1;
+    const tb_impl *nccl = tb_bench_impl(&tb_bench_allreduce, "nccl");
+    const tb_impl *ring = tb_bench_impl(&tb_bench_allreduce, "ring");
+    static tb_result rs[8];
+    const tb_result *ptrs[8];
+    /* made-up times, not measurements: the ring rows are given less time than NCCL's at 8 B
+     * and 1K and more at 1M and 1G */
+    const int64_t sizes[] = {8, 1024, 1 << 20, 1 << 30};
+    const double nccl_s[] = {10e-6, 12e-6, 40e-6, 10e-3}, ring_s[] = {5e-6, 10e-6, 80e-6, 20e-3};
+    for (int i = 0; i < 8; i++) {
+        tb_result *r = &rs[i];
+        memset(r, 0, sizeof *r);
+        r->c.bench = &tb_bench_allreduce;
+        r->c.impl = i < 4 ? nccl : ring;
+        r->c.dtype = TB_FP32;
+        r->c.axis[0] = sizes[i % 4];
+        r->c.axis[3] = 1;
+        r->device = &gpus[0];
+        r->group = gpus;
+        r->n_group = 2;
+        r->coll.ranks = 2;
+        r->coll.bus_factor = 1.0;
+        r->status = TB_OK;
+        r->have_stats = 1;
+        r->stats.median = i < 4 ? nccl_s[i] : ring_s[i - 4];
+        r->stats.p99 = r->stats.median * 1.5;
+        r->timing = sizes[i % 4] < 4096 ? "graph" : "batch";
+        r->gbps = (double)sizes[i % 4] / r->stats.median / 1e9;
+        r->busbw_gbps = r->gbps;
+        r->have_verify = 1;
+        ptrs[i] = r;
+    }
+    char buf[16384];
+    FILE *f = fmemopen(buf, sizeof buf, "w");
+    tb_bench_allreduce.end_tables(ptrs, 8, f);
+    fclose(f);
+    cr_assert(strstr(buf, "allreduce ring, fp32 sum, 2 ranks on GPUs 0,1"), "%s", buf);
+    /* 8 B: NCCL 10 us over ring 5 us; its p99 too, as a graph was timed */
+    cr_assert(strstr(buf, "           8            2  fp32   sum       5.00     7.50     0.00     0.00       0   200%"),
+              "%s", buf);
+    cr_assert(strstr(buf, "1073741824    268435456  fp32   sum   20000.00        -    53.69    53.69       0    50%"),
+              "%s", buf);
+    cr_assert(strstr(buf, "crossover, out-of-place: faster than nccl 8..1K; slower than nccl 1M..1G"),
+              "%s", buf);
 }
