@@ -17,6 +17,8 @@
 #include "ar_schedule.h"
 
 #define AR_THREADS 512
+// 16-byte loads a thread issues before using the first (ar_reduce_all)
+#define AR_LOADS_IN_FLIGHT 8
 
 // Waits until *flag holds v or later (wrap-safe); 0 when the host asked every wait to give
 // up (the watchdog), 1 otherwise.
@@ -137,13 +139,29 @@ __device__ __forceinline__ void ar_reduce_all(const tb_ar_args *a, int rank, lon
 {
     const int V = 16 / (DT == TB_AR_F32 ? 4 : 2);
     long long nv = (hi - lo) / V, v0 = lo / V;
+    const int n = a->nranks;
     for (long long k = threadIdx.x; k < nv; k += blockDim.x) {
         float acc[8], x[8];
-        ar_unpack(DT, ar_ld(a->in[rank], v0 + k), acc);
-        for (int p = 1; p < a->nranks; p++) {
-            int src = rank + p < a->nranks ? rank + p : rank + p - a->nranks;
-            ar_unpack(DT, ar_ld(a->in[src], v0 + k), x);
-            ar_acc(DT, OP, acc, x);
+        // up to AR_LOADS_IN_FLIGHT ranks' vectors are loaded before any is used, so their
+        // latencies overlap instead of adding up rank after rank
+        for (int base = 0; base < n; base += AR_LOADS_IN_FLIGHT) {
+            uint4 u[AR_LOADS_IN_FLIGHT];
+#pragma unroll
+            for (int j = 0; j < AR_LOADS_IN_FLIGHT; j++)
+                if (base + j < n) {
+                    int src = rank + base + j;
+                    u[j] = ar_ld(a->in[src < n ? src : src - n], v0 + k);
+                }
+#pragma unroll
+            for (int j = 0; j < AR_LOADS_IN_FLIGHT; j++)
+                if (base + j < n) {
+                    if (base + j == 0) {
+                        ar_unpack(DT, u[j], acc);
+                    } else {
+                        ar_unpack(DT, u[j], x);
+                        ar_acc(DT, OP, acc, x);
+                    }
+                }
         }
         ar_st(dst, v0 + k, ar_pack(DT, acc));
     }
