@@ -3,7 +3,9 @@
  * A benchmark is a table: a name, axes, implementations, the work it counts (flops, bytes)
  * and a verification. The harness builds the cases, runs each one through
  *     setup -> run once -> verify -> measure (run many times) -> record -> teardown
- * on one device, and never knows what the benchmark computes. A benchmark never prints. */
+ * on one device (a collective benchmark's: on the group of every device, checked once more
+ * after the timed loop), and never knows what the benchmark computes. A benchmark never
+ * prints, except the end-of-run tables it is handed a stream for. */
 #ifndef TB_BENCH_H
 #define TB_BENCH_H
 
@@ -187,7 +189,8 @@ typedef struct tb_bench {
     /* Optional: makes the work of a case in flight end (aborts a communicator, releases
      * kernels waiting on each other) when a wait for it timed out. */
     void (*abort)(const tb_case *c, void *state);
-    /* Optional: writes end-of-run tables made from this benchmark's ok results to f. */
+    /* Optional: writes end-of-run tables made from every result of this benchmark in the run
+     * (whatever their status) to f. */
     void (*end_tables)(const struct tb_result *const *results, size_t n, FILE *f);
 } tb_bench;
 
