@@ -925,4 +925,8 @@ const tb_bench tb_bench_attention = {
     "forward 4 B H S^2 D (softmax not counted), halved when causal; backward 2.5 x forward; "
     "fwdbwd 3.5 x forward",
     at_alloc_bytes,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

@@ -13,6 +13,7 @@ extern "C" {
 extern const tb_bench tb_bench_membw;
 extern const tb_bench tb_bench_matmul;
 extern const tb_bench tb_bench_attention;
+extern const tb_bench tb_bench_allreduce;
 
 /* matmul's host reference: C = op(A) op(B) in a layout (kernels/matmul/mm_common.h), fp32,
  * accumulated in k order so it equals the plain triple loop bit for bit. */

@@ -12,9 +12,11 @@ const tb_headline_col tb_headline_cols[] = {
      "m=8192 n=8192 k=8192 layout=fwd", "tflops", 0, 0, 0},
     {"attention fwd TFLOP/s (best)", "attention", NULL, NULL, NULL, "pass=fwd", "tflops", 0, 0,
      0},
-    {"all-reduce busbw GB/s @1 GiB", "allreduce", NULL, NULL, NULL, "bytes=1073741824",
-     "busbw_gbps", 0, 0, 0},
-    {"all-reduce latency µs @8 B", "allreduce", NULL, NULL, NULL, "bytes=8", "time_us", 1, 0, 0},
+    /* one rank per GPU: virtual ranks sharing a GPU are no measurement of its links */
+    {"all-reduce busbw GB/s @1 GiB", "allreduce", NULL, NULL, NULL,
+     "bytes=1073741824 ranks-per-gpu=1", "busbw_gbps", 0, 0, 0},
+    {"all-reduce latency µs @8 B", "allreduce", NULL, NULL, NULL, "bytes=8 ranks-per-gpu=1",
+     "time_us", 1, 0, 0},
     {"mean power W", NULL, NULL, NULL, NULL, NULL, "power_w", 0, 1, 0},
     {"GFLOP/J (best)", NULL, NULL, NULL, NULL, NULL, "gflop_per_j", 0, 0, 0},
 };

@@ -71,14 +71,16 @@ static const char usage_run[] =
     "                     K/M/G/T are binary (1K = 1024)\n"
     "  --impl LIST        implementations to run (comma-separated names)\n"
     "  --dtype LIST       data types (fp32, tf32, bf16, fp16, fp8)\n"
-    "  --gpus LIST        GPU indices to use (default: all visible)\n"
+    "  --gpus LIST        GPU indices to use (default: all visible); a collective\n"
+    "                     benchmark (allreduce) runs on all of them as one group\n"
     "  --host             run the host implementations on the CPU instead of GPUs\n"
     "  --quick            a short sweep and looser stopping (about a minute per GPU)\n"
     "Measurement (nvbench's names):\n"
     "  --min-samples N    at least N samples per case (default 10; --quick 5)\n"
     "  --min-time S       at least S seconds of measured time (default 0.5; --quick 0.1)\n"
-    "  --max-noise PCT    then stop when the relative stdev is under PCT %% (default 0.5)\n"
-    "  --timeout S        always stop a case after S seconds (default 15; --quick 2)\n"
+    "  --max-noise PCT    then stop when the relative stdev is under PCT % (default 0.5)\n"
+    "  --timeout S        always stop a case after S seconds (default 15; --quick 2);\n"
+    "                     a collective whose ranks wait longer is aborted (timed out)\n"
     "  --cold             flush L2 before every single-execution sample\n"
     "  --serial           one GPU at a time instead of all at once\n"
     "  --seed N           input data seed (default 1)\n"
@@ -800,6 +802,28 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
             free(p.cases);
             return st;
         }
+        /* a collective benchmark asked for by name must be able to form its group here;
+         * one of the default suite that cannot is left out with a note */
+        size_t kept = 0;
+        const tb_bench *noted = NULL;
+        for (size_t i = 0; i < p.n; i++) {
+            tb_collective coll;
+            const tb_case *c = &p.cases[i];
+            if (c->bench->collective && c->bench->collective(c, ndev, &coll, &err) == TB_SKIP) {
+                if (a.explicit_benches) {
+                    fprintf(stderr, "trainbench: %s: %s\n", c->bench->name, err.msg);
+                    free(devs);
+                    free(p.cases);
+                    return TB_USAGE;
+                }
+                if (noted != c->bench)
+                    fprintf(stderr, "trainbench: %s is not run: %s\n", c->bench->name, err.msg);
+                noted = c->bench;
+                continue;
+            }
+            p.cases[kept++] = *c;
+        }
+        p.n = kept;
     }
 
     char why[512] = "";
@@ -846,6 +870,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
     tb_writer_counts(w, &ok, &wrong, &skipped, &failed);
     tb_writer_ladder(w, stdout);
     tb_writer_summary(w, stdout);
+    tb_writer_bench_summaries(w, stdout);
     tb_writer_close(w);
     printf("\n%d ok, %d wrong, %d skipped, %d failed; results: %s\n", ok, wrong, skipped, failed,
            path);

@@ -938,4 +938,8 @@ const tb_bench tb_bench_matmul = {
     mm_details,
     NULL,
     NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

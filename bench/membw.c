@@ -469,4 +469,8 @@ const tb_bench tb_bench_membw = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

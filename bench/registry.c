@@ -3,7 +3,7 @@
 #include "benches.h"
 
 const tb_bench *const tb_benches[] = {&tb_bench_membw, &tb_bench_matmul, &tb_bench_attention,
-                                     NULL};
+                                     &tb_bench_allreduce, NULL};
 
 const tb_bench *tb_bench_find(const char *name)
 {

@@ -3,12 +3,15 @@
  * A benchmark is a table: a name, axes, implementations, the work it counts (flops, bytes)
  * and a verification. The harness builds the cases, runs each one through
  *     setup -> run once -> verify -> measure (run many times) -> record -> teardown
- * on one device, and never knows what the benchmark computes. A benchmark never prints. */
+ * on one device (a collective benchmark's: on the group of every device, checked once more
+ * after the timed loop), and never knows what the benchmark computes. A benchmark never
+ * prints, except the end-of-run tables it is handed a stream for. */
 #ifndef TB_BENCH_H
 #define TB_BENCH_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "device.h"
 #include "error.h"
@@ -58,11 +61,28 @@ typedef struct {
     int64_t axis[TB_MAX_AXES]; /* in the order of bench->axes */
 } tb_case;
 
+/* Something an implementation keeps across the cases of one run because it is too costly to
+ * make per case (a communicator). The runner calls release(obj) at the end of the run. */
+typedef struct {
+    void *obj;
+    void (*release)(void *obj);
+} tb_keep;
+
+/* The devices a collective case spans (tb_bench.collective): every device of the run. */
+typedef struct {
+    const tb_device *devices;
+    int n_devices;
+    void *const *streams; /* cudaStream_t per device; NULLs on the host */
+    tb_keep *keep;        /* this implementation's slot, kept across the run's cases */
+    double timeout_s;     /* --timeout: a wait longer than this is a hang */
+} tb_group;
+
 /* What an implementation is given to run on. */
 typedef struct {
     const tb_device *device;
     void *stream;      /* cudaStream_t of the case; NULL on the host */
     uint64_t seed;     /* the input seed: the same for every implementation of a case */
+    const tb_group *group; /* collective cases only; NULL otherwise */
 } tb_env;
 
 typedef struct {
@@ -110,6 +130,16 @@ typedef struct {
     const char *help;
 } tb_option;
 
+/* How a collective case spans its group. */
+typedef struct {
+    int ranks;         /* ranks taking part (>= 2) */
+    double bus_factor; /* bus bandwidth = algorithm bandwidth x bus_factor (nccl-tests) */
+    int shared_device; /* 1: several ranks share a device, so the figures are not link
+                        * bandwidth (correctness runs) */
+} tb_collective;
+
+struct tb_result;
+
 /* The axis points of a run, when a benchmark builds them itself. */
 typedef struct {
     int64_t (*v)[TB_MAX_AXES];
@@ -155,6 +185,21 @@ typedef struct tb_bench {
     /* Optional: the bytes of device memory (host memory for a host implementation) the case's
      * implementation allocates, recorded with the result. NULL: not reported. */
     double (*alloc_bytes)(const tb_case *c);
+    /* Collective benchmarks only (NULL for benchmarks whose cases run on each device): a case
+     * spans every device of the run as one group, is given them in tb_env.group, and its
+     * `run` enqueues one execution on every device's stream. Fills out for a group of
+     * n_devices; TB_SKIP with the reason when the case cannot form a group there (fewer
+     * than two ranks). */
+    tb_status (*collective)(const tb_case *c, int n_devices, tb_collective *out, tb_err *err);
+    /* Optional: refills the inputs and poisons the outputs, so the result of one more run
+     * can be checked after the timed loop (nccl-tests' check). TB_OK or TB_DEVFAIL. */
+    tb_status (*reinit)(const tb_case *c, void *state, tb_err *err);
+    /* Optional: makes the work of a case in flight end (aborts a communicator, releases
+     * kernels waiting on each other) when a wait for it timed out. */
+    void (*abort)(const tb_case *c, void *state);
+    /* Optional: writes end-of-run tables made from every result of this benchmark in the run
+     * (whatever their status) to f. */
+    void (*end_tables)(const struct tb_result *const *results, size_t n, FILE *f);
 } tb_bench;
 
 /* Parses the text given for an axis: a sweep (sizes, integers) or a comma-separated list of

@@ -16,6 +16,8 @@ tb_status tb_err_set(tb_err *err, tb_status status, const char *fmt, ...)
 
 int tb_status_exit_code(tb_status s)
 {
+    if (s == TB_CASEFAIL)
+        return TB_DEVFAIL;
     return s == TB_SKIP ? 0 : (int)s;
 }
 

@@ -16,7 +16,9 @@ typedef enum {
     TB_USAGE = 2,     /* bad usage or bad input */
     TB_NODEV = 3,     /* no usable device */
     TB_DEVFAIL = 4,   /* a device or library failure */
-    TB_SKIP = 5       /* this case cannot run here (reason in the tb_err); never an error */
+    TB_SKIP = 5,      /* this case cannot run here (reason in the tb_err); never an error */
+    TB_CASEFAIL = 6   /* this case failed (a library refused it): recorded as an error, the
+                       * other cases still run, the run exits 4 */
 } tb_status;
 
 typedef struct {

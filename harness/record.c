@@ -71,8 +71,13 @@ cJSON *tb_record_result_json(const tb_result *r)
     cJSON_AddStringToObject(o, "dtype", tb_dtype_name(r->c.dtype));
     cJSON_AddItemToObject(o, "axes", axes_json(&r->c));
     cJSON *gpus = cJSON_AddArrayToObject(o, "gpus");
-    if (!r->device->is_host)
+    if (r->group) {
+        for (int d = 0; d < r->n_group; d++)
+            if (!r->group[d].is_host)
+                cJSON_AddItemToArray(gpus, cJSON_CreateNumber(r->group[d].ordinal));
+    } else if (!r->device->is_host) {
         cJSON_AddItemToArray(gpus, cJSON_CreateNumber(r->device->ordinal));
+    }
     cJSON_AddStringToObject(o, "device", r->device->is_host ? "host" : r->device->name);
     cJSON_AddStringToObject(o, "status", status_word(r->status));
     if (r->status != TB_OK)
@@ -90,6 +95,7 @@ cJSON *tb_record_result_json(const tb_result *r)
         cJSON_AddNumberToObject(t, "stdev", r->stats.stdev);
         cJSON_AddNumberToObject(t, "q1", r->stats.q1);
         cJSON_AddNumberToObject(t, "q3", r->stats.q3);
+        cJSON_AddNumberToObject(t, "p99", r->stats.p99);
         cJSON_AddNumberToObject(t, "rel_stdev", r->stats.rel_stdev);
         cJSON_AddStringToObject(o, "timing", r->timing ? r->timing : "batch");
         cJSON_AddNumberToObject(o, "batch", (double)r->batch);
@@ -102,7 +108,20 @@ cJSON *tb_record_result_json(const tb_result *r)
     add_number_or_null(o, "bytes", r->bytes > 0 ? r->bytes : NAN);
     add_number_or_null(o, "tflops", r->tflops);
     add_number_or_null(o, "gbps", r->gbps);
-    add_number_or_null(o, "busbw_gbps", NAN);
+    add_number_or_null(o, "busbw_gbps", r->busbw_gbps);
+    if (r->coll.ranks > 0) {
+        /* nccl-tests' figures under their names: time (us), algbw, busbw, #wrong */
+        cJSON_AddNumberToObject(o, "ranks", r->coll.ranks);
+        cJSON_AddBoolToObject(o, "bandwidth_measurement", !r->coll.shared_device);
+        add_number_or_null(o, "time_us", r->have_stats ? r->stats.median * 1e6 : NAN);
+        add_number_or_null(o, "p99_us", r->have_stats ? r->stats.p99 * 1e6 : NAN);
+        add_number_or_null(o, "algbw_gbps", r->gbps);
+        add_number_or_null(o, "bus_factor", r->coll.bus_factor);
+        if (r->have_verify)
+            cJSON_AddNumberToObject(o, "n_wrong", (double)r->verify.n_wrong);
+        else
+            cJSON_AddNullToObject(o, "n_wrong");
+    }
     if (r->c.bench->flops_convention)
         cJSON_AddStringToObject(o, "flops_convention", r->c.bench->flops_convention);
     else
@@ -170,13 +189,31 @@ void tb_record_table_header(FILE *f)
             "noise", "n", "MHz", "W", "status");
 }
 
+/* "3", "0,1,2,3" (a collective case's group), or "host". */
+static void gpu_text(const tb_result *r, char *buf, size_t n)
+{
+    if (r->device->is_host) {
+        snprintf(buf, n, "host");
+        return;
+    }
+    if (!r->group) {
+        snprintf(buf, n, "%d", r->device->ordinal);
+        return;
+    }
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < r->n_group && used + 1 < n; d++) {
+        int k = snprintf(buf + used, n - used, "%s%d", d ? "," : "", r->group[d].ordinal);
+        if (k < 0)
+            break;
+        used += (size_t)k;
+    }
+}
+
 void tb_record_table_row(FILE *f, const tb_result *r)
 {
-    char gpu[16], cs[128], t[32], gb[32], tf[32], pp[32], pv[32], nz[32], ns[32], mhz[32], w[32];
-    if (r->device->is_host)
-        snprintf(gpu, sizeof gpu, "host");
-    else
-        snprintf(gpu, sizeof gpu, "%d", r->device->ordinal);
+    char gpu[64], cs[128], t[32], gb[32], tf[32], pp[32], pv[32], nz[32], ns[32], mhz[32], w[32];
+    gpu_text(r, gpu, sizeof gpu);
     tb_record_case_text(&r->c, cs, sizeof cs);
     fmt_num(t, sizeof t, r->have_stats ? r->stats.median * 1e6 : NAN, "%.2f");
     fmt_num(gb, sizeof gb, r->gbps, "%.1f");
@@ -191,7 +228,17 @@ void tb_record_table_row(FILE *f, const tb_result *r)
     fmt_num(mhz, sizeof mhz, tb_telemetry_clock_mhz(&r->tel), "%.0f");
     fmt_num(w, sizeof w, tb_telemetry_power_w(&r->tel), "%.0f");
     char status[1100];
-    if (r->status == TB_OK)
+    if (r->status == TB_OK && r->coll.ranks > 0) {
+        /* a collective row also says its bus bandwidth, how it was timed, and whether it is
+         * a bandwidth measurement at all */
+        char p99[48] = "";
+        if (r->have_stats && r->timing && !strcmp(r->timing, "graph"))
+            snprintf(p99, sizeof p99, ", p99 %.2f us", r->stats.p99 * 1e6);
+        snprintf(status, sizeof status, "ok; %d ranks, busbw %.2f GB/s; %s timing%s%s",
+                 r->coll.ranks, r->busbw_gbps, r->timing ? r->timing : "batch", p99,
+                 r->coll.shared_device ? "; ranks share a GPU: not a bandwidth measurement"
+                                       : "");
+    } else if (r->status == TB_OK)
         snprintf(status, sizeof status, "ok");
     else
         snprintf(status, sizeof status, "%s: %s", status_word(r->status), r->reason);
@@ -205,7 +252,7 @@ void tb_record_csv_header(FILE *f)
     fprintf(f, "bench,impl,kind,dtype,case,gpu,device,status,reason,samples,median_s,min_s,max_s,"
                "mean_s,stdev_s,q1_s,q3_s,rel_stdev,timing,batch,flops,bytes,tflops,gbps,"
                "pct_peak,pct_vendor,verify_ok,max_abs_err,max_rel_err,tolerance,clock_mhz,"
-               "power_w,energy_j,temp_c,alloc_bytes\n");
+               "power_w,energy_j,temp_c,alloc_bytes,ranks,busbw_gbps,p99_s\n");
 }
 
 static void csv_num(FILE *f, double v)
@@ -229,10 +276,9 @@ void tb_record_csv_row(FILE *f, const tb_result *r)
     fprintf(f, "%s,%s,%s,%s", r->c.bench->name, r->c.impl->name,
             tb_impl_kind_name(r->c.impl->kind), tb_dtype_name(r->c.dtype));
     csv_str(f, cs);
-    if (r->device->is_host)
-        fputs(",host", f);
-    else
-        fprintf(f, ",%d", r->device->ordinal);
+    char gpu[64];
+    gpu_text(r, gpu, sizeof gpu);
+    csv_str(f, gpu);
     csv_str(f, r->device->is_host ? "host" : r->device->name);
     fprintf(f, ",%s", status_word(r->status));
     csv_str(f, r->status == TB_OK ? "" : r->reason);
@@ -264,6 +310,9 @@ void tb_record_csv_row(FILE *f, const tb_result *r)
     csv_num(f, tb_telemetry_energy_j(&r->tel));
     csv_num(f, tb_telemetry_temp_c(&r->tel));
     csv_num(f, r->alloc_bytes > 0 ? r->alloc_bytes : NAN);
+    csv_num(f, r->coll.ranks > 0 ? (double)r->coll.ranks : NAN);
+    csv_num(f, r->busbw_gbps);
+    csv_num(f, h ? s->p99 : NAN);
     fputc('\n', f);
 }
 
@@ -282,6 +331,8 @@ struct tb_writer {
     pthread_mutex_t lock;
     ladder_entry *ladder; /* every ok result's figure, for the end-of-run tables */
     size_t n_ladder, cap_ladder;
+    tb_result **kept;     /* results of benchmarks with their own end-of-run summary */
+    size_t n_kept, cap_kept;
     FILE *jsonl, *csv, *table;
     char jsonl_path[1024];
     int n_ok, n_wrong, n_skipped, n_failed;
@@ -327,6 +378,22 @@ tb_status tb_writer_open(tb_writer **out, const char *jsonl_path, const char *cs
     free(line);
     *out = w;
     return TB_OK;
+}
+
+/* Keeps a copy of a result its benchmark's summary will read. */
+static void keep_result(tb_writer *w, const tb_result *r)
+{
+    tb_result **nk = tb_grow(w->kept, &w->cap_kept, w->n_kept + 1, sizeof *nk);
+    tb_result *copy = malloc(sizeof *copy);
+    if (!nk || !copy) {
+        free(copy);
+        if (nk)
+            w->kept = nk;
+        return; /* only the summary loses a row */
+    }
+    w->kept = nk;
+    *copy = *r;
+    w->kept[w->n_kept++] = copy;
 }
 
 static void note_figure(tb_writer *w, const tb_result *r)
@@ -475,8 +542,10 @@ tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err)
         tb_record_csv_row(w->csv, r);
         fflush(w->csv);
     }
-    if (r->status == TB_OK)
-        note_figure(w, r);
+    if (r->c.bench->end_tables)
+        keep_result(w, r);
+    if (r->status == TB_OK && !r->group)
+        note_figure(w, r); /* a collective's figures go to its benchmark's summary */
     switch (r->status) {
     case TB_OK: w->n_ok++; break;
     case TB_WRONG: w->n_wrong++; break;
@@ -486,6 +555,27 @@ tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err)
     pthread_mutex_unlock(&w->lock);
     free(line);
     return st;
+}
+
+void tb_writer_bench_summaries(tb_writer *w, FILE *f)
+{
+    pthread_mutex_lock(&w->lock);
+    const tb_result **rows = malloc((w->n_kept ? w->n_kept : 1) * sizeof *rows);
+    for (size_t i = 0; rows && i < w->n_kept; i++) {
+        const tb_bench *b = w->kept[i]->c.bench;
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = w->kept[j]->c.bench == b;
+        if (seen)
+            continue;
+        size_t n = 0;
+        for (size_t j = i; j < w->n_kept; j++)
+            if (w->kept[j]->c.bench == b)
+                rows[n++] = w->kept[j];
+        b->end_tables(rows, n, f);
+    }
+    free(rows);
+    pthread_mutex_unlock(&w->lock);
 }
 
 void tb_writer_counts(tb_writer *w, int *ok, int *wrong, int *skipped, int *failed)
@@ -507,6 +597,9 @@ void tb_writer_close(tb_writer *w)
     if (w->csv)
         fclose(w->csv);
     free(w->ladder);
+    for (size_t i = 0; i < w->n_kept; i++)
+        free(w->kept[i]);
+    free(w->kept);
     pthread_mutex_destroy(&w->lock);
     free(w);
 }

@@ -20,9 +20,13 @@ extern "C" {
 
 #define TB_SCHEMA "trainbench/1"
 
-typedef struct {
+typedef struct tb_result {
     tb_case c;
-    const tb_device *device;
+    const tb_device *device;  /* the device; a collective case's first device */
+    const tb_device *group;   /* a collective case's devices (gpus), or NULL */
+    int n_group;
+    tb_collective coll;       /* a collective case's ranks and bus factor (ranks 0: none) */
+    double busbw_gbps;        /* algorithm bandwidth (gbps) x bus factor; NAN when none */
     tb_status status;     /* TB_OK, TB_WRONG, TB_SKIP or TB_DEVFAIL */
     char reason[1024];    /* why, for anything but TB_OK */
     int have_stats;
@@ -76,6 +80,10 @@ void tb_writer_ladder(tb_writer *w, FILE *f);
 /* Prints the best figure each implementation reached on each device (the size where it
  * reached it and its % of peak), one row per device, bench, implementation and dtype. */
 void tb_writer_summary(tb_writer *w, FILE *f);
+
+/* Hands every benchmark that has an end-of-run summary (tb_bench.end_tables) all its results
+ * of the run, in the order they were written, to write its tables to f. */
+void tb_writer_bench_summaries(tb_writer *w, FILE *f);
 
 void tb_writer_close(tb_writer *w);
 

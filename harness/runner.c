@@ -30,6 +30,7 @@ typedef struct {
     tb_err err;       /* the first failure's message */
     baseline_entry *baselines;
     size_t n_baselines, cap_baselines;
+    int n_group;      /* collective cases: the devices of the group (dev is the first) */
 } worker;
 
 const char *tb_runner_unsupported_dtype(const tb_impl *impl, tb_dtype dtype, char *buf,
@@ -114,7 +115,10 @@ static void progress(worker *wk, size_t i, const tb_case *c)
     char cs[128];
     tb_record_case_text(c, cs, sizeof cs);
     pthread_mutex_lock(wk->progress_lock);
-    if (wk->dev->is_host)
+    if (wk->n_group > 1)
+        fprintf(stderr, "\r\033[K[%d GPUs] %zu/%zu %s %s %s %s", wk->n_group, i + 1, wk->ncases,
+                c->bench->name, c->impl->name, tb_dtype_name(c->dtype), cs);
+    else if (wk->dev->is_host)
         fprintf(stderr, "\r\033[K[host] %zu/%zu %s %s %s %s", i + 1, wk->ncases, c->bench->name,
                 c->impl->name, tb_dtype_name(c->dtype), cs);
     else
@@ -133,6 +137,8 @@ static void clear_progress(worker *wk)
     fflush(stderr);
     pthread_mutex_unlock(wk->progress_lock);
 }
+
+static void figures(worker *wk, const tb_case *c, tb_result *r);
 
 /* Measures one set-up case: sampler, stopping rule, telemetry, statistics, figures. */
 static tb_status measure(worker *wk, const tb_case *c, void *state, void *stream,
@@ -175,9 +181,19 @@ static tb_status measure(worker *wk, const tb_case *c, void *state, void *stream
     tb_samples_free(&samples);
     if (!r->have_stats)
         return tb_err_set(err, TB_DEVFAIL, "no samples were taken");
+    figures(wk, c, r);
+    return TB_OK;
+}
+
+/* The rates of a measured case, from its median: FLOP/s, GB/s, bus bandwidth, % of peak,
+ * % of the vendor baseline measured earlier on this device (or group). */
+static void figures(worker *wk, const tb_case *c, tb_result *r)
+{
     double t = r->stats.median;
     r->tflops = r->flops > 0 ? r->flops / t / 1e12 : NAN;
     r->gbps = r->bytes > 0 ? r->bytes / t / 1e9 : NAN;
+    if (r->coll.ranks > 0)
+        r->busbw_gbps = r->gbps * r->coll.bus_factor;
     if (r->peak.usable) {
         double fig = r->peak.kind == TB_PEAK_MEMORY ? r->gbps : r->tflops;
         r->pct_peak = 100.0 * fig / r->peak.derived;
@@ -189,7 +205,27 @@ static tb_status measure(worker *wk, const tb_case *c, void *state, void *stream
         r->vendor_impl = c->impl->compare_to;
     }
     remember(wk, c, figure);
-    return TB_OK;
+}
+
+/* Writes a case's result and folds its status into the worker's; returns the status
+ * (TB_DEVFAIL stops the device; TB_CASEFAIL is an error the run goes on after). */
+static tb_status record(worker *wk, tb_result *r, tb_status st, tb_err *err)
+{
+    r->status = st == TB_CASEFAIL ? TB_DEVFAIL : st;
+    clear_progress(wk);
+    tb_err werr;
+    if (tb_writer_add(wk->w, r, &werr) && !st) {
+        st = TB_DEVFAIL;
+        snprintf(err->msg, sizeof err->msg, "%s", werr.msg);
+    }
+    if ((st == TB_DEVFAIL || st == TB_CASEFAIL) && wk->status != TB_DEVFAIL) {
+        wk->status = TB_DEVFAIL;
+        wk->err = *err;
+    } else if (st == TB_WRONG && wk->status == TB_OK) {
+        wk->status = TB_WRONG;
+        wk->err = *err;
+    }
+    return st;
 }
 
 /* One case end to end; returns the status recorded (TB_DEVFAIL stops the device). */
@@ -200,7 +236,7 @@ static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flus
     memset(&r, 0, sizeof r);
     r.c = *c;
     r.device = wk->dev;
-    r.tflops = r.gbps = r.pct_peak = r.pct_vendor = NAN;
+    r.tflops = r.gbps = r.pct_peak = r.pct_vendor = r.busbw_gbps = NAN;
     r.flops = c->bench->flops ? c->bench->flops(c) : 0;
     r.bytes = c->bench->bytes ? c->bench->bytes(c) : 0;
     r.alloc_bytes = c->bench->alloc_bytes ? c->bench->alloc_bytes(c) : NAN;
@@ -224,7 +260,7 @@ static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flus
     if (why) {
         st = TB_SKIP;
     } else {
-        tb_env env = {wk->dev, stream, wk->opts->seed};
+        tb_env env = {wk->dev, stream, wk->opts->seed, NULL};
         st = c->impl->setup(c, &env, &state, &err);
         if (!st) {
             /* the verification run: outputs were poisoned by setup */
@@ -257,21 +293,7 @@ static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flus
     }
     if (locked)
         pthread_mutex_unlock(wk->exclusive_lock);
-    r.status = st;
-    clear_progress(wk);
-    tb_err werr;
-    if (tb_writer_add(wk->w, &r, &werr) && !st) {
-        st = TB_DEVFAIL;
-        snprintf(err.msg, sizeof err.msg, "%s", werr.msg);
-    }
-    if (st == TB_DEVFAIL && wk->status != TB_DEVFAIL) {
-        wk->status = TB_DEVFAIL;
-        wk->err = err;
-    } else if (st == TB_WRONG && wk->status == TB_OK) {
-        wk->status = TB_WRONG;
-        wk->err = err;
-    }
-    return st;
+    return record(wk, &r, st, &err);
 }
 
 static tb_status device_begin(worker *wk, void **stream, void **flush, size_t *flush_bytes,
@@ -332,32 +354,258 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-tb_status tb_runner_run(const tb_case *cases, size_t ncases, const tb_device *devs, int ndev,
+/* ---- collective cases: one group of every device ---- */
+
+/* One execution of a collective case, waited for at most the group's timeout. */
+static tb_status group_run_once(const tb_case *c, void *state, const tb_group *g, int *timed_out,
+                                tb_err *err)
+{
+    tb_status st = c->impl->run(state, err);
+    if (!st && !g->devices[0].is_host)
+        st = tb_group_wait(g->devices, g->n_devices, g->streams, g->timeout_s, timed_out, err);
+    return st;
+}
+
+static tb_status group_verify(const tb_case *c, void *state, const tb_group *g, tb_result *r,
+                              int *timed_out, tb_err *err)
+{
+    tb_status st = group_run_once(c, state, g, timed_out, err);
+    if (!st)
+        st = c->bench->verify(c, state, &r->verify, err);
+    if (!st) {
+        r->have_verify = 1;
+        if (!r->verify.ok)
+            st = tb_err_set(err, TB_WRONG,
+                            "%lld of %lld values outside tolerance %.3g (max abs err %.3g)",
+                            (long long)r->verify.n_wrong, (long long)r->verify.n_checked,
+                            r->verify.tolerance, r->verify.max_abs_err);
+    }
+    return st;
+}
+
+static tb_status measure_group(worker *wk, const tb_case *c, void *state, const tb_group *g,
+                               tb_result *r, int *timed_out, tb_err *err)
+{
+    const tb_device *first = &g->devices[0];
+    void *nvdev = first->is_host ? NULL : tb_nvml_device(wk->nvml, first->pci_bus_id);
+    tb_group_sampler s;
+    memset(&s, 0, sizeof s);
+    s.impl = c->impl;
+    s.state = state;
+    s.devices = g->devices;
+    s.n_devices = g->n_devices;
+    s.streams = g->streams;
+    s.timeout_s = g->timeout_s;
+    s.nvml = wk->nvml;
+    s.nvml_dev = nvdev;
+    s.tel = &r->tel;
+    tb_samples samples;
+    memset(&samples, 0, sizeof samples);
+    /* host ranks are threads the OS schedules: their times check the pipeline and are no
+     * measurement, so they stop at --min-samples and --min-time, never waiting for a noise
+     * level thread scheduling does not reach */
+    tb_stop_rule rule = wk->opts->rule;
+    if (first->is_host)
+        rule.max_noise = INFINITY;
+    tb_status st = tb_group_sampler_init(&s, err);
+    if (!st) {
+        tb_telemetry_begin(wk->nvml, nvdev, &r->tel);
+        st = tb_timer_measure(&rule, tb_group_sampler_sample, &s, tb_clock_monotonic, NULL,
+                              &samples, err);
+        tb_telemetry_end(wk->nvml, nvdev, &r->tel);
+    }
+    r->timing = tb_group_sampler_timing(&s);
+    r->batch = s.batch;
+    *timed_out |= s.timed_out;
+    tb_group_sampler_destroy(&s);
+    if (!st) {
+        r->stop = samples.reason;
+        if (tb_stats_compute(samples.per_op, samples.count, &r->stats) == 0)
+            r->have_stats = 1;
+        else
+            st = tb_err_set(err, TB_DEVFAIL, "no samples were taken");
+    }
+    tb_samples_free(&samples);
+    if (!st)
+        figures(wk, c, r);
+    return st;
+}
+
+/* Why the group cannot run a case (dtype, a device's compute capability, too few ranks),
+ * or NULL. */
+static const char *group_unsupported(const tb_case *c, const tb_group *g, tb_result *r)
+{
+    const char *why = tb_runner_unsupported_dtype(c->impl, c->dtype, r->reason, sizeof r->reason);
+    for (int d = 0; !why && d < g->n_devices; d++)
+        why = tb_runner_unsupported(c->impl, &g->devices[d], r->reason, sizeof r->reason);
+    tb_err err;
+    if (!why && c->bench->collective(c, g->n_devices, &r->coll, &err) == TB_SKIP) {
+        snprintf(r->reason, sizeof r->reason, "%s", err.msg);
+        why = r->reason;
+    }
+    return why;
+}
+
+/* One collective case end to end: setup on the group, a checked execution, the timed loop,
+ * a second check after it (inputs refilled, outputs poisoned), teardown. A wait that passes
+ * the timeout aborts the case's work and is recorded as an error; it stops the group. */
+static tb_status run_group_case(worker *wk, const tb_case *c, tb_group *g)
+{
+    tb_result r;
+    memset(&r, 0, sizeof r);
+    r.c = *c;
+    r.device = &g->devices[0];
+    r.group = g->devices;
+    r.n_group = g->n_devices;
+    r.tflops = r.gbps = r.pct_peak = r.pct_vendor = r.busbw_gbps = NAN;
+    r.flops = c->bench->flops ? c->bench->flops(c) : 0;
+    r.bytes = c->bench->bytes ? c->bench->bytes(c) : 0;
+    tb_peak_kind pk = c->bench->peak_kind ? c->bench->peak_kind(c) : TB_PEAK_NONE;
+    tb_specs_peak(r.device, pk, c->dtype, &r.peak);
+
+    tb_err err;
+    err.msg[0] = '\0';
+    tb_status st = TB_OK;
+    if (group_unsupported(c, g, &r))
+        return record(wk, &r, TB_SKIP, &err);
+    tb_env env = {r.device, g->streams[0], wk->opts->seed, g};
+    void *state = NULL;
+    int timed_out = 0;
+    st = c->impl->setup(c, &env, &state, &err);
+    if (!st) {
+        st = group_verify(c, state, g, &r, &timed_out, &err);
+        if (!st)
+            st = measure_group(wk, c, state, g, &r, &timed_out, &err);
+        if (!st && c->bench->reinit) {
+            /* nccl-tests' check: one more execution after the timed loop, on fresh inputs
+             * and poisoned outputs; its result is the one recorded */
+            memset(&r.verify, 0, sizeof r.verify);
+            r.have_verify = 0;
+            st = c->bench->reinit(c, state, &err);
+            if (!st)
+                st = group_verify(c, state, g, &r, &timed_out, &err);
+        }
+        int drained = 1;
+        if (timed_out) {
+            char what[sizeof err.msg];
+            snprintf(what, sizeof what, "%s", err.msg);
+            if (c->bench->abort)
+                c->bench->abort(c, state);
+            tb_err ignored;
+            drained = tb_group_wait(g->devices, g->n_devices, g->streams, 10.0, NULL,
+                                    &ignored) == TB_OK;
+            st = tb_err_set(&err, TB_DEVFAIL, "%s; the case's work was %s", what,
+                            drained ? "aborted" : "aborted but did not end");
+        }
+        if (drained)
+            c->impl->teardown(state);
+    }
+    if (st)
+        snprintf(r.reason, sizeof r.reason, "%s", err.msg);
+    return record(wk, &r, st, &err);
+}
+
+typedef struct {
+    const tb_impl *impl;
+    tb_keep keep;
+} keep_slot;
+
+/* Runs the collective cases on every device as one group, from this thread. */
+static void run_group(worker *wk, const tb_device *devs, int ndev)
+{
+    void **streams = calloc((size_t)ndev, sizeof *streams);
+    keep_slot *keeps = calloc(wk->ncases ? wk->ncases : 1, sizeof *keeps);
+    size_t nkeeps = 0;
+    if (!streams || !keeps) {
+        free(streams);
+        free(keeps);
+        wk->status = tb_err_set(&wk->err, TB_DEVFAIL, "out of host memory");
+        return;
+    }
+    int streams_failed = 0;
+    for (int d = 0; d < ndev && !streams_failed; d++) {
+        if (devs[d].is_host)
+            continue;
+        cudaStream_t s;
+        cudaError_t e = cudaSetDevice(devs[d].ordinal);
+        if (e == cudaSuccess)
+            e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+        if (e != cudaSuccess) {
+            wk->status = tb_err_set(&wk->err, TB_DEVFAIL, "GPU %d: cannot create a stream: %s",
+                                    devs[d].ordinal, cudaGetErrorString(e));
+            streams_failed = 1;
+        } else {
+            streams[d] = s;
+        }
+    }
+    for (size_t i = 0; i < wk->ncases && !streams_failed; i++) {
+        const tb_case *c = &wk->cases[i];
+        size_t k = 0;
+        while (k < nkeeps && keeps[k].impl != c->impl)
+            k++;
+        if (k == nkeeps)
+            keeps[nkeeps++].impl = c->impl;
+        tb_group g = {devs, ndev, streams, &keeps[k].keep, wk->opts->rule.timeout};
+        progress(wk, i, c);
+        if (run_group_case(wk, c, &g) == TB_DEVFAIL)
+            break;
+    }
+    for (size_t k = 0; k < nkeeps; k++)
+        if (keeps[k].keep.obj && keeps[k].keep.release)
+            keeps[k].keep.release(keeps[k].keep.obj);
+    for (int d = 0; d < ndev; d++)
+        if (streams[d]) {
+            cudaSetDevice(devs[d].ordinal);
+            cudaStreamDestroy((cudaStream_t)streams[d]);
+        }
+    free(streams);
+    free(keeps);
+    free(wk->baselines);
+    wk->baselines = NULL;
+}
+
+tb_status tb_runner_run(const tb_case *all_cases, size_t n_all, const tb_device *devs, int ndev,
                         const tb_run_opts *opts, tb_nvml *nvml, tb_writer *w, tb_err *err)
 {
     pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_t exclusive_lock = PTHREAD_MUTEX_INITIALIZER;
-    worker *wks = calloc((size_t)ndev, sizeof *wks);
+    worker *wks = calloc((size_t)ndev + 1, sizeof *wks);
     pthread_t *th = calloc((size_t)ndev, sizeof *th);
     int *started = calloc((size_t)ndev, sizeof *started);
-    if (!wks || !th || !started) {
+    /* the per-device cases, then the collective ones (run after, on the whole group) */
+    tb_case *cases = malloc((n_all ? n_all : 1) * sizeof *cases);
+    if (!wks || !th || !started || !cases) {
         free(wks);
         free(th);
         free(started);
+        free(cases);
         return tb_err_set(err, TB_DEVFAIL, "out of host memory");
     }
-    for (int d = 0; d < ndev; d++) {
+    size_t ncases = 0, ngroup = 0;
+    for (size_t i = 0; i < n_all; i++)
+        if (!all_cases[i].bench->collective)
+            cases[ncases++] = all_cases[i];
+    for (size_t i = 0; i < n_all; i++)
+        if (all_cases[i].bench->collective)
+            cases[ncases + ngroup++] = all_cases[i];
+    for (int d = 0; d < ndev && ncases; d++) {
         wks[d] = (worker){cases, ncases, &devs[d], opts, nvml, w, &progress_lock,
-                          &exclusive_lock, TB_OK, {{0}}, NULL, 0, 0};
+                          &exclusive_lock, TB_OK, {{0}}, NULL, 0, 0, 1};
         if (opts->serial || ndev == 1 || pthread_create(&th[d], NULL, worker_main, &wks[d]))
             worker_main(&wks[d]);
         else
             started[d] = 1;
     }
-    tb_status worst = TB_OK;
-    for (int d = 0; d < ndev; d++) {
+    for (int d = 0; d < ndev; d++)
         if (started[d])
             pthread_join(th[d], NULL);
+    if (ngroup) {
+        wks[ndev] = (worker){cases + ncases, ngroup, &devs[0], opts, nvml, w, &progress_lock,
+                             &exclusive_lock, TB_OK, {{0}}, NULL, 0, 0, ndev};
+        run_group(&wks[ndev], devs, ndev);
+    }
+    tb_status worst = TB_OK;
+    for (int d = 0; d <= ndev; d++) {
         if (wks[d].status == TB_DEVFAIL && worst != TB_DEVFAIL) {
             worst = TB_DEVFAIL;
             *err = wks[d].err;
@@ -369,5 +617,6 @@ tb_status tb_runner_run(const tb_case *cases, size_t ncases, const tb_device *de
     free(wks);
     free(th);
     free(started);
+    free(cases);
     return worst;
 }

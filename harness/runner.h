@@ -3,8 +3,16 @@
  *
  * Per case: check the device can run it -> setup -> one run -> verify -> measure -> record
  * -> teardown. A wrong result is recorded and not timed. Implementations marked exclusive
- * (they measure something the GPUs share, such as the host link) run on one GPU at a time. A device failure is recorded and
- * stops that device's remaining cases; results already written stay written. */
+ * (they measure something the GPUs share, such as the host link) run on one GPU at a time. A
+ * device failure is recorded and stops that device's remaining cases; results already
+ * written stay written.
+ *
+ * The cases of a collective benchmark (tb_bench.collective) run after the others, once, on
+ * every device together as one group, driven from one thread: timed by nccl-tests' method
+ * (sampler.h), every wait bounded by the stopping rule's timeout (a hang is aborted through
+ * tb_bench.abort, recorded as timed out, and stops the group), and checked again after the
+ * timed loop when the benchmark can refill its inputs (tb_bench.reinit). A case a library
+ * refused (TB_CASEFAIL) is recorded as an error and the group goes on; the run exits 4. */
 #ifndef TB_RUNNER_H
 #define TB_RUNNER_H
 

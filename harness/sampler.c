@@ -1,6 +1,8 @@
 #include "sampler.h"
 
 #include <math.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cudacheck.h"
@@ -197,4 +199,184 @@ void tb_sampler_destroy(tb_sampler *s)
         cudaFreeHost(s->block_flag);
     s->graph_exec = s->ev_start = s->ev_stop = NULL;
     s->block_flag = s->block_flag_dev = NULL;
+}
+
+/* ---- collective cases ---- */
+
+tb_status tb_group_wait(const tb_device *devices, int n, void *const *streams, double timeout_s,
+                        int *timed_out, tb_err *err)
+{
+    double deadline = tb_clock_monotonic(NULL) + timeout_s;
+    for (int d = 0; d < n; d++) {
+        if (devices[d].is_host)
+            continue;
+        TB_CUDA_TRY(cudaSetDevice(devices[d].ordinal), err);
+        for (;;) {
+            cudaError_t e = cudaStreamQuery((cudaStream_t)streams[d]);
+            if (e == cudaSuccess)
+                break;
+            if (e != cudaErrorNotReady)
+                return tb_err_set(err, TB_DEVFAIL, "GPU %d: %s (%s)", devices[d].ordinal,
+                                  cudaGetErrorName(e), cudaGetErrorString(e));
+            if (tb_clock_monotonic(NULL) > deadline) {
+                if (timed_out)
+                    *timed_out = 1;
+                return tb_err_set(err, TB_DEVFAIL, "timed out after %g s waiting for GPU %d",
+                                  timeout_s, devices[d].ordinal);
+            }
+            sched_yield();
+        }
+    }
+    return TB_OK;
+}
+
+static tb_status group_run_n(tb_group_sampler *s, long n, tb_err *err)
+{
+    for (long i = 0; i < n; i++) {
+        tb_status st = s->impl->run(s->state, err);
+        if (st)
+            return st;
+    }
+    return TB_OK;
+}
+
+/* Times n executions (or one replay of the graphs when n is 0) with the host clock. */
+static tb_status group_time(tb_group_sampler *s, long n, double *elapsed, tb_err *err)
+{
+    double t0 = tb_clock_monotonic(NULL);
+    tb_status st = TB_OK;
+    if (s->devices[0].is_host) {
+        st = group_run_n(s, n, err);
+    } else if (n == 0) {
+        for (int d = 0; d < s->n_devices && !st; d++) {
+            cudaError_t e = cudaSetDevice(s->devices[d].ordinal);
+            if (e == cudaSuccess)
+                e = cudaGraphLaunch((cudaGraphExec_t)s->graph_execs[d],
+                                    (cudaStream_t)s->streams[d]);
+            if (e != cudaSuccess)
+                st = tb_err_set(err, TB_DEVFAIL, "cudaGraphLaunch on GPU %d failed: %s",
+                                s->devices[d].ordinal, cudaGetErrorString(e));
+        }
+    } else {
+        st = group_run_n(s, n, err);
+    }
+    if (!st && !s->devices[0].is_host)
+        st = tb_group_wait(s->devices, s->n_devices, s->streams, s->timeout_s, &s->timed_out,
+                           err);
+    *elapsed = tb_clock_monotonic(NULL) - t0;
+    return st;
+}
+
+static void group_drop_graphs(tb_group_sampler *s)
+{
+    for (int d = 0; s->graph_execs && d < s->n_devices; d++)
+        if (s->graph_execs[d]) {
+            cudaGraphExecDestroy((cudaGraphExec_t)s->graph_execs[d]);
+            s->graph_execs[d] = NULL;
+        }
+    s->use_graph = 0;
+}
+
+/* Captures batch executions into one graph per device (every stream captured at once, as
+ * the execution spans them); on any failure the batch is launched instead. */
+static void group_capture(tb_group_sampler *s)
+{
+    int n = s->n_devices, begun = 0, ok = 1;
+    cudaGraph_t *graphs = calloc((size_t)n, sizeof *graphs);
+    if (!s->graph_execs)
+        s->graph_execs = calloc((size_t)n, sizeof *s->graph_execs);
+    if (!graphs || !s->graph_execs) {
+        free(graphs);
+        return;
+    }
+    for (; begun < n && ok; begun++)
+        ok = cudaSetDevice(s->devices[begun].ordinal) == cudaSuccess &&
+             cudaStreamBeginCapture((cudaStream_t)s->streams[begun],
+                                    cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+    tb_err ignored;
+    if (ok && group_run_n(s, s->batch, &ignored))
+        ok = 0;
+    for (int d = 0; d < begun; d++) {
+        cudaSetDevice(s->devices[d].ordinal);
+        if (cudaStreamEndCapture((cudaStream_t)s->streams[d], &graphs[d]) != cudaSuccess ||
+            !graphs[d])
+            ok = 0;
+    }
+    for (int d = 0; d < n && ok; d++) {
+        cudaSetDevice(s->devices[d].ordinal);
+        cudaGraphExec_t exec = NULL;
+        if (cudaGraphInstantiate(&exec, graphs[d], 0) != cudaSuccess)
+            ok = 0;
+        s->graph_execs[d] = exec;
+    }
+    for (int d = 0; d < n; d++)
+        if (graphs[d])
+            cudaGraphDestroy(graphs[d]);
+    free(graphs);
+    cudaGetLastError();
+    if (ok)
+        s->use_graph = 1;
+    else
+        group_drop_graphs(s);
+}
+
+tb_status tb_group_sampler_init(tb_group_sampler *s, tb_err *err)
+{
+    double t = 0;
+    tb_status st = group_time(s, 1, &t, err);
+    if (st)
+        return st;
+    s->batch = batch_for(t);
+    if (s->devices[0].is_host)
+        return TB_OK;
+    if (s->batch > 1) {
+        if ((st = group_time(s, s->batch, &t, err)))
+            return st;
+        double per_op = t / (double)s->batch;
+        s->batch = batch_for(per_op);
+        if (per_op < TB_GRAPH_BELOW_S) {
+            group_capture(s);
+            /* a replay has less launch overhead than the launches the batch was sized from */
+            for (int tries = 0; s->use_graph && tries < 3; tries++) {
+                if ((st = group_time(s, 0, &t, err)))
+                    return st;
+                long want = batch_for(t / (double)s->batch);
+                if (t >= 0.9 * TB_BATCH_TARGET_S || want <= s->batch)
+                    break;
+                group_drop_graphs(s);
+                s->batch = want;
+                group_capture(s);
+            }
+        }
+    }
+    /* one full sample as warm-up, never counted */
+    return group_time(s, s->use_graph ? 0 : s->batch, &t, err);
+}
+
+tb_status tb_group_sampler_sample(void *ctx, double *per_op, double *spent, tb_err *err)
+{
+    tb_group_sampler *s = ctx;
+    double t = 0;
+    tb_status st = group_time(s, s->use_graph ? 0 : s->batch, &t, err);
+    if (st)
+        return st;
+    *spent = t;
+    *per_op = t / (double)s->batch;
+    if (s->tel)
+        tb_telemetry_sample(s->nvml, s->nvml_dev, s->tel);
+    return TB_OK;
+}
+
+const char *tb_group_sampler_timing(const tb_group_sampler *s)
+{
+    if (s->devices[0].is_host)
+        return "host";
+    return s->use_graph ? "graph" : "batch";
+}
+
+void tb_group_sampler_destroy(tb_group_sampler *s)
+{
+    group_drop_graphs(s);
+    free(s->graph_execs);
+    s->graph_execs = NULL;
 }

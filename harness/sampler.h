@@ -55,6 +55,45 @@ const char *tb_sampler_timing(const tb_sampler *s);
 
 void tb_sampler_destroy(tb_sampler *s);
 
+/* Collective cases (nccl-tests' method): one execution is enqueued on every device's stream;
+ * the host clock times from before the first launch to after every stream has finished, and
+ * time per execution is that divided by the batch (the slowest rank decides). Executions
+ * shorter than TB_GRAPH_BELOW_S are captured, per device, into a CUDA graph of the batch and
+ * replayed, so what is timed is not the launches. Every wait for the streams is bounded by
+ * timeout_s. On the host the implementation runs each execution itself. */
+typedef struct {
+    const tb_impl *impl;
+    void *state;
+    const tb_device *devices;
+    int n_devices;
+    void *const *streams;
+    double timeout_s;
+    long batch;
+    int use_graph;
+    void **graph_execs;  /* cudaGraphExec_t per device */
+    int timed_out;       /* set when a wait passed timeout_s */
+    tb_nvml *nvml;
+    void *nvml_dev;      /* the group's first GPU */
+    tb_telemetry *tel;
+} tb_group_sampler;
+
+/* Waits until every stream of the group has finished, at most timeout_s seconds. Returns
+ * TB_OK, or TB_DEVFAIL with the CUDA error or "timed out after S s waiting for GPU N" (then
+ * *timed_out is set). */
+tb_status tb_group_wait(const tb_device *devices, int n, void *const *streams, double timeout_s,
+                        int *timed_out, tb_err *err);
+
+/* As tb_sampler_init, for a collective case. */
+tb_status tb_group_sampler_init(tb_group_sampler *s, tb_err *err);
+
+/* A tb_sample_fn: ctx is a tb_group_sampler. */
+tb_status tb_group_sampler_sample(void *ctx, double *per_op, double *spent, tb_err *err);
+
+/* "graph", "batch" or "host". */
+const char *tb_group_sampler_timing(const tb_group_sampler *s);
+
+void tb_group_sampler_destroy(tb_group_sampler *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -49,6 +49,7 @@ int tb_stats_compute(const double *samples, size_t n, tb_stats *out)
     out->median = tb_stats_quantile_sorted(s, n, 0.5);
     out->q1 = tb_stats_quantile_sorted(s, n, 0.25);
     out->q3 = tb_stats_quantile_sorted(s, n, 0.75);
+    out->p99 = tb_stats_quantile_sorted(s, n, 0.99);
     mean_stdev(samples, n, &out->mean, &out->stdev);
     out->rel_stdev = out->mean != 0.0 ? out->stdev / fabs(out->mean) : 0.0;
     free(s);

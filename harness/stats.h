@@ -13,6 +13,7 @@ typedef struct {
     double median, min, max, mean;
     double stdev;     /* sample standard deviation (n - 1); 0 for one sample */
     double q1, q3;    /* quartiles, linear interpolation between order statistics */
+    double p99;       /* 99th percentile, the same interpolation */
     double rel_stdev; /* stdev / mean; 0 when mean is 0 */
 } tb_stats;
 

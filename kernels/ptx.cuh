@@ -94,4 +94,49 @@ __device__ __forceinline__ uint32_t tb_ptx_pack_f16x2(float lo, float hi)
     return d;
 }
 
+// Cross-GPU flags: a store that releases (every earlier write of this thread, and those it
+// has observed, are visible to whoever acquires the value) and a load that acquires, at
+// system scope so they order accesses between GPUs over NVLink/PCIe.
+__device__ __forceinline__ void tb_ptx_st_release_sys(unsigned *p, unsigned v)
+{
+    asm volatile("st.release.sys.global.u32 [%0], %1;\n" ::"l"(p), "r"(v) : "memory");
+}
+
+__device__ __forceinline__ unsigned tb_ptx_ld_acquire_sys(const unsigned *p)
+{
+    unsigned v;
+    asm volatile("ld.acquire.sys.global.u32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+// A plain 32-bit load that is never cached in registers (a flag the host may set).
+__device__ __forceinline__ int tb_ptx_ld_volatile(const int *p)
+{
+    int v;
+    asm volatile("ld.volatile.global.s32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+// fp32 <-> fp16 / bf16, rounding to nearest even.
+__device__ __forceinline__ float tb_ptx_f16_to_f32(unsigned short h)
+{
+    float f;
+    asm("cvt.f32.f16 %0, %1;\n" : "=f"(f) : "h"(h));
+    return f;
+}
+
+__device__ __forceinline__ unsigned short tb_ptx_f32_to_f16(float f)
+{
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;\n" : "=h"(h) : "f"(f));
+    return h;
+}
+
+__device__ __forceinline__ unsigned short tb_ptx_f32_to_bf16(float f)
+{
+    unsigned short h;
+    asm("cvt.rn.bf16.f32 %0, %1;\n" : "=h"(h) : "f"(f));
+    return h;
+}
+
 #endif

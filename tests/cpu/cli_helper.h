@@ -13,7 +13,7 @@
 
 typedef struct {
     int code;
-    char out[65536];
+    char out[1 << 20];
     char err[16384];
 } cli_result;
 

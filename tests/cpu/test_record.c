@@ -32,7 +32,8 @@ static const tb_impl impls[] = {
      NULL},
 };
 static const tb_bench bench = {"fake", "a fake bench", axes, 2, impls, 2, 0, NULL,
-                               NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL};
+                               NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL,
+                               NULL, NULL, NULL, NULL};
 
 static tb_device dev;
 

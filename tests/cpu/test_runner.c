@@ -70,7 +70,8 @@ static const tb_impl fake_impls[] = {
      fake_teardown, NULL},
 };
 static const tb_bench fake = {"fake", "a fake benchmark", fake_axes, 1, fake_impls, 1, 0, NULL,
-                              fake_bytes, NULL, fake_verify, NULL, 0, NULL, NULL, NULL, NULL};
+                              fake_bytes, NULL, fake_verify, NULL, 0, NULL, NULL, NULL, NULL,
+                              NULL, NULL, NULL, NULL};
 
 static tb_status run_cases(const int *behaviours, int n, const char *path)
 {
@@ -178,5 +179,123 @@ Test(runner, ok_cases_are_measured_with_the_stopping_rule, .init = tmp)
     cr_assert_gt(cJSON_GetObjectItem(o, "gbps")->valuedouble, 0);
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "verify"), "ok")));
     cJSON_Delete(o);
+    remove(path);
+}
+
+/* ---- a collective benchmark: one group, its figures, the check after the timed loop ---- */
+
+typedef struct {
+    int behaviour; /* 0 good, 1 wrong after the timed loop, 2 the library refuses the case */
+    int reinits;
+    float out;
+} coll_state;
+
+static tb_status coll_setup(const tb_case *c, const tb_env *e, void **s, tb_err *err)
+{
+    cr_assert_not_null(e->group, "a collective case is given its group");
+    cr_assert_eq(e->group->n_devices, 1);
+    cr_assert_not_null(e->group->keep);
+    if (c->axis[0] == 2)
+        return tb_err_set(err, TB_CASEFAIL, "fakeCommInit failed: unhandled system error");
+    coll_state *st = calloc(1, sizeof *st);
+    st->behaviour = (int)c->axis[0];
+    *s = st;
+    return TB_OK;
+}
+
+static tb_status coll_run(void *s, tb_err *err)
+{
+    (void)err;
+    coll_state *st = s;
+    st->out = st->behaviour == 1 && st->reinits ? 41.0f : 42.0f;
+    return TB_OK;
+}
+
+static tb_status coll_verify(const tb_case *c, void *s, tb_verify *v, tb_err *err)
+{
+    (void)c, (void)err;
+    coll_state *st = s;
+    memset(v, 0, sizeof *v);
+    v->n_checked = 8;
+    v->n_wrong = st->out != 42.0f ? 3 : 0;
+    v->ok = !v->n_wrong;
+    return TB_OK;
+}
+
+static tb_status coll_reinit(const tb_case *c, void *s, tb_err *err)
+{
+    (void)c, (void)err;
+    ((coll_state *)s)->reinits++;
+    return TB_OK;
+}
+
+static tb_status coll_group(const tb_case *c, int n_devices, tb_collective *out, tb_err *err)
+{
+    (void)c, (void)err;
+    out->ranks = 4 * n_devices;
+    out->bus_factor = 1.5;
+    out->shared_device = 0;
+    return TB_OK;
+}
+
+static const tb_impl coll_impls[] = {
+    {"coll", TB_KIND_HOST, "a fake collective", 0, 0, TB_DT(TB_FP32), NULL, 0, coll_setup,
+     coll_run, fake_teardown, NULL},
+};
+static const tb_bench coll = {"coll", "a fake collective", fake_axes, 1, coll_impls, 1, 0, NULL,
+                              fake_bytes, NULL, coll_verify, NULL, 0, NULL, NULL, NULL, NULL,
+                              coll_group, coll_reinit, NULL, NULL};
+
+Test(runner, a_collective_case_is_checked_again_after_timing_and_records_its_group, .init = tmp)
+{
+    tb_case cases[3];
+    const int b[] = {0, 2, 1};
+    for (int i = 0; i < 3; i++) {
+        memset(&cases[i], 0, sizeof cases[i]);
+        cases[i].bench = &coll;
+        cases[i].impl = &coll_impls[0];
+        cases[i].dtype = TB_FP32;
+        cases[i].axis[0] = b[i];
+    }
+    tb_device host;
+    tb_device_host(&host);
+    cJSON *ctx = cJSON_CreateObject();
+    tb_writer *w;
+    tb_err err;
+    cr_assert_eq(tb_writer_open(&w, path, NULL, NULL, ctx, &err), TB_OK, "%s", err.msg);
+    cJSON_Delete(ctx);
+    tb_run_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.rule = (tb_stop_rule){3, 0.0, 0.5, 2.0};
+    cr_assert_eq(tb_runner_run(cases, 3, &host, 1, &opts, NULL, w, &err), TB_DEVFAIL,
+                 "a refused case makes the run exit 4");
+    tb_writer_close(w);
+    char s[8][16];
+    cr_assert_eq(statuses(path, s, 8), 3, "the refused case does not stop the others");
+    cr_assert_str_eq(s[0], "ok");
+    cr_assert_str_eq(s[1], "error");
+    cr_assert_str_eq(s[2], "wrong", "wrong in the check after the timed loop");
+    FILE *f = fopen(path, "r");
+    static char line[1 << 16];
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    cJSON *o = cJSON_Parse(line);
+    cr_assert_eq(cJSON_GetObjectItem(o, "ranks")->valuedouble, 4);
+    double gbps = cJSON_GetObjectItem(o, "gbps")->valuedouble;
+    cr_assert_float_eq(cJSON_GetObjectItem(o, "busbw_gbps")->valuedouble, 1.5 * gbps, 1e-9 * gbps);
+    cr_assert_float_eq(cJSON_GetObjectItem(o, "algbw_gbps")->valuedouble, gbps, 0);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(o, "gpus")), 0, "the host group");
+    cJSON_Delete(o);
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    o = cJSON_Parse(line);
+    cr_assert_str_eq(cJSON_GetObjectItem(o, "reason")->valuestring,
+                     "fakeCommInit failed: unhandled system error");
+    cJSON_Delete(o);
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    o = cJSON_Parse(line);
+    cr_assert_gt(cJSON_GetObjectItem(o, "samples")->valuedouble, 0, "it was timed first");
+    cr_assert_eq(cJSON_GetObjectItem(o, "n_wrong")->valuedouble, 3);
+    cJSON_Delete(o);
+    fclose(f);
     remove(path);
 }

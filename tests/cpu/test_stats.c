@@ -16,6 +16,7 @@ Test(stats, five_known_samples)
     cr_assert_float_eq(s.stdev, sqrt(2.5), 1e-12); /* sample stdev, n - 1 */
     cr_assert_float_eq(s.q1, 2.0, 1e-12);
     cr_assert_float_eq(s.q3, 4.0, 1e-12);
+    cr_assert_float_eq(s.p99, 4.96, 1e-12); /* position 0.99 * 4 = 3.96 between 4 and 5 */
     cr_assert_float_eq(s.rel_stdev, sqrt(2.5) / 3.0, 1e-12);
     cr_assert_float_eq(x[0], 5.0, 0, "the input is not reordered");
 }

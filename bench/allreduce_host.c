@@ -1,0 +1,210 @@
+/* allreduce_host.c - the hand-written all-reduce kernels' schedules on host threads. Each
+ * function mirrors the kernel of the same name in kernels/allreduce/: same ranges, same step
+ * order, same flags and epochs; only the element loops are scalar. */
+#include "allreduce_host.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "../kernels/allreduce/ar_data.h"
+
+static int host_wait(tb_ar_host *h, const unsigned *flag, unsigned v)
+{
+    while ((int)(__atomic_load_n(flag, __ATOMIC_ACQUIRE) - v) < 0) {
+        if (__atomic_load_n(&h->abort, __ATOMIC_RELAXED))
+            return 0;
+        sched_yield();
+    }
+    return 1;
+}
+
+static int host_barrier(tb_ar_host *h, int rank, int slot, int b, unsigned v)
+{
+    for (int t = 0; t < h->nranks; t++)
+        if (t != rank)
+            __atomic_store_n(&h->flags[t][tb_ar_flag_index(slot, rank, b)], v, __ATOMIC_RELEASE);
+    for (int t = 0; t < h->nranks; t++)
+        if (t != rank && !host_wait(h, &h->flags[rank][tb_ar_flag_index(slot, t, b)], v))
+            return 0;
+    return 1;
+}
+
+static void host_send(tb_ar_host *h, int to, int slot, int b, unsigned v)
+{
+    __atomic_store_n(&h->flags[to][tb_ar_flag_index(slot, 0, b)], v, __ATOMIC_RELEASE);
+}
+
+static int host_recv(tb_ar_host *h, int rank, int slot, int b, unsigned v)
+{
+    return host_wait(h, &h->flags[rank][tb_ar_flag_index(slot, 0, b)], v);
+}
+
+static void host_reduce_all(tb_ar_host *h, int rank, long long lo, long long hi, void *dst)
+{
+    for (long long i = lo; i < hi; i++) {
+        float acc = tb_ar_get(h->in[rank], h->dtype, i);
+        for (int p = 1; p < h->nranks; p++)
+            acc = tb_ar_combine(h->op, acc, tb_ar_get(h->in[(rank + p) % h->nranks], h->dtype, i));
+        tb_ar_set(dst, h->dtype, i, acc);
+    }
+}
+
+static void host_combine(tb_ar_host *h, const void *src, const void *add, void *dst, void *dst2,
+                         long long lo, long long hi)
+{
+    for (long long i = lo; i < hi; i++) {
+        float x = tb_ar_get(src, h->dtype, i);
+        if (add)
+            x = tb_ar_combine(h->op, x, tb_ar_get(add, h->dtype, i));
+        tb_ar_set(dst, h->dtype, i, x);
+        if (dst2)
+            tb_ar_set(dst2, h->dtype, i, x);
+    }
+}
+
+static int oneshot_block(tb_ar_host *h, int rank, int b, int vec)
+{
+    unsigned v = h->epochs[rank][b] + 1;
+    long long lo, hi;
+    tb_ar_oneshot_range(h->count, vec, h->blocks, b, &lo, &hi);
+    if (!host_barrier(h, rank, 0, b, v))
+        return 0;
+    host_reduce_all(h, rank, lo, hi, h->inplace ? h->scratch[rank] : h->out[rank]);
+    if (!host_barrier(h, rank, 1, b, v))
+        return 0;
+    if (h->inplace)
+        host_combine(h, h->scratch[rank], NULL, h->out[rank], NULL, lo, hi);
+    h->epochs[rank][b] = v;
+    return 1;
+}
+
+static int twoshot_block(tb_ar_host *h, int rank, int b, int vec)
+{
+    int n = h->nranks;
+    unsigned v = h->epochs[rank][b] + 1;
+    long long lo, hi;
+    if (!host_barrier(h, rank, 0, b, v))
+        return 0;
+    tb_ar_twoshot_range(h->count, n, vec, h->blocks, rank, b, &lo, &hi);
+    host_reduce_all(h, rank, lo, hi, h->out[rank]);
+    if (!host_barrier(h, rank, 1, b, v))
+        return 0;
+    for (int p = 1; p < n; p++) {
+        int s = (rank + p) % n;
+        tb_ar_twoshot_range(h->count, n, vec, h->blocks, s, b, &lo, &hi);
+        host_combine(h, h->out[s], NULL, h->out[rank], NULL, lo, hi);
+    }
+    if (!host_barrier(h, rank, 2, b, v))
+        return 0;
+    h->epochs[rank][b] = v;
+    return 1;
+}
+
+static int ring_block(tb_ar_host *h, int rank, int b, int vec)
+{
+    int n = h->nranks, next = (rank + 1) % n;
+    unsigned v = h->epochs[rank][b] + 1;
+    int pieces = tb_ar_ring_pieces(h->count, n, vec, h->piece);
+    int rounds = tb_ar_ring_rounds(pieces, h->blocks);
+    if (!host_barrier(h, rank, 0, b, v))
+        return 0;
+    for (int q = 0; q < rounds && q * h->blocks + b < pieces; q++) {
+        int p = q * h->blocks + b;
+        unsigned rv = v + (unsigned)q;
+        long long lo, hi;
+        for (int k = 0; k < n - 1; k++) {
+            tb_ar_ring_piece(h->count, n, vec, pieces, tb_ar_ring_rs_chunk(rank, k, n), p, &lo, &hi);
+            if (k > 0 && !host_recv(h, rank, k, b, rv))
+                return 0;
+            host_combine(h, h->in[rank], k > 0 ? h->scratch[rank] : NULL, h->scratch[next], NULL,
+                         lo, hi);
+            host_send(h, next, 1 + k, b, rv);
+        }
+        tb_ar_ring_piece(h->count, n, vec, pieces, tb_ar_ring_owned(rank, n), p, &lo, &hi);
+        if (!host_recv(h, rank, n - 1, b, rv))
+            return 0;
+        host_combine(h, h->in[rank], h->scratch[rank], h->out[rank], h->out[next], lo, hi);
+        host_send(h, next, n, b, rv);
+        for (int j = 1; j < n - 1; j++) {
+            tb_ar_ring_piece(h->count, n, vec, pieces, tb_ar_ring_ag_chunk(rank, j, n), p, &lo, &hi);
+            if (!host_recv(h, rank, n + j - 1, b, rv))
+                return 0;
+            host_combine(h, h->out[rank], NULL, h->out[next], NULL, lo, hi);
+            host_send(h, next, n + j, b, rv);
+        }
+        if (!host_recv(h, rank, 2 * n - 2, b, rv))
+            return 0;
+    }
+    h->epochs[rank][b] = v + (unsigned)(rounds > 0 ? rounds - 1 : 0);
+    return 1;
+}
+
+int tb_ar_host_rank(tb_ar_host *h, int rank)
+{
+    if (rank == h->stall_rank)
+        return 1; /* never arrives: the others wait until the watchdog aborts them */
+    int vec = tb_ar_vec_elems(h->dtype);
+    for (int b = 0; b < h->blocks; b++) {
+        int ok = h->algo == TB_AR_ONESHOT   ? oneshot_block(h, rank, b, vec)
+                 : h->algo == TB_AR_TWOSHOT ? twoshot_block(h, rank, b, vec)
+                                            : ring_block(h, rank, b, vec);
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+typedef struct {
+    tb_ar_host *h;
+    int rank;
+} rank_arg;
+
+static void *rank_main(void *p)
+{
+    rank_arg *a = p;
+    tb_ar_host_rank(a->h, a->rank);
+    return NULL;
+}
+
+tb_status tb_ar_host_run(tb_ar_host *h, double timeout_s, tb_err *err)
+{
+    pthread_t th[TB_AR_MAX_RANKS];
+    rank_arg args[TB_AR_MAX_RANKS];
+    int started = 0;
+    __atomic_store_n(&h->abort, 0, __ATOMIC_RELAXED);
+    for (; started < h->nranks; started++) {
+        args[started] = (rank_arg){h, started};
+        if (pthread_create(&th[started], NULL, rank_main, &args[started]))
+            break;
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    double whole = (double)(long long)timeout_s;
+    deadline.tv_sec += (time_t)whole;
+    deadline.tv_nsec += (long)((timeout_s - whole) * 1e9);
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    int late = -1;
+    if (started < h->nranks)
+        __atomic_store_n(&h->abort, 1, __ATOMIC_RELAXED);
+    for (int r = 0; r < started; r++) {
+        if (late < 0 && pthread_timedjoin_np(th[r], NULL, &deadline) == ETIMEDOUT) {
+            late = r;
+            __atomic_store_n(&h->abort, 1, __ATOMIC_RELAXED);
+        }
+        if (late >= 0)
+            pthread_join(th[r], NULL);
+    }
+    if (started < h->nranks)
+        return tb_err_set(err, TB_DEVFAIL, "cannot start the thread of host rank %d", started);
+    if (late >= 0)
+        return tb_err_set(err, TB_DEVFAIL,
+                          "timed out after %g s waiting for host rank %d (%d ranks)", timeout_s,
+                          late, h->nranks);
+    return TB_OK;
+}

@@ -1,0 +1,116 @@
+/* ar_schedule.h - which elements each rank and block of the hand-written all-reduce kernels
+ * touch at each step: shared by the kernels, the host implementation and the CPU tests.
+ *
+ * Everything is cut in units of one 16-byte vector (4 fp32 or 8 bf16/fp16 elements), so
+ * every range starts on a vector boundary and only the range that ends at `count` can end
+ * with a partial vector. Parts that get no vectors (small sizes) are empty (lo == hi), and
+ * every rank computes the same ranges, so sender and receiver agree without talking.
+ *
+ *   oneshot  block b of every rank reduces its range of all n inputs
+ *   twoshot  rank r reduces slice r (reduce-scatter by reads), then reads every other slice
+ *            from its owner (all-gather); block b takes the same part of every slice
+ *   ring     n chunks, each cut into `pieces`; block b handles pieces b, b + blocks, ...
+ *            (one round each). Reduce-scatter step k (0 .. n-2): rank r sends chunk
+ *            (r - k) mod n to rank r + 1, adding what it received at step k - 1; after it,
+ *            rank r owns chunk (r + 1) mod n. All-gather step j (0 .. n-2): rank r sends
+ *            chunk (r + 1 - j) mod n to rank r + 1. */
+#ifndef TB_AR_SCHEDULE_H
+#define TB_AR_SCHEDULE_H
+
+#include "../tb_random.h"
+
+#define TB_AR_MAX_RANKS 16
+#define TB_AR_MAX_BLOCKS 128
+/* flag slots: 0..2 the barriers; ring: 1 + k reduce-scatter step k, n + j all-gather step j */
+#define TB_AR_SLOTS (2 * TB_AR_MAX_RANKS)
+
+/* Part i of `parts` of n elements, in whole vectors of vec elements: [*lo, *hi). The first
+ * (units % parts) parts get one vector more. */
+TB_HD void tb_ar_split(long long n, int parts, int vec, int i, long long *lo, long long *hi)
+{
+    long long units = (n + vec - 1) / vec;
+    long long base = units / parts, extra = units % parts;
+    long long first = (long long)i * base + (i < extra ? i : extra);
+    long long len = base + (i < extra ? 1 : 0);
+    long long a = first * vec, b = (first + len) * vec;
+    *lo = a < n ? a : n;
+    *hi = b < n ? b : n;
+}
+
+TB_HD int tb_ar_mod(int a, int n)
+{
+    return ((a % n) + n) % n;
+}
+
+/* oneshot: block b's range of the whole buffer. */
+TB_HD void tb_ar_oneshot_range(long long count, int vec, int blocks, int b, long long *lo,
+                               long long *hi)
+{
+    tb_ar_split(count, blocks, vec, b, lo, hi);
+}
+
+/* twoshot: block b's part of slice s (the slice rank s reduces). */
+TB_HD void tb_ar_twoshot_range(long long count, int n, int vec, int blocks, int s, int b,
+                               long long *lo, long long *hi)
+{
+    long long slo, shi, plo, phi;
+    tb_ar_split(count, n, vec, s, &slo, &shi);
+    tb_ar_split(shi - slo, blocks, vec, b, &plo, &phi);
+    *lo = slo + plo;
+    *hi = slo + phi;
+}
+
+/* ring: the chunk rank r sends at reduce-scatter step k. */
+TB_HD int tb_ar_ring_rs_chunk(int r, int k, int n)
+{
+    return tb_ar_mod(r - k, n);
+}
+
+/* ring: the chunk rank r holds fully reduced after the reduce-scatter. */
+TB_HD int tb_ar_ring_owned(int r, int n)
+{
+    return tb_ar_mod(r + 1, n);
+}
+
+/* ring: the chunk rank r sends at all-gather step j. */
+TB_HD int tb_ar_ring_ag_chunk(int r, int j, int n)
+{
+    return tb_ar_mod(r + 1 - j, n);
+}
+
+/* ring: how many pieces each chunk is cut into so a piece holds about piece_elems. */
+TB_HD int tb_ar_ring_pieces(long long count, int n, int vec, long long piece_elems)
+{
+    long long clo, chi;
+    tb_ar_split(count, n, vec, 0, &clo, &chi); /* chunk 0 is the largest */
+    long long p = (chi - clo + piece_elems - 1) / piece_elems;
+    return p < 1 ? 1 : (p > 1000000 ? 1000000 : (int)p);
+}
+
+/* ring: the rounds a block runs: pieces b, b + blocks, ... */
+TB_HD int tb_ar_ring_rounds(int pieces, int blocks)
+{
+    return (pieces + blocks - 1) / blocks;
+}
+
+/* ring: piece p of chunk c. */
+TB_HD void tb_ar_ring_piece(long long count, int n, int vec, int pieces, int c, int p,
+                            long long *lo, long long *hi)
+{
+    long long clo, chi, plo, phi;
+    tb_ar_split(count, n, vec, c, &clo, &chi);
+    tb_ar_split(chi - clo, pieces, vec, p, &plo, &phi);
+    *lo = clo + plo;
+    *hi = clo + phi;
+}
+
+/* The index of the flag of slot `slot`, written by rank `src`, for block `block`, in the
+ * receiving rank's flag array (TB_AR_SLOTS x TB_AR_MAX_RANKS x TB_AR_MAX_BLOCKS words). */
+TB_HD long long tb_ar_flag_index(int slot, int src, int block)
+{
+    return ((long long)slot * TB_AR_MAX_RANKS + src) * TB_AR_MAX_BLOCKS + block;
+}
+
+#define TB_AR_FLAG_WORDS ((long long)TB_AR_SLOTS * TB_AR_MAX_RANKS * TB_AR_MAX_BLOCKS)
+
+#endif

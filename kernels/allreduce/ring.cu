@@ -1,0 +1,85 @@
+// ring.cu - ring all-reduce: n chunks, each cut into pieces; block b of every rank carries
+// pieces b, b + blocks, ... round the ring. Reduce-scatter (n - 1 steps): rank r adds what
+// rank r - 1 wrote into its staging buffer to its own input and writes the sum into rank
+// r + 1's staging buffer (P2P stores), then raises rank r + 1's flag for that step.
+// All-gather (n - 1 steps): the reduced piece is written straight into rank r + 1's output.
+// Only writes cross the links, and each block's pieces flow independently, so the blocks
+// pipeline the ring. Schedules: ar_schedule.h.
+//
+// Moves 2 (n - 1) / n x size per rank, bandwidth-optimal like NCCL's ring: meant for large
+// sizes. Architecture: any (sm_80+), peer access from each rank to the next. Not yet
+// measured.
+#include "ar_device.cuh"
+
+// a piece: 512 threads x 4 vectors of 16 bytes
+#define RING_PIECE_BYTES (AR_THREADS * 4 * 16)
+
+__device__ __forceinline__ void ring_body(const tb_ar_args *a, int DT, int OP)
+{
+    const int V = 16 / (DT == TB_AR_F32 ? 4 : 2);
+    int rank = a->first_rank + (int)blockIdx.y, n = a->nranks;
+    int next = rank + 1 < n ? rank + 1 : 0;
+    int b = (int)blockIdx.x, blocks = (int)gridDim.x;
+    unsigned *epoch = a->epochs[rank] + b;
+    unsigned v = *epoch + 1;
+    int pieces = tb_ar_ring_pieces(a->count, n, V, RING_PIECE_BYTES / (DT == TB_AR_F32 ? 4 : 2));
+    int rounds = tb_ar_ring_rounds(pieces, blocks);
+    // the previous launch has ended on every rank: its staging buffers may be overwritten
+    if (!ar_barrier(a, rank, 0, v))
+        return;
+    for (int q = 0; q < rounds && q * blocks + b < pieces; q++) {
+        int p = q * blocks + b;
+        unsigned rv = v + (unsigned)q;
+        long long lo, hi;
+        for (int k = 0; k < n - 1; k++) { // reduce-scatter step k: slot 1 + k
+            tb_ar_ring_piece(a->count, n, V, pieces, tb_ar_ring_rs_chunk(rank, k, n), p, &lo, &hi);
+            if (k > 0 && !ar_recv(a, rank, k, rv))
+                return;
+            ar_combine(a->in[rank], k > 0 ? a->scratch[rank] : NULL, a->scratch[next], NULL, lo,
+                       hi, DT, OP);
+            ar_send(a, next, 1 + k, rv);
+        }
+        // the owned chunk: the last partial sum plus this rank's input, kept and sent on
+        tb_ar_ring_piece(a->count, n, V, pieces, tb_ar_ring_owned(rank, n), p, &lo, &hi);
+        if (!ar_recv(a, rank, n - 1, rv))
+            return;
+        ar_combine(a->in[rank], a->scratch[rank], a->out[rank], a->out[next], lo, hi, DT, OP);
+        ar_send(a, next, n, rv);
+        for (int j = 1; j < n - 1; j++) { // all-gather step j: slot n + j
+            tb_ar_ring_piece(a->count, n, V, pieces, tb_ar_ring_ag_chunk(rank, j, n), p, &lo, &hi);
+            if (!ar_recv(a, rank, n + j - 1, rv))
+                return;
+            ar_combine(a->out[rank], NULL, a->out[next], NULL, lo, hi, DT, OP);
+            ar_send(a, next, n + j, rv);
+        }
+        if (!ar_recv(a, rank, 2 * n - 2, rv)) // the last chunk from rank r - 1
+            return;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0)
+        *epoch = v + (unsigned)(rounds > 0 ? rounds - 1 : 0);
+}
+
+#define RING_KERNEL(NAME, DT, OP)                                                              \
+    __global__ void __launch_bounds__(AR_THREADS, 1) NAME(tb_ar_args a)                        \
+    {                                                                                          \
+        ring_body(&a, DT, OP);                                                                 \
+    }
+AR_INSTANTIATE(RING_KERNEL, ring)
+
+extern "C" long long tb_ar_ring_piece_elems(int dtype)
+{
+    return RING_PIECE_BYTES / tb_ar_elem_bytes(dtype);
+}
+
+extern "C" int tb_ar_ring_blocks(const tb_ar_args *a, int local_ranks)
+{
+    int pieces = tb_ar_ring_pieces(a->count, a->nranks, tb_ar_vec_elems(a->dtype),
+                                   tb_ar_ring_piece_elems(a->dtype));
+    return ar_blocks_for((long long)pieces * AR_THREADS, a->sm_count, local_ranks);
+}
+
+extern "C" cudaError_t tb_ar_ring(const tb_ar_args *a, int local_ranks, cudaStream_t stream)
+{
+    return ar_launch(ring_kernels, a, tb_ar_ring_blocks(a, local_ranks), local_ranks, stream);
+}

@@ -1,0 +1,51 @@
+// twoshot.cu - two-shot all-reduce: a reduce-scatter by P2P reads (rank r reduces slice r of
+// every input into its own output), a barrier, then an all-gather by P2P reads (rank r
+// copies every other slice from the rank that reduced it), and a last barrier so no output
+// slice changes while a peer still reads it.
+//
+// Moves 2 (n - 1) / n x size over the links per rank in two steps: meant for medium sizes.
+// Architecture: any (sm_80+), peer access between every pair. Not yet measured.
+#include "ar_device.cuh"
+
+__device__ __forceinline__ void twoshot_body(const tb_ar_args *a, int DT, int OP)
+{
+    const int V = 16 / (DT == TB_AR_F32 ? 4 : 2);
+    int rank = a->first_rank + (int)blockIdx.y, n = a->nranks;
+    unsigned *epoch = a->epochs[rank] + blockIdx.x;
+    unsigned v = *epoch + 1;
+    long long lo, hi;
+    if (!ar_barrier(a, rank, 0, v)) // every input is ready
+        return;
+    tb_ar_twoshot_range(a->count, n, V, (int)gridDim.x, rank, (int)blockIdx.x, &lo, &hi);
+    ar_reduce_all(a, rank, lo, hi, a->out[rank], DT, OP);
+    if (!ar_barrier(a, rank, 1, v)) // every slice is reduced
+        return;
+    for (int p = 1; p < n; p++) {
+        int s = rank + p < n ? rank + p : rank + p - n;
+        tb_ar_twoshot_range(a->count, n, V, (int)gridDim.x, s, (int)blockIdx.x, &lo, &hi);
+        ar_combine(a->out[s], NULL, a->out[rank], NULL, lo, hi, DT, OP);
+    }
+    if (!ar_barrier(a, rank, 2, v)) // every peer has read this rank's slice
+        return;
+    if (threadIdx.x == 0)
+        *epoch = v;
+}
+
+#define TWOSHOT_KERNEL(NAME, DT, OP)                                                           \
+    __global__ void __launch_bounds__(AR_THREADS, 1) NAME(tb_ar_args a)                        \
+    {                                                                                          \
+        twoshot_body(&a, DT, OP);                                                              \
+    }
+AR_INSTANTIATE(TWOSHOT_KERNEL, twoshot)
+
+extern "C" int tb_ar_twoshot_blocks(const tb_ar_args *a, int local_ranks)
+{
+    long long units = (a->count + tb_ar_vec_elems(a->dtype) - 1) / tb_ar_vec_elems(a->dtype);
+    return ar_blocks_for((units + a->nranks - 1) / a->nranks, a->sm_count, local_ranks);
+}
+
+extern "C" cudaError_t tb_ar_twoshot(const tb_ar_args *a, int local_ranks, cudaStream_t stream)
+{
+    return ar_launch(twoshot_kernels, a, tb_ar_twoshot_blocks(a, local_ranks), local_ranks,
+                     stream);
+}
