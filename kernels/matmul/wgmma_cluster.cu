@@ -7,7 +7,8 @@
 // CTAs' shared memory, so B crosses L2 once per pair. A stage is refilled only after the
 // consumers of both CTAs released it (empty barriers count four arrivals, two of them from the
 // peer through mapa); the CTAs meet at cluster barriers after initialization and before
-// leaving. Not yet measured.
+// leaving. The grid is as many clusters as the device holds at once (at most one CTA per SM).
+// Not yet measured.
 #include "wgmma_ws.cuh"
 
 #define CLUSTER_SIZE 2
@@ -32,6 +33,29 @@ extern "C" cudaError_t tb_mm_wgmma_cluster_prepare(void)
 {
     return cudaFuncSetAttribute((const void *)mm_wgmma_cluster,
                                 cudaFuncAttributeMaxDynamicSharedMemorySize, CLUSTER_SMEM);
+}
+
+// Clusters of this kernel the device holds at once (the GPCs' SM counts need not be even), or
+// 0 when the runtime cannot say.
+extern "C" int tb_mm_wgmma_cluster_resident(void)
+{
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute attr[1] = {};
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = CLUSTER_SIZE;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cfg.gridDim = dim3(CLUSTER_SIZE, 1, 1);
+    cfg.blockDim = dim3(WS_THREADS, 1, 1);
+    cfg.dynamicSmemBytes = CLUSTER_SMEM;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    int n = 0;
+    if (cudaOccupancyMaxActiveClusters(&n, (const void *)mm_wgmma_cluster, &cfg) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return n;
 }
 
 extern "C" cudaError_t tb_mm_wgmma_cluster_launch(const tb_mm_wg_plan *p, cudaStream_t stream)

@@ -34,6 +34,7 @@ extern "C" cudaError_t tb_mm_wgmma_persistent_launch(const tb_mm_wg_plan *p,
                                                      cudaStream_t stream);
 extern "C" cudaError_t tb_mm_wgmma_cluster_prepare(void);
 extern "C" cudaError_t tb_mm_wgmma_cluster_launch(const tb_mm_wg_plan *p, cudaStream_t stream);
+extern "C" int tb_mm_wgmma_cluster_resident(void); // clusters held at once; 0: unknown
 
 // The kernel bodies exist only where wgmma, TMA and setmaxnreg do.
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)

@@ -139,7 +139,13 @@ extern "C" int tb_mm_wg_plan_make(int variant, const void *A, const void *B, voi
     case TB_MM_WG_PLAIN: ctas = m_tiles * ((N + WG_PLAIN_BN - 1) / WG_PLAIN_BN); break;
     case TB_MM_WG_WS: ctas = m_tiles * n_tiles; break;
     case TB_MM_WG_PERSISTENT: ctas = tb_wg_sched_ctas(sm_count, 1, m_tiles, n_tiles); break;
-    default: ctas = tb_wg_sched_ctas(sm_count, 2, m_tiles, n_tiles); break;
+    default: {
+        // one cluster per pair of SMs, as many as are resident at once
+        const int resident = tb_mm_wgmma_cluster_resident();
+        const int sms = resident > 0 && 2 * resident < sm_count ? 2 * resident : sm_count;
+        ctas = tb_wg_sched_ctas(sms, 2, m_tiles, n_tiles);
+        break;
+    }
     }
     if (ctas > 0x7fffffff) {
         snprintf(why, whylen, "%lld tiles do not fit one grid", (long long)ctas);
