@@ -229,7 +229,8 @@ __device__ __forceinline__ void tb_ptx_wgmma_commit_group(void)
 }
 
 // Waits until at most n wgmma groups are pending (n: a compile-time constant).
-#define TB_PTX_WGMMA_WAIT_GROUP(n) asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(n) : "memory")
+#define TB_PTX_WGMMA_WAIT_GROUP(n)                                                              \
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(n) : "memory")
 
 // Tells the compiler a register may have changed (wgmma writes accumulators asynchronously:
 // reads of them must not move above the wait).

@@ -37,10 +37,11 @@ __global__ void __launch_bounds__(PLAIN_THREADS, 1)
     __syncthreads();
 
     int64_t tile_m, tile_n;
-    tb_mm_tile_of(blockIdx.x, (M + WG_BM - 1) / WG_BM, (N + PLAIN_BN - 1) / PLAIN_BN, WG_GROUP_M,
-                  &tile_m, &tile_n);
+    const int64_t m_tiles = ((int64_t)M + WG_BM - 1) / WG_BM;
+    const int64_t n_tiles = ((int64_t)N + PLAIN_BN - 1) / PLAIN_BN;
+    tb_mm_tile_of(blockIdx.x, m_tiles, n_tiles, WG_GROUP_M, &tile_m, &tile_n);
     const int m0 = (int)tile_m * WG_BM, n0 = (int)tile_n * PLAIN_BN;
-    const int KT = (K + TB_WG_BK - 1) / TB_WG_BK;
+    const int KT = (int)(((int64_t)K + TB_WG_BK - 1) / TB_WG_BK);
 
     if (tid == 0)
         for (int s = 0; s < PLAIN_STAGES && s < KT; s++) {

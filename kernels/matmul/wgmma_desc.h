@@ -12,7 +12,12 @@
 #include "../tb_random.h"
 
 /* Swizzle modes as the descriptor's bits 62-63 encode them. */
-enum { TB_WG_SWIZZLE_NONE = 0, TB_WG_SWIZZLE_128B = 1, TB_WG_SWIZZLE_64B = 2, TB_WG_SWIZZLE_32B = 3 };
+enum {
+    TB_WG_SWIZZLE_NONE = 0,
+    TB_WG_SWIZZLE_128B = 1,
+    TB_WG_SWIZZLE_64B = 2,
+    TB_WG_SWIZZLE_32B = 3
+};
 
 /* The 64-bit matrix descriptor: bits 0-13 start address >> 4, 16-29 leading-dimension byte
  * offset >> 4, 32-45 stride-dimension byte offset >> 4, 49-51 base offset, 62-63 swizzle

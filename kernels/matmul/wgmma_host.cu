@@ -132,11 +132,11 @@ extern "C" int tb_mm_wg_plan_make(int variant, const void *A, const void *B, voi
     if (r)
         return r;
 
-    const int64_t m_tiles = (M + WG_BM - 1) / WG_BM;
-    const int64_t n_tiles = (N + WG_WS_BN - 1) / WG_WS_BN;
+    const int64_t m_tiles = ((int64_t)M + WG_BM - 1) / WG_BM;
+    const int64_t n_tiles = ((int64_t)N + WG_WS_BN - 1) / WG_WS_BN;
     int64_t ctas;
     switch (variant) {
-    case TB_MM_WG_PLAIN: ctas = m_tiles * ((N + WG_PLAIN_BN - 1) / WG_PLAIN_BN); break;
+    case TB_MM_WG_PLAIN: ctas = m_tiles * (((int64_t)N + WG_PLAIN_BN - 1) / WG_PLAIN_BN); break;
     case TB_MM_WG_WS: ctas = m_tiles * n_tiles; break;
     case TB_MM_WG_PERSISTENT: ctas = tb_wg_sched_ctas(sm_count, 1, m_tiles, n_tiles); break;
     default: {

@@ -67,9 +67,10 @@ __device__ __forceinline__ void ws_body(const int stages, const int tma_store, c
     else
         __syncthreads();
 
-    const int64_t m_tiles = (M + WG_BM - 1) / WG_BM, n_tiles = (N + WS_BN - 1) / WS_BN;
+    const int64_t m_tiles = ((int64_t)M + WG_BM - 1) / WG_BM;
+    const int64_t n_tiles = ((int64_t)N + WS_BN - 1) / WS_BN;
     const int64_t group = WG_GROUP_M / cluster;
-    const int KT = (K + TB_WG_BK - 1) / TB_WG_BK;
+    const int KT = (int)(((int64_t)K + TB_WG_BK - 1) / TB_WG_BK);
     const int cta = blockIdx.x, ctas = gridDim.x;
     int64_t tm, tn;
 
