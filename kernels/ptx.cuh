@@ -198,8 +198,8 @@ __device__ __forceinline__ void tb_ptx_tma_load_2d_multicast(uint32_t smem_addr,
 __device__ __forceinline__ void tb_ptx_tma_store_2d(const void *tensor_map, int c0, int c1,
                                                     uint32_t smem_addr)
 {
-    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n" ::
-                     "l"(tensor_map),
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group"
+                 " [%0, {%1, %2}], [%3];\n" ::"l"(tensor_map),
                  "r"(c0), "r"(c1), "r"(smem_addr)
                  : "memory");
 }
@@ -234,9 +234,9 @@ __device__ __forceinline__ void tb_ptx_wgmma_commit_group(void)
 
 // Tells the compiler a register may have changed (wgmma writes accumulators asynchronously:
 // reads of them must not move above the wait).
-__device__ __forceinline__ void tb_ptx_fence_operand(float &r)
+__device__ __forceinline__ void tb_ptx_fence_operand(float *r)
 {
-    asm volatile("" : "+f"(r)::"memory");
+    asm volatile("" : "+f"(*r)::"memory");
 }
 
 // D (64 x N fp32, the warpgroup's fragment: d[4j .. 4j+3] for n8 block j) += A B for one

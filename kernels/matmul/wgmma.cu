@@ -74,7 +74,7 @@ __global__ void __launch_bounds__(PLAIN_THREADS, 1)
     }
 #pragma unroll
     for (int i = 0; i < 64; i++)
-        tb_ptx_fence_operand(acc[i]);
+        tb_ptx_fence_operand(&acc[i]);
     wg_store_global(C, M, N, m0 + wg * 64, n0, acc, PLAIN_BN);
 #else
     (void)tm_a, (void)tm_b, (void)C, (void)M, (void)N, (void)K;

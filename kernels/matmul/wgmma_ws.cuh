@@ -131,7 +131,7 @@ __device__ __forceinline__ void ws_body(const int stages, const int tma_store, c
             ws_release(empty0, (it - 1) % stages, cluster);
 #pragma unroll
             for (int i = 0; i < 128; i++)
-                tb_ptx_fence_operand(acc[i]);
+                tb_ptx_fence_operand(&acc[i]);
 
             const int row0 = m0 + cw * 64;
             if (!tma_store) {
