@@ -58,7 +58,8 @@ tb_sass_tools() {
         return 0
     fi
     local venv="$1" bin
-    bin="$(ls -d "$venv"/lib/python3*/site-packages/nvidia/cu*/bin 2>/dev/null | head -n 1)"
+    bin="$(ls -d "$venv"/lib/python3*/site-packages/nvidia/cu*/bin 2>/dev/null | head -n 1)" ||
+        bin=""
     if [ -z "$bin" ] || [ ! -x "$bin/cuobjdump" ] || [ ! -x "$bin/nvdisasm" ]; then
         echo "trainbench: installing cuobjdump and nvdisasm from PyPI into $venv" >&2
         python3 -m venv "$venv"
