@@ -78,6 +78,36 @@ Test(wgmma_host, sw128_is_the_address_bit_swizzle_and_spreads_chunks)
     }
 }
 
+/* The descriptors the kernels build read back what TMA wrote. Model (PTX ISA, shared memory
+ * matrix layouts): a K-major operand with 128-byte swizzle is read as 8-row core groups, SBO
+ * bytes apart, of 128-byte rows; element (row, k) of the slice whose descriptor starts at S
+ * lies at S + (row / 8) SBO + (row % 8) 128 + 2 k, with address bits 4-6 then XORed with bits
+ * 7-9 (the swizzle acts on the address formed). TMA put element (row, k) of the stage's box at
+ * tile + tb_wg_sw128_offset(row, k). Decoding each kernel descriptor's start address and SBO
+ * fields, every (row, k) of every k16 slice, for the A halves and the 256-row B tile, must land
+ * on the same byte. */
+Test(wgmma_host, descriptors_read_what_tma_wrote)
+{
+    const uint32_t tiles[] = {0x400, 0x400 + 16384, 0x400 + 49152, 0x400 + 8192};
+    const int rows[] = {64, 256, 64, 64};
+    for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++)
+        for (int k0 = 0; k0 < TB_WG_BK; k0 += 16) {
+            uint64_t d = tb_wg_desc_kmajor_sw128(tiles[t], k0);
+            uint32_t start = (uint32_t)(d & 0x3FFF) << 4;
+            uint32_t sbo = (uint32_t)((d >> 32) & 0x3FFF) << 4;
+            cr_assert_eq((unsigned)(d >> 62), TB_WG_SWIZZLE_128B);
+            cr_assert_eq((unsigned)((d >> 49) & 7), 0u);
+            for (int row = 0; row < rows[t]; row++)
+                for (int k = 0; k < 16; k++) {
+                    uint32_t a = start + (uint32_t)(row / 8) * sbo + (uint32_t)(row % 8) * 128 +
+                                 (uint32_t)k * 2;
+                    a ^= ((a >> 7) & 7u) << 4;
+                    uint32_t want = tiles[t] + tb_wg_sw128_offset(row, k0 + k);
+                    cr_assert_eq(a, want, "tile %zu k0 %d (%d, %d)", t, k0, row, k);
+                }
+        }
+}
+
 /* PTX ISA, the m64nNk16 .f32 accumulator fragment: warp w of the warpgroup holds rows
  * 16w .. 16w + 15; for n8 block j, lane l holds d[4j], d[4j+1] at row l/4, columns
  * 8j + 2(l%4) + {0, 1}, and d[4j+2], d[4j+3] at row l/4 + 8. */
