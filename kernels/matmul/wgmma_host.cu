@@ -53,11 +53,13 @@ static int encode(encode_tiled_fn fn, uint64_t out[16], const void *base, int64_
                     estride, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                     CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     if (r != CUDA_SUCCESS) {
+        // a shape the driver refuses to describe: this case is skipped, the run goes on (the
+        // GPU tests treat such a skip on sm_90 as a failure)
         snprintf(why, whylen,
-                 "cuTensorMapEncodeTiled failed (CUresult %d) for a %lld x %lld matrix at %p, "
-                 "box %d x %d",
-                 (int)r, (long long)rows, (long long)cols, base, box_rows, box_cols);
-        return 2;
+                 "cuTensorMapEncodeTiled refused a %lld x %lld matrix at %p in %d x %d boxes "
+                 "(CUresult %d)",
+                 (long long)rows, (long long)cols, base, box_rows, box_cols, (int)r);
+        return 1;
     }
     memcpy(out, &map, sizeof map);
     return 0;
