@@ -169,12 +169,12 @@ static void list_bench(const tb_bench *b)
         if (m->kind == TB_KIND_HOST)
             snprintf(needs, sizeof needs, "CPU (--host)");
         else if (m->min_cc && m->max_cc == m->min_cc)
-            snprintf(needs, sizeof needs, "cc %d.%d", m->min_cc / 10, m->min_cc % 10);
+            snprintf(needs, sizeof needs, "sm_%da", m->min_cc);
         else if (m->min_cc)
             snprintf(needs, sizeof needs, "cc >= %d.%d", m->min_cc / 10, m->min_cc % 10);
         else
             snprintf(needs, sizeof needs, "any GPU");
-        printf("    %-12s %-12s %-10s %-13s %s%s%s\n", m->name, tb_impl_kind_name(m->kind), dts,
+        printf("    %-16s %-12s %-10s %-13s %s%s%s\n", m->name, tb_impl_kind_name(m->kind), dts,
                needs, m->summary, m->compare_to ? "; compared with " : "",
                m->compare_to ? m->compare_to : "");
     }

@@ -28,7 +28,25 @@
 #include "../kernels/tb_dtype.h"
 #include "benches.h"
 
-enum { IMPL_CUBLAS, IMPL_NAIVE, IMPL_SMEM, IMPL_SIMT, IMPL_MMA, IMPL_HOST };
+enum {
+    IMPL_CUBLAS,
+    IMPL_NAIVE,
+    IMPL_SMEM,
+    IMPL_SIMT,
+    IMPL_MMA,
+    IMPL_HOST,
+    IMPL_WGMMA, /* the Hopper rungs, in the order of TB_MM_WG_PLAIN .. TB_MM_WG_CLUSTER */
+    IMPL_WGMMA_WS,
+    IMPL_WGMMA_PERSISTENT,
+    IMPL_WGMMA_CLUSTER,
+    IMPL_COUNT
+};
+
+/* The wgmma variant of an implementation, or -1. */
+static int wg_variant(int impl)
+{
+    return impl >= IMPL_WGMMA && impl <= IMPL_WGMMA_CLUSTER ? impl - IMPL_WGMMA : -1;
+}
 
 /* cases up to this many multiply-adds are also checked against the host reference */
 #define HOST_CHECK_MAX_MACS (1LL << 27)
@@ -279,12 +297,16 @@ typedef struct {
     float *Cref;       /* device fp32 reference */
     tb_mm_check_result *check;
     lt_plan lt;        /* the cublas implementation's plan */
+    tb_mm_wg_plan wg;  /* the wgmma implementations' plan */
 } mm_state;
 
 static int impl_id(const tb_impl *impl)
 {
-    static const char *const names[] = {"cublas", "naive", "smem", "simt", "mma", "host"};
-    for (int i = 0; i < 6; i++)
+    static const char *const names[IMPL_COUNT] = {"cublas", "naive",    "smem",
+                                                  "simt",   "mma",      "host",
+                                                  "wgmma",  "wgmma_ws", "wgmma_persistent",
+                                                  "wgmma_cluster"};
+    for (int i = 0; i < IMPL_COUNT; i++)
         if (!strcmp(impl->name, names[i]))
             return i;
     return -1;
@@ -450,6 +472,13 @@ static tb_status setup_gpu(mm_state *st, tb_err *err)
             r = tb_err_set(err, TB_DEVFAIL, "tb_mm_mma_prepare failed: %s",
                            cudaGetErrorString(e));
     }
+    if (!r && wg_variant(st->impl) >= 0) {
+        char why[256];
+        int w = tb_mm_wg_plan_make(wg_variant(st->impl), st->A, st->B, st->C, st->M, st->N,
+                                   st->K, st->sm_count, &st->wg, why, sizeof why);
+        if (w)
+            r = tb_err_set(err, w == 1 ? TB_SKIP : TB_DEVFAIL, "%s", why);
+    }
     if (!r && st->impl == IMPL_CUBLAS) {
         cublasComputeType_t ct =
             st->dtype == TB_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
@@ -511,6 +540,10 @@ static tb_status mm_run(void *p, tb_err *err)
     case IMPL_HOST:
         tb_matmul_host_reference(st->layout, st->A, st->B, st->C, st->M, st->N, st->K);
         return TB_OK;
+    case IMPL_WGMMA:
+    case IMPL_WGMMA_WS:
+    case IMPL_WGMMA_PERSISTENT:
+    case IMPL_WGMMA_CLUSTER: TB_CUDA_TRY(tb_mm_wg_run(&st->wg, st->stream), err); return TB_OK;
     }
     return tb_err_set(err, TB_DEVFAIL, "unknown matmul implementation");
 }
@@ -648,6 +681,16 @@ static tb_status mm_supports(const tb_case *c, const tb_device *dev, tb_err *err
         const char *why = tb_mm_mma_unsupported(layout, (int)M, (int)N, (int)K);
         if (why)
             return tb_err_set(err, TB_SKIP, "mma %s", why);
+        break;
+    }
+    case IMPL_WGMMA:
+    case IMPL_WGMMA_WS:
+    case IMPL_WGMMA_PERSISTENT:
+    case IMPL_WGMMA_CLUSTER: {
+        const char *why = tb_mm_wg_unsupported(wg_variant(impl_id(c->impl)), layout, (int)M,
+                                               (int)N, (int)K);
+        if (why)
+            return tb_err_set(err, TB_SKIP, "%s %s", c->impl->name, why);
         break;
     }
     case IMPL_CUBLAS:
@@ -918,11 +961,25 @@ static const tb_impl mm_impls[] = {
      TB_DT(TB_BF16) | TB_DT(TB_FP16), "cublas", 0, mm_setup, mm_run, mm_teardown, mm_supports},
     {"host", TB_KIND_HOST, "blocked OpenMP C, fp32 accumulate: the reference", 0, 0, F32, NULL,
      0, mm_setup, mm_run, mm_teardown, mm_supports},
+    /* Hopper: sm_90a only (wgmma, TMA, setmaxnreg exist there alone); fwd layout */
+    {"wgmma", TB_KIND_HANDWRITTEN,
+     "TMA (128B swizzle) + mbarrier 4-stage ring, wgmma m64n128k16, 128x128 tiles; fwd", 90,
+     90, TB_DT(TB_BF16), "cublas", 0, mm_setup, mm_run, mm_teardown, mm_supports},
+    {"wgmma_ws", TB_KIND_HANDWRITTEN,
+     "+ warp specialization: TMA producer, 2 wgmma consumers, setmaxnreg, 128x256; fwd", 90, 90,
+     TB_DT(TB_BF16), "cublas", 0, mm_setup, mm_run, mm_teardown, mm_supports},
+    {"wgmma_persistent", TB_KIND_HANDWRITTEN,
+     "+ persistent CTAs, L2-ordered schedule, epilogue overlapped, TMA stores; fwd", 90, 90,
+     TB_DT(TB_BF16), "cublas", 0, mm_setup, mm_run, mm_teardown, mm_supports},
+    {"wgmma_cluster", TB_KIND_HANDWRITTEN,
+     "+ clusters of 2 sharing B through TMA multicast; fwd", 90, 90, TB_DT(TB_BF16), "cublas",
+     0, mm_setup, mm_run, mm_teardown, mm_supports},
 };
 
 const tb_bench tb_bench_matmul = {
     "matmul",
-    "GEMM: the hand-written ladder (naive, smem, simt, mma) against cuBLASLt, training layouts",
+    "GEMM: the hand-written ladder (naive, smem, simt, mma, wgmma*) against cuBLASLt, training "
+    "layouts",
     mm_axes,
     (int)(sizeof mm_axes / sizeof mm_axes[0]),
     mm_impls,

@@ -62,9 +62,14 @@ const char *tb_runner_unsupported(const tb_impl *impl, const tb_device *dev, cha
     int cc = tb_device_cc(dev);
     if ((impl->min_cc && cc < impl->min_cc) || (impl->max_cc && cc > impl->max_cc)) {
         char range[64];
-        if (impl->min_cc && impl->max_cc == impl->min_cc)
-            snprintf(range, sizeof range, "%d.%d", impl->min_cc / 10, impl->min_cc % 10);
-        else if (impl->min_cc && impl->max_cc)
+        if (impl->min_cc && impl->max_cc == impl->min_cc) {
+            /* one exact capability: the architecture-specific target (wgmma, setmaxnreg) */
+            snprintf(buf, buflen, "needs sm_%da (compute capability %d.%d), GPU %d is %d.%d",
+                     impl->min_cc, impl->min_cc / 10, impl->min_cc % 10, dev->ordinal,
+                     dev->cc_major, dev->cc_minor);
+            return buf;
+        }
+        if (impl->min_cc && impl->max_cc)
             snprintf(range, sizeof range, "%d.%d to %d.%d", impl->min_cc / 10, impl->min_cc % 10,
                      impl->max_cc / 10, impl->max_cc % 10);
         else if (impl->min_cc)

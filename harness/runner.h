@@ -37,8 +37,9 @@ typedef struct {
     uint64_t seed;  /* input data seed */
 } tb_run_opts;
 
-/* Why a device cannot run an implementation ("needs compute capability 9.0, GPU 0 is 8.0"),
- * or NULL when it can. */
+/* Why a device cannot run an implementation ("needs compute capability 8.9 or newer, GPU 0 is
+ * 8.0"; one exact capability names its architecture-specific target: "needs sm_90a (compute
+ * capability 9.0), GPU 0 is 8.0"), or NULL when it can. */
 const char *tb_runner_unsupported(const tb_impl *impl, const tb_device *dev, char *buf,
                                   size_t buflen);
 

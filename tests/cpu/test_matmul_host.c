@@ -8,6 +8,7 @@
 #include "benches.h"
 #include "matmul.h"
 #include "matmul/mm_common.h"
+#include "runner.h"
 
 Test(matmul_host, layouts_place_elements_as_documented)
 {
@@ -270,4 +271,55 @@ Test(matmul_host, skip_reasons)
     cr_assert_eq(c.impl->supports(&c, &a100, &err), TB_SKIP);
     c.axis[3] = TB_MM_FWD;
     cr_assert_eq(c.impl->supports(&c, &a100, &err), TB_OK);
+}
+
+/* The Hopper rows: bf16 only, exactly sm_90 ("needs sm_90a" elsewhere), the fwd layout only,
+ * K a multiple of 8 (TMA row strides), and N a multiple of 8 where C is written by TMA. */
+Test(matmul_host, wgmma_rows_and_skip_reasons)
+{
+    static const char *const names[] = {"wgmma", "wgmma_ws", "wgmma_persistent",
+                                        "wgmma_cluster"};
+    tb_device a100, h100, b200;
+    memset(&a100, 0, sizeof a100);
+    a100.cc_major = 8;
+    h100 = a100;
+    h100.cc_major = 9;
+    b200 = a100;
+    b200.cc_major = 10;
+    char why[256];
+    tb_err err;
+    for (int i = 0; i < 4; i++) {
+        const tb_impl *m = impl(names[i]);
+        cr_assert_eq(m->min_cc, 90);
+        cr_assert_eq(m->max_cc, 90);
+        cr_assert_eq(m->dtypes, TB_DT(TB_BF16), "%s", names[i]);
+        cr_assert_str_eq(m->compare_to, "cublas");
+        cr_assert_not_null(tb_runner_unsupported(m, &a100, why, sizeof why));
+        cr_assert(strstr(why, "needs sm_90a") == why, "%s", why);
+        cr_assert_not_null(tb_runner_unsupported(m, &b200, why, sizeof why));
+        cr_assert_null(tb_runner_unsupported(m, &h100, why, sizeof why));
+
+        tb_case c;
+        memset(&c, 0, sizeof c);
+        c.bench = &tb_bench_matmul;
+        c.impl = m;
+        c.dtype = TB_BF16;
+        c.axis[0] = 4095;
+        c.axis[1] = 4096;
+        c.axis[2] = 1000;
+        c.axis[3] = TB_MM_FWD;
+        cr_assert_eq(m->supports(&c, &h100, &err), TB_OK, "%s: %s", names[i], err.msg);
+        c.axis[3] = TB_MM_DGRAD;
+        cr_assert_eq(m->supports(&c, &h100, &err), TB_SKIP);
+        cr_assert(strstr(err.msg, "fwd layout only"), "%s", err.msg);
+        c.axis[3] = TB_MM_FWD;
+        c.axis[2] = 1001;
+        cr_assert_eq(m->supports(&c, &h100, &err), TB_SKIP);
+        cr_assert(strstr(err.msg, "K a multiple of 8"), "%s", err.msg);
+        c.axis[2] = 1000;
+        c.axis[1] = 1001; /* ragged N: predicated stores handle it, TMA stores cannot */
+        cr_assert_eq(m->supports(&c, &h100, &err), i < 2 ? TB_OK : TB_SKIP, "%s", names[i]);
+    }
+    cr_assert_null(tb_mm_wg_unsupported(TB_MM_WG_PLAIN, TB_MM_FWD, 1, 1, 8));
+    cr_assert_not_null(tb_mm_wg_unsupported(TB_MM_WG_CLUSTER, TB_MM_FWD, 0, 8, 8));
 }

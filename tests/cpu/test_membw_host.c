@@ -131,6 +131,6 @@ Test(membw_host, runner_says_which_device_an_impl_needs)
     tb_impl hopper = *impl("copy");
     hopper.min_cc = hopper.max_cc = 90;
     cr_assert_not_null(tb_runner_unsupported(&hopper, &a100, b, sizeof b));
-    cr_assert_str_eq(b, "needs compute capability 9.0, GPU 0 is 8.0");
+    cr_assert_str_eq(b, "needs sm_90a (compute capability 9.0), GPU 0 is 8.0");
     cr_assert_null(tb_runner_unsupported(impl("copy"), &a100, b, sizeof b));
 }

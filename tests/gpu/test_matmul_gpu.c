@@ -77,3 +77,68 @@ Test(matmul_gpu, unwritten_outputs_are_caught, .init = need_gpu)
             cr_assert_not(v.ok, "%s passed without running", im->name);
     }
 }
+
+/* The Hopper rows (wgmma, wgmma_ws, wgmma_persistent, wgmma_cluster) on the given fwd shapes.
+ * On an sm_90 GPU a row may skip only a shape its requirements exclude (it must not skip for
+ * want of sm_90a code: the build is expected to hold it); elsewhere they skip. */
+static void wgmma_sweep(const int64_t (*shapes)[TB_MAX_AXES], size_t n)
+{
+    const int hopper = tb_device_cc(&devs[0]) == 90;
+    int ran = 0;
+    for (int i = 0; i < tb_bench_matmul.n_impls; i++) {
+        const tb_impl *im = &tb_bench_matmul.impls[i];
+        if (strncmp(im->name, "wgmma", 5) != 0)
+            continue;
+        for (size_t s = 0; s < n; s++) {
+            int M = (int)shapes[s][0], N = (int)shapes[s][1], K = (int)shapes[s][2];
+            int layout = (int)shapes[s][3];
+            tb_case c;
+            memset(&c, 0, sizeof c);
+            c.bench = &tb_bench_matmul;
+            c.impl = im;
+            c.dtype = TB_BF16;
+            c.axis[0] = M;
+            c.axis[1] = N;
+            c.axis[2] = K;
+            c.axis[3] = layout;
+            char why[1024];
+            tb_verify v;
+            if (!gpu_check_case(&c, 1, &v, why, sizeof why)) {
+                cr_assert(!hopper || layout != TB_MM_FWD || K % 8 != 0 || N % 8 != 0,
+                          "%s skipped %dx%dx%d on an sm_90 GPU: %s", im->name, M, N, K, why);
+                continue;
+            }
+            ran++;
+            cr_assert(v.ok, "%s %dx%dx%d: %lld of %lld wrong, max abs %g", im->name, M, N, K,
+                      (long long)v.n_wrong, (long long)v.n_checked, v.max_abs_err);
+        }
+    }
+    if (hopper)
+        cr_assert_gt(ran, 0, "no wgmma case ran on an sm_90 GPU");
+}
+
+Test(matmul_gpu, wgmma_squares, .init = need_gpu, .timeout = 3600)
+{
+    /* M, N, K, layout: the issue's squares, then ragged shapes (predicated or clipped edges,
+     * K below one 64-deep stage) */
+    static const int64_t shapes[][TB_MAX_AXES] = {
+        {128, 128, 128, TB_MM_FWD},   {1000, 1000, 1000, TB_MM_FWD},
+        {4096, 4096, 4096, TB_MM_FWD}, {8192, 8192, 8192, TB_MM_FWD},
+        {4095, 4097, 1024, TB_MM_FWD}, {136, 72, 40, TB_MM_FWD}};
+    wgmma_sweep(shapes, sizeof shapes / sizeof shapes[0]);
+}
+
+/* The fwd GEMMs of every linear layer of the Llama 3 shape sets at 8192 tokens (the dgrad and
+ * wgrad ones are skipped by these rows: fwd layout only). */
+Test(matmul_gpu, wgmma_llama_shapes, .init = need_gpu, .timeout = 3600)
+{
+    const char *axes[4] = {NULL, NULL, NULL, "fwd"};
+    const char *opts[4] = {NULL, "llama3-8b,llama3-70b,llama3-405b", NULL, NULL};
+    tb_points p = {NULL, 0, 0};
+    tb_err err;
+    cr_assert_eq(tb_bench_matmul.points(&tb_bench_matmul, axes, opts, 0, 0, &p, &err), TB_OK,
+                 "%s", err.msg);
+    cr_assert_eq(p.n, 12, "3 models x 4 linear layers");
+    wgmma_sweep((const int64_t(*)[TB_MAX_AXES])p.v, p.n);
+    tb_points_free(&p);
+}

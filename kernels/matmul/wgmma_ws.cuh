@@ -1,0 +1,165 @@
+// wgmma_ws.cuh - the warp-specialized body the wgmma_ws, wgmma_persistent and wgmma_cluster
+// kernels instantiate (sm_90a): a producer warpgroup streams TMA loads through a ring of
+// stages guarded by full/empty mbarriers, two consumer warpgroups run wgmma on them. Which
+// steps of the ladder are on is fixed per kernel by compile-time arguments.
+#ifndef TB_WGMMA_WS_CUH
+#define TB_WGMMA_WS_CUH
+
+#include "wgmma_common.cuh"
+
+#define WS_BN WG_WS_BN
+#define WS_THREADS 384 // producer warpgroup + two consumer warpgroups
+#define WS_A_BYTES WG_BOX_BYTES             // 128 x 64 bf16
+#define WS_B_BYTES (2 * WG_BOX_BYTES)       // 256 x 64 bf16
+#define WS_STAGE_BYTES (WS_A_BYTES + WS_B_BYTES) // 48 KiB
+#define WS_C_BYTES (WG_BM * WS_BN * 2)      // the C tile staged for TMA stores: 64 KiB
+// setmaxnreg: the producer gives registers up, the consumers (128 fp32 accumulators each
+// thread) take them: 128 x 40 + 256 x 232 = 64512 of the SM's 65536.
+#define WS_PRODUCER_REGS 40
+#define WS_CONSUMER_REGS 232
+#define WS_SMEM_BYTES(stages, tma_store)                                                       \
+    ((stages) * WS_STAGE_BYTES + ((tma_store) ? WS_C_BYTES : 0) + 16 * (stages) + WG_SMEM_SLACK)
+
+#if defined(WG_HAVE_SM90A)
+// Frees stage `stage` for the producer(s): one arrival per consumer warpgroup on the empty
+// barrier of every CTA of the cluster (each CTA's producer multicasts into all of them).
+__device__ __forceinline__ void ws_release(uint32_t empty0, uint32_t stage, const int cluster)
+{
+    if ((threadIdx.x & 127) != 0)
+        return;
+    if (cluster > 1) {
+        for (int r = 0; r < cluster; r++)
+            tb_ptx_mbarrier_arrive_cluster(tb_ptx_mapa(empty0 + 8 * stage, (uint32_t)r));
+    } else {
+        tb_ptx_mbarrier_arrive(empty0 + 8 * stage);
+    }
+}
+
+// stages: the ring's depth. tma_store: the epilogue stages C in shared memory and writes it
+// with TMA stores (else predicated global stores). cluster: CTAs per cluster (1 or 2; with 2
+// the pair shares the B tile, each loading half and multicasting it). The grid is one CTA per
+// tile, or fewer that loop over tiles (persistent): tb_wg_sched_tile deals them.
+__device__ __forceinline__ void ws_body(const int stages, const int tma_store, const int cluster,
+                                        const CUtensorMap *tm_a, const CUtensorMap *tm_b,
+                                        const CUtensorMap *tm_c, uint16_t *__restrict__ C, int M,
+                                        int N, int K)
+{
+    extern __shared__ unsigned char smem_raw[];
+    unsigned char *smem = wg_smem_aligned(smem_raw);
+    const uint32_t s0 = tb_ptx_smem_addr(smem);
+    // stages x [A 16 KiB | B 32 KiB], the C staging (tma_store), full[stages], empty[stages]
+    unsigned char *s_c = smem + stages * WS_STAGE_BYTES;
+    const uint32_t full0 = s0 + stages * WS_STAGE_BYTES + (tma_store ? WS_C_BYTES : 0);
+    const uint32_t empty0 = full0 + 8 * stages;
+    const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127;
+    const uint32_t rank = cluster > 1 ? tb_ptx_cluster_ctarank() : 0;
+
+    if (tid == 0) {
+        for (int s = 0; s < stages; s++) {
+            tb_ptx_mbarrier_init(full0 + 8 * s, 1);
+            tb_ptx_mbarrier_init(empty0 + 8 * s, 2 * cluster);
+        }
+        tb_ptx_fence_mbarrier_init();
+    }
+    // the peer's barriers must exist before this CTA's multicasts and arrivals reach them
+    if (cluster > 1)
+        tb_ptx_cluster_sync();
+    else
+        __syncthreads();
+
+    const int64_t m_tiles = ((int64_t)M + WG_BM - 1) / WG_BM;
+    const int64_t n_tiles = ((int64_t)N + WS_BN - 1) / WS_BN;
+    const int64_t group = WG_GROUP_M / cluster;
+    const int KT = (int)(((int64_t)K + TB_WG_BK - 1) / TB_WG_BK);
+    const int cta = blockIdx.x, ctas = gridDim.x;
+    int64_t tm, tn;
+
+    if (wg == 0) {
+        TB_PTX_SETMAXNREG_DEC(WS_PRODUCER_REGS);
+        if (t == 0) {
+            uint32_t it = 0; // k-tiles loaded so far, across tiles: the ring never restarts
+            for (int64_t step = 0;
+                 tb_wg_sched_tile(step, cta, ctas, cluster, m_tiles, n_tiles, group, &tm, &tn);
+                 step++) {
+                const int m0 = (int)tm * WG_BM, n0 = (int)tn * WS_BN;
+                for (int kt = 0; kt < KT; kt++, it++) {
+                    const uint32_t s = it % stages;
+                    const uint32_t sa = s0 + s * WS_STAGE_BYTES, sb = sa + WS_A_BYTES;
+                    const uint32_t full = full0 + 8 * s;
+                    if (it >= (uint32_t)stages) // the consumers' release of this stage's last use
+                        tb_ptx_mbarrier_wait_parity(empty0 + 8 * s, (it / stages + 1) & 1u);
+                    tb_ptx_mbarrier_arrive_expect_tx(full, WS_STAGE_BYTES);
+                    tb_ptx_tma_load_2d(sa, tm_a, kt * TB_WG_BK, m0, full);
+                    if (cluster > 1) {
+                        tb_ptx_tma_load_2d_multicast(sb + rank * WG_BOX_BYTES, tm_b, kt * TB_WG_BK,
+                                                     n0 + (int)rank * WG_BOX_ROWS, full,
+                                                     (uint16_t)((1u << cluster) - 1));
+                    } else {
+                        tb_ptx_tma_load_2d(sb, tm_b, kt * TB_WG_BK, n0, full);
+                        tb_ptx_tma_load_2d(sb + WG_BOX_BYTES, tm_b, kt * TB_WG_BK,
+                                           n0 + WG_BOX_ROWS, full);
+                    }
+                }
+            }
+        }
+    } else {
+        TB_PTX_SETMAXNREG_INC(WS_CONSUMER_REGS);
+        const int cw = wg - 1; // rows 64 cw .. 64 cw + 63 of the tile
+        unsigned char *s_cw = s_c + cw * (WS_C_BYTES / 2);
+        uint32_t it = 0;
+        float acc[128];
+        for (int64_t step = 0;
+             tb_wg_sched_tile(step, cta, ctas, cluster, m_tiles, n_tiles, group, &tm, &tn);
+             step++) {
+            const int m0 = (int)tm * WG_BM, n0 = (int)tn * WS_BN;
+#pragma unroll
+            for (int i = 0; i < 128; i++)
+                acc[i] = 0.0f;
+            for (int kt = 0; kt < KT; kt++, it++) {
+                const uint32_t s = it % stages;
+                const uint32_t sa = s0 + s * WS_STAGE_BYTES;
+                tb_ptx_mbarrier_wait_parity(full0 + 8 * s, (it / stages) & 1u);
+                tb_ptx_wgmma_fence();
+                wg_ktile_n256(acc, sa + cw * (64 * TB_WG_SW128_ROW_BYTES), sa + WS_A_BYTES);
+                tb_ptx_wgmma_commit_group();
+                // one k-tile of MMAs stays in flight; the one before it is done: free its stage
+                TB_PTX_WGMMA_WAIT_GROUP(1);
+                if (kt > 0)
+                    ws_release(empty0, (it - 1) % stages, cluster);
+            }
+            TB_PTX_WGMMA_WAIT_GROUP(0);
+            ws_release(empty0, (it - 1) % stages, cluster);
+#pragma unroll
+            for (int i = 0; i < 128; i++)
+                tb_ptx_fence_operand(&acc[i]);
+
+            const int row0 = m0 + cw * 64;
+            if (!tma_store) {
+                wg_store_global(C, M, N, row0, n0, acc, WS_BN);
+                continue;
+            }
+            // the previous tile's TMA store has finished reading the staging buffer
+            if (t == 0)
+                TB_PTX_BULK_WAIT_GROUP_READ(0);
+            tb_ptx_named_barrier_sync(1 + cw, 128);
+            wg_stage_c256(s_cw, acc);
+            tb_ptx_fence_proxy_async_shared(); // the writes, before the async proxy reads them
+            tb_ptx_named_barrier_sync(1 + cw, 128);
+            if (t == 0 && row0 < M) {
+                for (int b = 0; b < WS_BN / WG_C_BOX; b++)
+                    if (n0 + b * WG_C_BOX < N)
+                        tb_ptx_tma_store_2d(tm_c, n0 + b * WG_C_BOX, row0,
+                                            tb_ptx_smem_addr(s_cw) + b * (WG_C_BOX * WG_C_BOX * 2));
+                tb_ptx_bulk_commit_group();
+            }
+        }
+        if (tma_store && t == 0)
+            TB_PTX_BULK_WAIT_GROUP(0);
+    }
+    // no CTA leaves while its peer may still arrive on its barriers
+    if (cluster > 1)
+        tb_ptx_cluster_sync();
+}
+#endif
+
+#endif
