@@ -260,12 +260,19 @@ static tb_status enable_peers(const tb_group *g, tb_err *err)
             if (g->devices[j].ordinal == g->devices[i].ordinal)
                 continue;
             cudaError_t e = cudaDeviceEnablePeerAccess(g->devices[j].ordinal, 0);
-            if (e == cudaErrorPeerAccessAlreadyEnabled)
+            if (e == cudaErrorPeerAccessAlreadyEnabled) {
                 cudaGetLastError();
-            else if (e != cudaSuccess)
+            } else if (e == cudaErrorTooManyPeers) {
+                /* a limit of the platform (e.g. 8 peers over PCIe), not a failure */
+                cudaGetLastError();
+                return tb_err_set(err, TB_SKIP, "no P2P between GPU %d and %d: %s",
+                                  g->devices[i].ordinal, g->devices[j].ordinal,
+                                  cudaGetErrorString(e));
+            } else if (e != cudaSuccess) {
                 return tb_err_set(err, TB_DEVFAIL, "cudaDeviceEnablePeerAccess(%d) on GPU %d: %s",
                                   g->devices[j].ordinal, g->devices[i].ordinal,
                                   cudaGetErrorString(e));
+            }
         }
     }
     return TB_OK;

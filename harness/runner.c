@@ -491,7 +491,10 @@ static tb_status run_group_case(worker *wk, const tb_case *c, tb_group *g)
                 st = group_verify(c, state, g, &r, &timed_out, &err);
         }
         int drained = 1;
-        if (timed_out) {
+        if (timed_out || st == TB_DEVFAIL || st == TB_CASEFAIL) {
+            /* a timeout, or a failure after some ranks may have been given work their peers
+             * will never match (a launch that failed partway, a GPU that faulted): release
+             * whatever still waits before teardown synchronizes on it */
             char what[sizeof err.msg];
             snprintf(what, sizeof what, "%s", err.msg);
             if (c->bench->abort)
@@ -499,8 +502,12 @@ static tb_status run_group_case(worker *wk, const tb_case *c, tb_group *g)
             tb_err ignored;
             drained = tb_group_wait(g->devices, g->n_devices, g->streams, 10.0, NULL,
                                     &ignored) == TB_OK;
-            st = tb_err_set(&err, TB_DEVFAIL, "%s; the case's work was %s", what,
-                            drained ? "aborted" : "aborted but did not end");
+            if (timed_out)
+                st = tb_err_set(&err, TB_DEVFAIL, "%s; the case's work was %s", what,
+                                drained ? "aborted" : "aborted but did not end");
+            else if (!drained)
+                st = tb_err_set(&err, TB_DEVFAIL, "%s; the case's work was aborted but did "
+                                                  "not end", what);
         }
         if (drained)
             c->impl->teardown(state);
