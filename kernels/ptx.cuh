@@ -172,12 +172,14 @@ __device__ __forceinline__ void tb_ptx_mbarrier_arrive(uint32_t smem_addr)
     asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_addr) : "memory");
 }
 
-// Arrives once on a barrier of any CTA of the cluster (cluster_addr from tb_ptx_mapa),
-// releasing this thread's earlier accesses at cluster scope.
+// Arrives once on a barrier of any CTA of the cluster (cluster_addr from tb_ptx_mapa), with
+// the default semantics (release at CTA scope). Enough to hand a stage back: the reads it
+// releases (wgmma's) have completed at wgmma.wait_group, and the peer's next write into it is
+// a TMA multicast ordered by the barrier itself; .release.cluster would add full memory
+// barriers to every k-tile.
 __device__ __forceinline__ void tb_ptx_mbarrier_arrive_cluster(uint32_t cluster_addr)
 {
-    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(
-                     cluster_addr)
+    asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(cluster_addr)
                  : "memory");
 }
 

@@ -120,11 +120,13 @@ static void wgmma_sweep(const int64_t (*shapes)[TB_MAX_AXES], size_t n)
 Test(matmul_gpu, wgmma_squares, .init = need_gpu, .timeout = 3600)
 {
     /* M, N, K, layout: the issue's squares, then ragged shapes (predicated or clipped edges,
-     * K below one 64-deep stage) */
+     * K below one 64-deep stage, a single partial tile with N and K of one TMA element row,
+     * an odd number of tile rows for the cluster pairs) */
     static const int64_t shapes[][TB_MAX_AXES] = {
         {128, 128, 128, TB_MM_FWD},   {1000, 1000, 1000, TB_MM_FWD},
         {4096, 4096, 4096, TB_MM_FWD}, {8192, 8192, 8192, TB_MM_FWD},
-        {4095, 4097, 1024, TB_MM_FWD}, {136, 72, 40, TB_MM_FWD}};
+        {4095, 4097, 1024, TB_MM_FWD}, {136, 72, 40, TB_MM_FWD},
+        {72, 8, 8, TB_MM_FWD},         {384, 264, 200, TB_MM_FWD}};
     wgmma_sweep(shapes, sizeof shapes / sizeof shapes[0]);
 }
 

@@ -77,6 +77,13 @@ if(SETMAXNREG)
   if(total GREATER 65536)
     message(FATAL_ERROR "setmaxnreg ${dec}/${inc} asks for ${total} registers, more than 65536")
   endif()
+  # the consumers' increase is served from what the producers release: the split must fit in
+  # what the CTA holds at launch, or setmaxnreg.inc waits forever
+  math(EXPR held "128 * (${producers} + ${consumers}) * ${most}")
+  if(total GREATER held)
+    message(FATAL_ERROR "setmaxnreg ${dec}/${inc} needs ${total} registers, more than the "
+                        "${held} the CTA holds at launch (${most} per thread)")
+  endif()
   if(most GREATER inc OR most GREATER at_launch)
     message(FATAL_ERROR "${SRC}: ptxas allocates ${most} registers, more than the consumers' "
                         "${inc} or the ${at_launch} every warp holds at launch")
