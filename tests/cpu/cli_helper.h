@@ -2,6 +2,8 @@
 #ifndef TB_CLI_HELPER_H
 #define TB_CLI_HELPER_H
 
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,6 +76,29 @@ static inline void tmp_path(char *buf, size_t n, const char *name)
 {
     snprintf(buf, n, "%s/%s_%d", TB_TEST_TMP, name, (int)getpid());
     remove(buf);
+}
+
+/* Reads a result file's result lines into out (max entries); returns how many. */
+static inline int results(const char *path, cJSON **out, int max)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no result file %s", path);
+    static char line[1 << 16];
+    int n = 0, lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        cJSON *o = cJSON_Parse(line);
+        cr_assert_not_null(o, "line %d does not parse", lineno + 1);
+        if (lineno++ == 0) {
+            cr_assert_str_eq(cJSON_GetObjectItem(o, "type")->valuestring, "context");
+            cJSON_Delete(o);
+        } else if (n < max) {
+            out[n++] = o;
+        } else {
+            cJSON_Delete(o);
+        }
+    }
+    fclose(f);
+    return n;
 }
 
 #endif

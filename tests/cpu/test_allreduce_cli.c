@@ -11,29 +11,6 @@
 #include "cli_helper.h"
 #include "record.h"
 
-/* Reads a result file's result lines into out (max entries); returns how many. */
-static int results(const char *path, cJSON **out, int max)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "no result file %s", path);
-    static char line[1 << 16];
-    int n = 0, lineno = 0;
-    while (fgets(line, sizeof line, f)) {
-        cJSON *o = cJSON_Parse(line);
-        cr_assert_not_null(o, "line %d does not parse", lineno + 1);
-        if (lineno++ == 0) {
-            cr_assert_str_eq(cJSON_GetObjectItem(o, "type")->valuestring, "context");
-            cJSON_Delete(o);
-        } else if (n < max) {
-            out[n++] = o;
-        } else {
-            cJSON_Delete(o);
-        }
-    }
-    fclose(f);
-    return n;
-}
-
 static double num(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItem(o, k);

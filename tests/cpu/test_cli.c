@@ -220,21 +220,17 @@ Test(cli, matmul_host_quick_verifies, .timeout = 300)
                             "fwd,dgrad,wgrad", "-q", "-o", path, NULL);
     cr_assert_eq(r->code, 0, "%s", r->err);
     cr_assert(strstr(r->out, "6 ok, 0 wrong, 0 skipped, 0 failed"), "%s", r->out);
-    FILE *f = fopen(path, "r");
-    static char line[1 << 16];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        cJSON *o = cJSON_Parse(line);
-        if (n++ > 0) {
-            cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "verify"), "ok")));
-            cr_assert_gt(cJSON_GetObjectItem(o, "tflops")->valuedouble, 0);
-            cJSON *ax = cJSON_GetObjectItem(o, "axes");
-            cr_assert(cJSON_IsString(cJSON_GetObjectItem(ax, "layout")));
-        }
+    cJSON *res[16];
+    int n = results(path, res, 16);
+    cr_assert_eq(n, 6);
+    for (int i = 0; i < n; i++) {
+        cJSON *o = res[i];
+        cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "verify"), "ok")));
+        cr_assert_gt(cJSON_GetObjectItem(o, "tflops")->valuedouble, 0);
+        cJSON *ax = cJSON_GetObjectItem(o, "axes");
+        cr_assert(cJSON_IsString(cJSON_GetObjectItem(ax, "layout")));
         cJSON_Delete(o);
     }
-    fclose(f);
-    cr_assert_eq(n, 7);
     remove(path);
 }
 
@@ -285,28 +281,23 @@ Test(cli, attention_host_quick_verifies, .timeout = 300)
     cr_assert_eq(r->code, 0, "%s", r->err);
     /* seq 64 and 100 (not a tile multiple) x causal no, yes x three passes */
     cr_assert(strstr(r->out, "12 ok, 0 wrong, 0 skipped, 0 failed"), "%s", r->out);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    static char line[1 << 16];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        cJSON *o = cJSON_Parse(line);
-        if (n++ > 0) {
-            cJSON *v = cJSON_GetObjectItem(o, "verify");
-            cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(v, "ok")));
-            cr_assert_gt(cJSON_GetObjectItem(v, "n_checked")->valuedouble, 0);
-            cr_assert_gt(cJSON_GetObjectItem(o, "tflops")->valuedouble, 0);
-            cr_assert_gt(cJSON_GetObjectItem(o, "alloc_bytes")->valuedouble, 0);
-            cr_assert(strstr(cJSON_GetObjectItem(o, "flops_convention")->valuestring,
-                             "halved when causal"));
-            cJSON *ax = cJSON_GetObjectItem(o, "axes");
-            cr_assert_eq(cJSON_GetObjectItem(ax, "kv-heads")->valuedouble, 2);
-            cr_assert(cJSON_IsString(cJSON_GetObjectItem(ax, "pass")));
-        }
+    cJSON *res[16];
+    int n = results(path, res, 16);
+    cr_assert_eq(n, 12);
+    for (int i = 0; i < n; i++) {
+        cJSON *o = res[i];
+        cJSON *v = cJSON_GetObjectItem(o, "verify");
+        cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(v, "ok")));
+        cr_assert_gt(cJSON_GetObjectItem(v, "n_checked")->valuedouble, 0);
+        cr_assert_gt(cJSON_GetObjectItem(o, "tflops")->valuedouble, 0);
+        cr_assert_gt(cJSON_GetObjectItem(o, "alloc_bytes")->valuedouble, 0);
+        cr_assert(strstr(cJSON_GetObjectItem(o, "flops_convention")->valuestring,
+                         "halved when causal"));
+        cJSON *ax = cJSON_GetObjectItem(o, "axes");
+        cr_assert_eq(cJSON_GetObjectItem(ax, "kv-heads")->valuedouble, 2);
+        cr_assert(cJSON_IsString(cJSON_GetObjectItem(ax, "pass")));
         cJSON_Delete(o);
     }
-    fclose(f);
-    cr_assert_eq(n, 13);
     remove(path);
 }
 
