@@ -685,6 +685,17 @@ static cJSON *options_json(const run_args *a)
     cJSON_AddBoolToObject(o, "host", a->host);
     cJSON_AddNumberToObject(o, "seed", (double)a->ro.seed);
     cJSON_AddNumberToObject(o, "batch_target_s", 1e-3);
+    if (a->ro.fault.kind != TB_FAULT_NONE) {
+        /* a run with a planted bug says so, so its figures are never taken for real ones */
+        char fault[64];
+        if (a->ro.fault.kind == TB_FAULT_SLOW)
+            snprintf(fault, sizeof fault, "slow:%g", a->ro.fault.slow_pct);
+        else if (a->ro.fault.kind == TB_FAULT_LATE_CORRUPTION)
+            snprintf(fault, sizeof fault, "late-corruption:%ld", a->ro.fault.late_after);
+        else
+            snprintf(fault, sizeof fault, "%s", tb_fault_name(a->ro.fault.kind));
+        cJSON_AddStringToObject(o, "test_fault", fault);
+    }
     return o;
 }
 
@@ -733,6 +744,10 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
         return TB_OK;
     }
     if (st) {
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+        return st;
+    }
+    if ((st = tb_fault_parse(getenv(TB_FAULT_ENV), &a.ro.fault, &err))) {
         fprintf(stderr, "trainbench: %s\n", err.msg);
         return st;
     }

@@ -15,6 +15,7 @@
 
 #include "device.h"
 #include "error.h"
+#include "fault.h"
 #include "sweep.h"
 
 #ifdef __cplusplus
@@ -83,6 +84,8 @@ typedef struct {
     void *stream;      /* cudaStream_t of the case; NULL on the host */
     uint64_t seed;     /* the input seed: the same for every implementation of a case */
     const tb_group *group; /* collective cases only; NULL otherwise */
+    const tb_fault *fault; /* the bug a host implementation commits on purpose (fault.h);
+                            * NULL or TB_FAULT_NONE: none */
 } tb_env;
 
 typedef struct {

@@ -265,7 +265,7 @@ static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flus
     if (why) {
         st = TB_SKIP;
     } else {
-        tb_env env = {wk->dev, stream, wk->opts->seed, NULL};
+        tb_env env = {wk->dev, stream, wk->opts->seed, NULL, &wk->opts->fault};
         st = c->impl->setup(c, &env, &state, &err);
         if (!st) {
             /* the verification run: outputs were poisoned by setup */
@@ -473,7 +473,7 @@ static tb_status run_group_case(worker *wk, const tb_case *c, tb_group *g)
     tb_status st = TB_OK;
     if (group_unsupported(c, g, &r))
         return record(wk, &r, TB_SKIP, &err);
-    tb_env env = {r.device, g->streams[0], wk->opts->seed, g};
+    tb_env env = {r.device, g->streams[0], wk->opts->seed, g, &wk->opts->fault};
     void *state = NULL;
     int timed_out = 0;
     st = c->impl->setup(c, &env, &state, &err);

@@ -21,6 +21,7 @@
 
 #include "bench.h"
 #include "device.h"
+#include "fault.h"
 #include "nvml.h"
 #include "record.h"
 #include "timer.h"
@@ -35,6 +36,7 @@ typedef struct {
     int serial;     /* one device at a time */
     int progress;   /* a progress line on stderr */
     uint64_t seed;  /* input data seed */
+    tb_fault fault; /* TRAINBENCH_TEST_FAULT: handed to every implementation in tb_env */
 } tb_run_opts;
 
 /* Why a device cannot run an implementation ("needs compute capability 8.9 or newer, GPU 0 is

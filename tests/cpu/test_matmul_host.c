@@ -202,7 +202,7 @@ static tb_verify host_case(int M, int N, int K, int layout, int run)
     c.axis[1] = N;
     c.axis[2] = K;
     c.axis[3] = layout;
-    tb_env env = {&host, NULL, 5, NULL};
+    tb_env env = {&host, NULL, 5, NULL, NULL};
     void *state;
     tb_err err;
     cr_assert_eq(c.impl->setup(&c, &env, &state, &err), TB_OK, "%s", err.msg);

@@ -31,7 +31,7 @@ static tb_verify setup_run_verify(const char *name, int64_t bytes, int run)
 {
     tb_device_host(&host);
     tb_case c = mkcase(name, bytes);
-    tb_env env = {&host, NULL, 99, NULL};
+    tb_env env = {&host, NULL, 99, NULL, NULL};
     void *state = NULL;
     tb_err err;
     cr_assert_eq(c.impl->setup(&c, &env, &state, &err), TB_OK, "%s", err.msg);

@@ -38,7 +38,7 @@ static inline int gpu_check_case(const tb_case *c, int run, tb_verify *v, char *
     cudaStream_t s;
     cr_assert_eq(cudaSetDevice(0), cudaSuccess);
     cr_assert_eq(cudaStreamCreate(&s), cudaSuccess);
-    tb_env env = {&devs[0], s, 11, NULL};
+    tb_env env = {&devs[0], s, 11, NULL, NULL};
     void *state;
     tb_status st = im->setup(c, &env, &state, &err);
     if (st == TB_SKIP) {

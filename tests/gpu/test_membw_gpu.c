@@ -29,7 +29,7 @@ static tb_verify check(const char *name, int64_t bytes, int run)
     cudaStream_t s;
     cr_assert_eq(cudaSetDevice(0), cudaSuccess);
     cr_assert_eq(cudaStreamCreate(&s), cudaSuccess);
-    tb_env env = {&devs[0], s, 7, NULL};
+    tb_env env = {&devs[0], s, 7, NULL, NULL};
     void *state;
     tb_err err;
     cr_assert_eq(c.impl->setup(&c, &env, &state, &err), TB_OK, "%s: %s", name, err.msg);
