@@ -115,3 +115,50 @@ void tb_appendf(char *buf, size_t len, size_t *used, const char *fmt, ...)
     if (k > 0)
         *used = *used + (size_t)k < len ? *used + (size_t)k : len;
 }
+
+void tb_verify_add_measure(tb_verify *v, const char *name, const char *unit, double worst,
+                           double bound, int64_t n_units, int64_t n_failed)
+{
+    tb_verify_measure *m = NULL;
+    for (int i = 0; i < v->n_measures && !m; i++)
+        if (!strcmp(v->measures[i].name, name))
+            m = &v->measures[i];
+    if (!m) {
+        if (v->n_measures >= TB_VERIFY_MAX_MEASURES)
+            return;
+        m = &v->measures[v->n_measures++];
+    }
+    m->name = name;
+    m->unit = unit;
+    m->worst = worst;
+    m->bound = bound;
+    m->n_units = n_units;
+    m->n_failed = n_failed;
+    if (n_failed > 0)
+        v->ok = 0;
+}
+
+const tb_verify_measure *tb_verify_measure_find(const tb_verify *v, const char *name)
+{
+    for (int i = 0; i < v->n_measures; i++)
+        if (!strcmp(v->measures[i].name, name))
+            return &v->measures[i];
+    return NULL;
+}
+
+void tb_verify_describe(const tb_verify *v, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (v->n_wrong > 0 || v->n_measures == 0)
+        tb_appendf(buf, len, &used, "%lld of %lld values outside tolerance %.3g (max abs err %.3g)",
+                   (long long)v->n_wrong, (long long)v->n_checked, v->tolerance, v->max_abs_err);
+    for (int i = 0; i < v->n_measures; i++) {
+        const tb_verify_measure *m = &v->measures[i];
+        if (m->n_failed <= 0)
+            continue;
+        tb_appendf(buf, len, &used, "%s%s: %lld of %lld %ss over %.3g (worst %.3g)",
+                   used ? "; " : "", m->name, (long long)m->n_failed, (long long)m->n_units,
+                   m->unit, m->bound, m->worst);
+    }
+}

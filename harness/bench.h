@@ -88,6 +88,20 @@ typedef struct {
                             * NULL or TB_FAULT_NONE: none */
 } tb_env;
 
+/* A measure of the error over units of the output beside the element-wise one: "norm" (per
+ * matrix, head or rank buffer: ||out - ref|| / ||ref||), "tile" (per query-row tile of
+ * attention: the rows one CTA owns), "lse" (attention's log-sum-exp). */
+typedef struct {
+    const char *name;  /* "norm", "tile", "lse": the key under verify in the result */
+    const char *unit;  /* what one value is taken over: "matrix", "head", "query tile", "row" */
+    double worst;      /* the largest value over the units */
+    double bound;      /* what each value is held to */
+    int64_t n_units;   /* units measured */
+    int64_t n_failed;  /* units over the bound */
+} tb_verify_measure;
+
+#define TB_VERIFY_MAX_MEASURES 4
+
 typedef struct {
     int ok;
     double max_abs_err;
@@ -95,7 +109,21 @@ typedef struct {
     double tolerance;   /* what max_abs_err (or the bench's stated measure) is held to */
     int64_t n_wrong;    /* elements outside the tolerance */
     int64_t n_checked;
+    int n_measures;     /* the measures beside the element-wise check */
+    tb_verify_measure measures[TB_VERIFY_MAX_MEASURES];
 } tb_verify;
+
+/* Adds a measure to v (ignored past TB_VERIFY_MAX_MEASURES; a name already there is
+ * replaced); clears v->ok when n_failed > 0. name and unit must outlive v (literals). */
+void tb_verify_add_measure(tb_verify *v, const char *name, const char *unit, double worst,
+                           double bound, int64_t n_units, int64_t n_failed);
+
+/* The measure of v named name, or NULL. */
+const tb_verify_measure *tb_verify_measure_find(const tb_verify *v, const char *name);
+
+/* Why v failed, for a result's reason: "12 of 4096 values outside tolerance 0.01 (max abs
+ * err 0.5)" and/or "norm: 3 of 8 heads over 0.004 (worst 0.13)". */
+void tb_verify_describe(const tb_verify *v, char *buf, size_t len);
 
 typedef enum {
     TB_PEAK_NONE,   /* no meaningful peak (e.g. PCIe copies) */

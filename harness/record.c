@@ -61,6 +61,27 @@ static cJSON *axes_json(const tb_case *c)
     return o;
 }
 
+/* The fields of one verification: the element-wise check and each measure beside it. */
+static void verify_json(cJSON *v, const tb_verify *vf)
+{
+    cJSON_AddBoolToObject(v, "ok", vf->ok);
+    add_number_or_null(v, "max_abs_err", vf->max_abs_err);
+    add_number_or_null(v, "max_rel_err", vf->max_rel_err);
+    add_number_or_null(v, "tolerance", vf->tolerance);
+    cJSON_AddNumberToObject(v, "n_wrong", (double)vf->n_wrong);
+    cJSON_AddNumberToObject(v, "n_checked", (double)vf->n_checked);
+    for (int i = 0; i < vf->n_measures; i++) {
+        const tb_verify_measure *m = &vf->measures[i];
+        cJSON *mj = cJSON_AddObjectToObject(v, m->name);
+        cJSON_AddStringToObject(mj, "unit", m->unit);
+        add_number_or_null(mj, "worst", m->worst);
+        add_number_or_null(mj, "bound", m->bound);
+        add_number_or_null(mj, "ratio", m->bound > 0 ? m->worst / m->bound : NAN);
+        cJSON_AddNumberToObject(mj, "n", (double)m->n_units);
+        cJSON_AddNumberToObject(mj, "n_failed", (double)m->n_failed);
+    }
+}
+
 cJSON *tb_record_result_json(const tb_result *r)
 {
     cJSON *o = cJSON_CreateObject();
@@ -148,12 +169,11 @@ cJSON *tb_record_result_json(const tb_result *r)
 
     if (r->have_verify) {
         cJSON *v = cJSON_AddObjectToObject(o, "verify");
-        cJSON_AddBoolToObject(v, "ok", r->verify.ok);
-        add_number_or_null(v, "max_abs_err", r->verify.max_abs_err);
-        add_number_or_null(v, "max_rel_err", r->verify.max_rel_err);
-        add_number_or_null(v, "tolerance", r->verify.tolerance);
-        cJSON_AddNumberToObject(v, "n_wrong", (double)r->verify.n_wrong);
-        cJSON_AddNumberToObject(v, "n_checked", (double)r->verify.n_checked);
+        verify_json(v, &r->verify);
+        if (r->have_verify_after)
+            verify_json(cJSON_AddObjectToObject(v, "after"), &r->verify_after);
+        else
+            cJSON_AddNullToObject(v, "after");
     } else {
         cJSON_AddNullToObject(o, "verify");
     }

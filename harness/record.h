@@ -42,7 +42,9 @@ typedef struct tb_result {
     double pct_vendor;    /* NAN when there is no baseline result */
     const char *vendor_impl;
     int have_verify;
-    tb_verify verify;
+    tb_verify verify;         /* before timing */
+    int have_verify_after;
+    tb_verify verify_after;   /* one more run after the timed loop, inputs refilled */
     tb_telemetry tel;     /* zeroed: no telemetry (the fields are null) */
 } tb_result;
 

@@ -283,11 +283,11 @@ static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flus
                 st = c->bench->verify(c, state, &r.verify, &err);
             if (!st) {
                 r.have_verify = 1;
-                if (!r.verify.ok)
-                    st = tb_err_set(&err, TB_WRONG,
-                                    "%lld of %lld values outside tolerance %.3g (max abs err %.3g)",
-                                    (long long)r.verify.n_wrong, (long long)r.verify.n_checked,
-                                    r.verify.tolerance, r.verify.max_abs_err);
+                if (!r.verify.ok) {
+                    char why[512];
+                    tb_verify_describe(&r.verify, why, sizeof why);
+                    st = tb_err_set(&err, TB_WRONG, "%s", why);
+                }
             }
             if (!st)
                 st = measure(wk, c, state, stream, flush, flush_bytes, &r, &err);
@@ -379,11 +379,11 @@ static tb_status group_verify(const tb_case *c, void *state, const tb_group *g, 
         st = c->bench->verify(c, state, &r->verify, err);
     if (!st) {
         r->have_verify = 1;
-        if (!r->verify.ok)
-            st = tb_err_set(err, TB_WRONG,
-                            "%lld of %lld values outside tolerance %.3g (max abs err %.3g)",
-                            (long long)r->verify.n_wrong, (long long)r->verify.n_checked,
-                            r->verify.tolerance, r->verify.max_abs_err);
+        if (!r->verify.ok) {
+            char why[512];
+            tb_verify_describe(&r->verify, why, sizeof why);
+            st = tb_err_set(err, TB_WRONG, "%s", why);
+        }
     }
     return st;
 }
