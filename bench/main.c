@@ -2,6 +2,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +305,8 @@ typedef struct {
     axis_opt axes[MAX_OPTS];
     int naxes;
     const char *impls, *dtypes, *gpus, *output, *csv;
+    char seen[MAX_OPTS][64]; /* the non-axis options given, by their long name */
+    int nseen;
     int host, quick, cold, serial, quiet;
     int set_min_samples, set_min_time, set_timeout;
     tb_run_opts ro;
@@ -344,6 +347,48 @@ static tb_status parse_int(const char *opt, const char *v, long long lo, long lo
     return TB_OK;
 }
 
+/* A comma-separated list of names: no empty item (a stray comma is a typo, not "nothing"). */
+static tb_status check_list(const char *opt, const char *v, const char **out, tb_err *err)
+{
+    for (const char *p = v;;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (len == 0)
+            return tb_err_set(err, TB_USAGE, "%s: '%s' has an empty item (use name,name)", opt,
+                              v);
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    *out = v;
+    return TB_OK;
+}
+
+/* --gpus: 'all' or indices; the syntax is checked before any GPU is looked for, the range
+ * once they are known. */
+static tb_status check_gpus(const char *v, const char **out, tb_err *err)
+{
+    if (strcmp(v, "all") != 0) {
+        for (const char *p = v;;) {
+            const char *c = strchr(p, ',');
+            size_t len = c ? (size_t)(c - p) : strlen(p);
+            size_t digits = 0;
+            while (digits < len && p[digits] >= '0' && p[digits] <= '9')
+                digits++;
+            if (len == 0 || digits != len || len > 6)
+                return tb_err_set(err, TB_USAGE,
+                                  "--gpus: '%s' is not a list of GPU indices (use 'all' or e.g. "
+                                  "0,1,2)",
+                                  v);
+            if (!c)
+                break;
+            p = c + 1;
+        }
+    }
+    *out = v;
+    return TB_OK;
+}
+
 static int bench_has_axis(const tb_bench *b, const char *name)
 {
     for (int i = 0; i < b->n_axes; i++)
@@ -381,7 +426,10 @@ static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
                 return tb_err_set(err, TB_USAGE, "run: unknown benchmark '%s' (available: %s)",
                                   arg, names);
             }
-            if (a->nbench < MAX_BENCHES)
+            int seen = 0; /* a benchmark named twice runs once */
+            for (int k = 0; k < a->nbench; k++)
+                seen |= a->benches[k] == b;
+            if (!seen && a->nbench < MAX_BENCHES)
                 a->benches[a->nbench++] = b;
             a->explicit_benches = 1;
             continue;
@@ -430,12 +478,21 @@ static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
                 return tb_err_set(err, TB_USAGE, "run: option '%s' needs a value", name);
             value = argv[++i];
         }
+        if (known) {
+            /* an option given twice: which one was meant is not ours to guess */
+            const char *canon = !strcmp(opt, "o") ? "output" : opt;
+            for (int k = 0; k < a->nseen; k++)
+                if (!strcmp(a->seen[k], canon))
+                    return tb_err_set(err, TB_USAGE, "run: --%s is given twice", canon);
+            if (a->nseen < MAX_OPTS)
+                snprintf(a->seen[a->nseen++], sizeof a->seen[0], "%s", canon);
+        }
         long long iv;
         double dv;
         tb_status st = TB_OK;
-        if (!strcmp(opt, "impl")) a->impls = value;
-        else if (!strcmp(opt, "dtype")) a->dtypes = value;
-        else if (!strcmp(opt, "gpus")) a->gpus = value;
+        if (!strcmp(opt, "impl")) st = check_list(name, value, &a->impls, err);
+        else if (!strcmp(opt, "dtype")) st = check_list(name, value, &a->dtypes, err);
+        else if (!strcmp(opt, "gpus")) st = check_gpus(value, &a->gpus, err);
         else if (!strcmp(opt, "output") || !strcmp(opt, "o")) a->output = value;
         else if (!strcmp(opt, "csv")) a->csv = value;
         else if (!strcmp(opt, "min-samples")) {
@@ -472,6 +529,9 @@ static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
         if (st)
             return st;
     }
+    if (a->cold && a->host)
+        return tb_err_set(err, TB_USAGE,
+                          "run: --cold: not used with --host (there is no GPU L2 to flush)");
     if (a->quick) {
         if (!a->set_min_samples)
             a->ro.rule.min_samples = 5;
@@ -579,6 +639,17 @@ static tb_status plan_bench(run_args *a, const tb_bench *b, plan *p, int *n_impl
 {
     tb_points pts = {NULL, 0, 0};
     tb_status st = bench_points(a, b, &pts, err);
+    /* a point given twice (--bytes 1M,1M, or two shapes that coincide) is measured once */
+    size_t kept = 0;
+    for (size_t k = 0; k < pts.n && !st; k++) {
+        int dup = 0;
+        for (size_t j = 0; j < kept && !dup; j++)
+            dup = !memcmp(pts.v[j], pts.v[k], sizeof pts.v[k]);
+        if (!dup)
+            memmove(pts.v[kept++], pts.v[k], sizeof pts.v[k]);
+    }
+    if (!st)
+        pts.n = kept;
     for (size_t k = 0; k < pts.n && !st; k++) {
         for (int d = 0; d < TB_DTYPE_COUNT && !st; d++) {
             if (a->dtypes && !in_list(a->dtypes, tb_dtype_name((tb_dtype)d)))
@@ -652,6 +723,34 @@ static tb_status check_names(const run_args *a, tb_err *err)
     return TB_OK;
 }
 
+/* Values of a benchmark's options that mean nothing on the host: refused rather than
+ * silently replaced by the host's defaults. */
+static const struct {
+    const char *bench, *option, *value, *why;
+} host_refused[] = {
+    {"attention", "shapes", "fa2",
+     "the FlashAttention sweep is sized for GPUs (with --host give --seq, --heads, --head-dim "
+     "or a llama3 set)"},
+};
+
+static tb_status check_host_options(const run_args *a, tb_err *err)
+{
+    if (!a->host)
+        return TB_OK;
+    for (size_t i = 0; i < sizeof host_refused / sizeof host_refused[0]; i++) {
+        int selected = 0;
+        for (int b = 0; b < a->nbench; b++)
+            selected |= !strcmp(a->benches[b]->name, host_refused[i].bench);
+        for (int k = 0; k < a->naxes && selected; k++)
+            if (!strcmp(a->axes[k].name, host_refused[i].option) &&
+                !strcmp(a->axes[k].value, host_refused[i].value))
+                return tb_err_set(err, TB_USAGE, "run: --%s %s: not used with --host: %s",
+                                  host_refused[i].option, host_refused[i].value,
+                                  host_refused[i].why);
+    }
+    return TB_OK;
+}
+
 static tb_status default_output(char *buf, size_t n, tb_err *err)
 {
     char host[128] = "host";
@@ -683,7 +782,9 @@ static cJSON *options_json(const run_args *a)
     cJSON_AddBoolToObject(o, "serial", a->serial);
     cJSON_AddBoolToObject(o, "quick", a->quick);
     cJSON_AddBoolToObject(o, "host", a->host);
-    cJSON_AddNumberToObject(o, "seed", (double)a->ro.seed);
+    char seed[32]; /* an integer written exactly, not through a double */
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)a->ro.seed);
+    cJSON_AddRawToObject(o, "seed", seed);
     cJSON_AddNumberToObject(o, "batch_target_s", 1e-3);
     if (a->ro.fault.kind != TB_FAULT_NONE) {
         /* a run with a planted bug says so, so its figures are never taken for real ones */
@@ -734,6 +835,36 @@ static tb_status select_gpus(const char *list, tb_device *devs, int *ndev, tb_er
     return TB_OK;
 }
 
+/* The writer an interrupted run reports on: the one piece of state a signal handler needs. */
+static tb_writer *volatile interrupted_writer;
+
+static void on_signal(int sig)
+{
+    tb_writer *w = interrupted_writer;
+    if (w)
+        tb_writer_signal_summary(w, STDERR_FILENO, sig == SIGINT ? "SIGINT" : "SIGTERM");
+    _exit(128 + sig);
+}
+
+/* SIGINT and SIGTERM: say what was written and where, then exit 128 + signal. */
+static void catch_signals(tb_writer *w)
+{
+    interrupted_writer = w;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static void release_signals(void)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    interrupted_writer = NULL;
+}
+
 static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 {
     run_args a;
@@ -756,7 +887,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
             if (tb_benches[i]->in_default_suite)
                 a.benches[a.nbench++] = tb_benches[i];
     }
-    if ((st = check_names(&a, &err))) {
+    if ((st = check_names(&a, &err)) || (st = check_host_options(&a, &err))) {
         fprintf(stderr, "trainbench: %s\n", err.msg);
         return st;
     }
@@ -868,29 +999,48 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
     cJSON *ctx = tb_context_build(full_argc, full_argv, devs, ndev, nvml, why, opts);
     cJSON_Delete(opts);
     tb_writer *w = NULL;
-    st = tb_writer_open(&w, path, a.csv, stdout, ctx, &err);
+    if (a.output)
+        st = tb_writer_open(&w, path, a.csv, stdout, ctx, &err);
+    else
+        st = tb_writer_open_new(&w, path, sizeof path, a.csv, stdout, ctx, &err);
     cJSON_Delete(ctx);
     if (st) {
         fprintf(stderr, "trainbench: %s\n", err.msg);
+        tb_writer_close(w);
         tb_nvml_close(nvml);
         free(devs);
         free(p.cases);
         return st;
     }
+    catch_signals(w);
     a.ro.cold = a.cold;
     a.ro.serial = a.serial;
     a.ro.progress = !a.quiet && isatty(STDERR_FILENO);
     st = tb_runner_run(p.cases, p.n, devs, ndev, &a.ro, nvml, w, &err);
+    if (st)
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+    tb_err ferr;
+    tb_status fst = tb_writer_finish(w, &ferr);
+    if (fst) {
+        fprintf(stderr, "trainbench: %s\n", ferr.msg);
+        if (st != TB_DEVFAIL)
+            st = fst;
+    }
     int ok, wrong, skipped, failed;
     tb_writer_counts(w, &ok, &wrong, &skipped, &failed);
     tb_writer_ladder(w, stdout);
     tb_writer_summary(w, stdout);
     tb_writer_bench_summaries(w, stdout);
-    tb_writer_close(w);
+    /* the last line: what reached the file, and where it is */
     printf("\n%d ok, %d wrong, %d skipped, %d failed; results: %s\n", ok, wrong, skipped, failed,
-           path);
-    if (st)
-        fprintf(stderr, "trainbench: %s\n", err.msg);
+           tb_writer_path(w));
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "trainbench: cannot write to standard output: %s\n", strerror(errno));
+        if (st != TB_DEVFAIL)
+            st = TB_DEVFAIL;
+    }
+    release_signals();
+    tb_writer_close(w);
     tb_nvml_close(nvml);
     free(devs);
     free(p.cases);

@@ -328,3 +328,82 @@ Test(cli, attention_bad_input_exits_2)
                   strstr(r->out, "backward 2.5 x forward"),
               "%s", r->out);
 }
+
+#define Q "--min-samples", "1", "--min-time", "0", "--timeout", "0.05"
+
+/* An option that cannot apply is refused, never dropped or recorded as applied. */
+Test(cli, options_that_cannot_apply_exit_2)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "na.jsonl");
+    cli_result *r = run_cli(NULL, "run", "attention", "--host", "--shapes", "fa2", "-o", path,
+                            NULL);
+    cr_assert_eq(r->code, 2, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "fa2"), "%s", r->err);
+    r = run_cli(NULL, "run", "membw", "--host", "--cold", "--bytes", "1M", "-o", path, NULL);
+    cr_assert_eq(r->code, 2, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "--cold"), "%s", r->err);
+    r = run_cli(NULL, "run", "matmul", "--host", "--tp", "2", "-o", path, NULL);
+    cr_assert_eq(r->code, 2, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "--tp"), "%s", r->err);
+    r = run_cli(NULL, "run", "matmul", "--host", "--tokens", "512", "-o", path, NULL);
+    cr_assert_eq(r->code, 2, "exit %d: %s", r->code, r->err);
+    cr_assert(!exists(path));
+}
+
+/* Repeated sweep values and benchmark names run once; a repeated option is an error. */
+Test(cli, duplicates_run_once_and_repeated_options_exit_2)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "dup.jsonl");
+    cli_result *r = run_cli(NULL, "run", "membw", "membw", "--host", "--impl", "host-copy",
+                            "--bytes", "1M,1M,2M,1M", Q, "-o", path, NULL);
+    cr_assert_eq(r->code, 0, "%s", r->err);
+    cJSON *res[8];
+    int n = results(path, res, 8);
+    cr_assert_eq(n, 2, "1M and 2M once each, got %d results", n);
+    for (int i = 0; i < n; i++)
+        cJSON_Delete(res[i]);
+    remove(path);
+
+    static const char *const twice[][4] = {
+        {"--impl", "host-copy", "--impl", "host-copy"},
+        {"--timeout", "1", "--timeout", "2"},
+        {"-o", "/tmp/tb-a.jsonl", "--output", "/tmp/tb-b.jsonl"},
+        {"--csv", "/tmp/tb-a.csv", "--csv=/tmp/tb-b.csv", NULL},
+        {"--seed", "1", "--seed", "2"},
+    };
+    for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++) {
+        r = run_cli(NULL, "run", "membw", "--host", "--bytes", "1M", twice[i][0], twice[i][1],
+                    twice[i][2], twice[i][3], NULL);
+        cr_assert_eq(r->code, 2, "%s twice: exit %d", twice[i][0], r->code);
+        cr_assert(strstr(r->err, "given twice"), "%s", r->err);
+    }
+    cr_assert(!exists("/tmp/tb-a.jsonl") && !exists("/tmp/tb-b.jsonl"));
+}
+
+Test(cli, empty_list_items_exit_2)
+{
+    static const char *const bad[][2] = {
+        {"--impl", "host-copy,"}, {"--impl", ",host-copy"}, {"--impl", "host-copy,,host-triad"},
+        {"--dtype", "fp32,"},     {"--impl", ""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cli_result *r = run_cli(NULL, "run", "membw", "--host", "--bytes", "1M", bad[i][0],
+                                bad[i][1], NULL);
+        cr_assert_eq(r->code, 2, "%s '%s': exit %d", bad[i][0], bad[i][1], r->code);
+        cr_assert(strstr(r->err, "empty"), "%s", r->err);
+    }
+}
+
+/* A malformed --gpus is a usage error whether or not a GPU is present. */
+Test(cli, bad_gpus_syntax_exits_2_before_looking_for_gpus)
+{
+    static const char *const bad[] = {"abc", "0,", "-1", "1x", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cli_result *r = run_cli("CUDA_VISIBLE_DEVICES=-1", "run", "membw", "--gpus", bad[i],
+                                NULL);
+        cr_assert_eq(r->code, 2, "--gpus '%s': exit %d: %s", bad[i], r->code, r->err);
+        cr_assert(strstr(r->err, "--gpus"), "%s", r->err);
+    }
+}
