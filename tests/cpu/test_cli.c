@@ -407,3 +407,22 @@ Test(cli, bad_gpus_syntax_exits_2_before_looking_for_gpus)
         cr_assert(strstr(r->err, "--gpus"), "%s", r->err);
     }
 }
+
+/* node-check on a machine without a GPU says so and stops before building anything. */
+Test(cli, node_check_without_a_gpu_exits_3_before_building, .timeout = 120)
+{
+    char cmd[2048], log[600], text[8192];
+    snprintf(log, sizeof log, "%s/nodecheck_%d.log", TB_TEST_TMP, (int)getpid());
+    snprintf(cmd, sizeof cmd,
+             "PATH=/usr/bin:/bin BUILD_DIR=%s/nodecheck_build_%d timeout 60 %s/scripts/node-check "
+             ">%s 2>&1",
+             TB_TEST_TMP, (int)getpid(), TB_SOURCE_DIR, log);
+    int rc = system(cmd);
+    slurp(log, text, sizeof text);
+    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 3, "exit %d: %s", WEXITSTATUS(rc), text);
+    cr_assert(strstr(text, "no GPU"), "%s", text);
+    cr_assert_null(strstr(text, "CMake"), "it started building: %s", text);
+    snprintf(cmd, sizeof cmd, "%s/nodecheck_build_%d", TB_TEST_TMP, (int)getpid());
+    cr_assert(!exists(cmd), "a build directory was made");
+    remove(log);
+}
