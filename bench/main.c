@@ -78,8 +78,10 @@ static const char usage_run[] =
     "  --quick            a short sweep and looser stopping (about a minute per GPU)\n"
     "Measurement (nvbench's names):\n"
     "  --min-samples N    at least N samples per case (default 10; --quick 5)\n"
-    "  --min-time S       at least S seconds of measured time (default 0.5; --quick 0.1)\n"
-    "  --max-noise PCT    then stop when the relative stdev is under PCT % (default 0.5)\n"
+    "  --min-time S       at least S seconds of measured time (default 0.5; --host 0.2;\n"
+    "                     --quick 0.1)\n"
+    "  --max-noise PCT    then stop when the relative stdev is under PCT % (default 0.5;\n"
+    "                     --host: none, a host case stops at the two minimums)\n"
     "  --timeout S        always stop a case after S seconds (default 15; --quick 2);\n"
     "                     a collective whose ranks wait longer is aborted (timed out)\n"
     "  --cold             flush L2 before every single-execution sample\n"
@@ -308,7 +310,7 @@ typedef struct {
     char seen[MAX_OPTS][64]; /* the non-axis options given, by their long name */
     int nseen;
     int host, quick, cold, serial, quiet;
-    int set_min_samples, set_min_time, set_timeout;
+    int set_min_samples, set_min_time, set_max_noise, set_timeout;
     tb_run_opts ro;
 } run_args;
 
@@ -506,8 +508,10 @@ static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
                 a->set_min_time = 1;
             }
         } else if (!strcmp(opt, "max-noise")) {
-            if (!(st = parse_double(name, value, &dv, err)))
+            if (!(st = parse_double(name, value, &dv, err))) {
                 a->ro.rule.max_noise = dv / 100.0;
+                a->set_max_noise = 1;
+            }
         } else if (!strcmp(opt, "timeout")) {
             if (!(st = parse_double(name, value, &dv, err))) {
                 a->ro.rule.timeout = dv;
@@ -532,6 +536,18 @@ static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
     if (a->cold && a->host)
         return tb_err_set(err, TB_USAGE,
                           "run: --cold: not used with --host (there is no GPU L2 to flush)");
+    if (a->host) {
+        /* the host's rule (timer.h): no noise criterion unless --max-noise asks for one */
+        tb_stop_rule host = TB_STOP_RULE_HOST;
+        if (!a->set_min_samples)
+            a->ro.rule.min_samples = host.min_samples;
+        if (!a->set_min_time)
+            a->ro.rule.min_time = host.min_time;
+        if (!a->set_max_noise)
+            a->ro.rule.max_noise = host.max_noise;
+        if (!a->set_timeout)
+            a->ro.rule.timeout = host.timeout;
+    }
     if (a->quick) {
         if (!a->set_min_samples)
             a->ro.rule.min_samples = 5;
@@ -776,7 +792,10 @@ static cJSON *options_json(const run_args *a)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "min_samples", a->ro.rule.min_samples);
     cJSON_AddNumberToObject(o, "min_time_s", a->ro.rule.min_time);
-    cJSON_AddNumberToObject(o, "max_noise_pct", a->ro.rule.max_noise * 100.0);
+    if (isinf(a->ro.rule.max_noise))
+        cJSON_AddNullToObject(o, "max_noise_pct"); /* no noise criterion (host runs) */
+    else
+        cJSON_AddNumberToObject(o, "max_noise_pct", a->ro.rule.max_noise * 100.0);
     cJSON_AddNumberToObject(o, "timeout_s", a->ro.rule.timeout);
     cJSON_AddBoolToObject(o, "cold", a->cold);
     cJSON_AddBoolToObject(o, "serial", a->serial);
@@ -1013,6 +1032,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
         return st;
     }
     catch_signals(w);
+    tb_writer_fit_cases(w, p.cases, p.n);
     a.ro.cold = a.cold;
     a.ro.serial = a.serial;
     a.ro.progress = !a.quiet && isatty(STDERR_FILENO);

@@ -426,3 +426,29 @@ Test(cli, node_check_without_a_gpu_exits_3_before_building, .timeout = 120)
     cr_assert(!exists(cmd), "a build directory was made");
     remove(log);
 }
+
+/* Host cases stop at the host's minimums instead of running to the timeout. */
+Test(cli, host_runs_stop_at_the_minimums, .timeout = 120)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "hostrule.jsonl");
+    cli_result *r = run_cli(NULL, "run", "membw", "--host", "--impl", "host-copy", "--bytes",
+                            "1M", "-q", "-o", path, NULL);
+    cr_assert_eq(r->code, 0, "%s", r->err);
+    cJSON *res[2];
+    cr_assert_eq(results(path, res, 2), 1);
+    cr_assert_str_eq(cJSON_GetObjectItem(res[0], "stop")->valuestring, "minimum");
+    cr_assert_geq(cJSON_GetObjectItem(res[0], "samples")->valuedouble, 10);
+    cJSON_Delete(res[0]);
+    static char text[1 << 16];
+    slurp(path, text, sizeof text);
+    cr_assert(strstr(text, "\"max_noise_pct\":null"), "no noise criterion recorded");
+    /* --max-noise restores the criterion */
+    r = run_cli(NULL, "run", "membw", "--host", "--impl", "host-copy", "--bytes", "1M",
+                "--max-noise", "50", "--timeout", "5", "-q", "-o", path, NULL);
+    cr_assert_eq(r->code, 0, "%s", r->err);
+    slurp(path, text, sizeof text);
+    cr_assert(strstr(text, "\"max_noise_pct\":50"), "%.300s", text);
+    cr_assert_null(strstr(text, "\"stop\":\"minimum\""));
+    remove(path);
+}
