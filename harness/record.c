@@ -206,10 +206,10 @@ static void fmt_num(char *buf, size_t n, double v, const char *fmt)
         snprintf(buf, n, "-");
 }
 
-void tb_record_table_header(FILE *f)
+void tb_record_table_header(FILE *f, int case_width)
 {
-    fprintf(f, "%-5s %-8s %-11s %-5s %-28s %11s %9s %8s %6s %8s %6s %6s %5s %5s  %s\n", "gpu",
-            "bench", "impl", "dtype", "case", "time(us)", "GB/s", "TFLOP/s", "%peak", "%vendor",
+    fprintf(f, "%-5s %-9s %-12s %-5s %-*s %11s %9s %8s %6s %8s %6s %6s %5s %5s  %s\n", "gpu",
+            "bench", "impl", "dtype", case_width, "case", "time(us)", "GB/s", "TFLOP/s", "%peak", "%vendor",
             "noise", "n", "MHz", "W", "status");
 }
 
@@ -234,7 +234,7 @@ static void gpu_text(const tb_result *r, char *buf, size_t n)
     }
 }
 
-void tb_record_table_row(FILE *f, const tb_result *r)
+void tb_record_table_row(FILE *f, const tb_result *r, int case_width)
 {
     char gpu[64], cs[128], t[32], gb[32], tf[32], pp[32], pv[32], nz[32], ns[32], mhz[32], w[32];
     gpu_text(r, gpu, sizeof gpu);
@@ -266,8 +266,8 @@ void tb_record_table_row(FILE *f, const tb_result *r)
         snprintf(status, sizeof status, "ok");
     else
         snprintf(status, sizeof status, "%s: %s", status_word(r->status), r->reason);
-    fprintf(f, "%-5s %-8s %-11s %-5s %-28s %11s %9s %8s %6s %8s %6s %6s %5s %5s  %s\n", gpu,
-            r->c.bench->name, r->c.impl->name, tb_dtype_name(r->c.dtype), cs, t, gb, tf, pp, pv,
+    fprintf(f, "%-5s %-9s %-12s %-5s %-*s %11s %9s %8s %6s %8s %6s %6s %5s %5s  %s\n", gpu,
+            r->c.bench->name, r->c.impl->name, tb_dtype_name(r->c.dtype), case_width, cs, t, gb, tf, pp, pv,
             nz, ns, mhz, w, status);
 }
 
@@ -363,6 +363,7 @@ struct tb_writer {
     /* what reached the JSONL file, by status; read by the signal path without the lock */
     atomic_int n_ok, n_wrong, n_skipped, n_failed;
     int header_done;
+    int case_width; /* of the table's case column */
     int table_failed, csv_failed;
 };
 
@@ -506,6 +507,7 @@ static tb_status writer_open(tb_writer **out, char *jsonl_path, size_t jsonl_len
     }
     pthread_mutex_init(&w->lock, NULL);
     w->jsonl_fd = jfd;
+    w->case_width = 28;
     snprintf(w->jsonl_path, sizeof w->jsonl_path, "%s", jsonl_path);
     if (csv_path)
         snprintf(w->csv_path, sizeof w->csv_path, "%s", csv_path);
@@ -540,6 +542,17 @@ tb_status tb_writer_open_new(tb_writer **w, char *jsonl_path, size_t jsonl_len,
                              const char *csv_path, FILE *table, const cJSON *context, tb_err *err)
 {
     return writer_open(w, jsonl_path, jsonl_len, 1, csv_path, table, context, err);
+}
+
+void tb_writer_fit_cases(tb_writer *w, const tb_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char text[128];
+        tb_record_case_text(&cases[i], text, sizeof text);
+        int len = (int)strlen(text);
+        if (len > w->case_width)
+            w->case_width = len;
+    }
 }
 
 const char *tb_writer_path(const tb_writer *w)
@@ -619,20 +632,36 @@ void tb_writer_ladder(tb_writer *w, FILE *f)
         }
         if (ni < 2)
             continue; /* a single implementation: the rows above say it all */
+        int cw = 4;
+        double top = 0;
+        for (size_t r = 0; r < nr; r++)
+            if ((int)strlen(rows[r]) > cw)
+                cw = (int)strlen(rows[r]);
+        for (size_t i = g; i < n; i++)
+            if (same_group(&w->ladder[i], head) && w->ladder[i].figure > top)
+                top = w->ladder[i].figure;
+        /* FLOP rates under 1 TFLOP/s (the host's) read better in GFLOP/s */
+        int giga = head->is_tflops && top < 1.0;
+        double scale = giga ? 1e3 : 1.0;
+        int iw = 11;
+        for (size_t k = 0; k < ni; k++)
+            if ((int)strlen(impls[k]->name) > iw)
+                iw = (int)strlen(impls[k]->name);
         char gpu[32];
         if (head->device->is_host)
             snprintf(gpu, sizeof gpu, "host");
         else
             snprintf(gpu, sizeof gpu, "GPU %d", head->device->ordinal);
-        fprintf(f, "\n%s %s %s, %s (median):\n%-30s", head->bench->name,
-                tb_dtype_name(head->dtype), gpu, head->is_tflops ? "TFLOP/s" : "GB/s", "case");
+        fprintf(f, "\n%s %s %s, %s (median):\n", head->bench->name, tb_dtype_name(head->dtype),
+                gpu, giga ? "GFLOP/s" : head->is_tflops ? "TFLOP/s" : "GB/s");
         if (head->is_tflops && head->bench->flops_convention)
-            fprintf(f, "(FLOPs: %s)\n%-30s", head->bench->flops_convention, "");
+            fprintf(f, "(FLOPs: %s)\n", head->bench->flops_convention);
+        fprintf(f, "%-*s", cw, "case");
         for (size_t k = 0; k < ni; k++)
-            fprintf(f, " %11s", impls[k]->name);
+            fprintf(f, " %*s", iw, impls[k]->name);
         fputc('\n', f);
         for (size_t r = 0; r < nr; r++) {
-            fprintf(f, "%-30s", rows[r]);
+            fprintf(f, "%-*s", cw, rows[r]);
             for (size_t k = 0; k < ni; k++) {
                 double v = NAN;
                 for (size_t i = g; i < n; i++) {
@@ -642,8 +671,8 @@ void tb_writer_ladder(tb_writer *w, FILE *f)
                         v = e->figure;
                 }
                 char cell[32];
-                fmt_num(cell, sizeof cell, v, "%.2f");
-                fprintf(f, " %11s", cell);
+                fmt_num(cell, sizeof cell, v * scale, "%.2f");
+                fprintf(f, " %*s", iw, cell);
             }
             fputc('\n', f);
         }
@@ -663,7 +692,7 @@ void tb_writer_summary(tb_writer *w, FILE *f)
 {
     pthread_mutex_lock(&w->lock);
     if (w->n_ladder)
-        fprintf(f, "\nbest per implementation:\n%-5s %-8s %-11s %-5s %12s %-8s %6s  %s\n", "gpu",
+        fprintf(f, "\nbest per implementation:\n%-5s %-9s %-12s %-5s %12s %-8s %6s  %s\n", "gpu",
                 "bench", "impl", "dtype", "best", "unit", "%peak", "at");
     for (size_t i = 0; i < w->n_ladder; i++) {
         const ladder_entry *first = &w->ladder[i], *best = first;
@@ -681,9 +710,12 @@ void tb_writer_summary(tb_writer *w, FILE *f)
         else
             snprintf(gpu, sizeof gpu, "%d", best->device->ordinal);
         fmt_num(pp, sizeof pp, best->pct_peak, "%.1f");
-        fprintf(f, "%-5s %-8s %-11s %-5s %12.2f %-8s %6s  %s\n", gpu, best->bench->name,
-                best->impl->name, tb_dtype_name(best->dtype), best->figure,
-                best->is_tflops ? "TFLOP/s" : "GB/s", pp, best->case_text);
+        /* FLOP rates under 1 TFLOP/s (the host's) read better in GFLOP/s */
+        int giga = best->is_tflops && best->figure < 1.0;
+        fprintf(f, "%-5s %-9s %-12s %-5s %12.2f %-8s %6s  %s\n", gpu, best->bench->name,
+                best->impl->name, tb_dtype_name(best->dtype),
+                giga ? best->figure * 1e3 : best->figure,
+                giga ? "GFLOP/s" : best->is_tflops ? "TFLOP/s" : "GB/s", pp, best->case_text);
     }
     pthread_mutex_unlock(&w->lock);
 }
@@ -719,10 +751,10 @@ tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err)
     }
     if (w->table && !w->table_failed) {
         if (!w->header_done) {
-            tb_record_table_header(w->table);
+            tb_record_table_header(w->table, w->case_width);
             w->header_done = 1;
         }
-        tb_record_table_row(w->table, r);
+        tb_record_table_row(w->table, r, w->case_width);
         if (fflush(w->table) != 0 || ferror(w->table)) {
             w->table_failed = 1;
             if (!st)

@@ -54,8 +54,9 @@ cJSON *tb_record_result_json(const tb_result *r);
 /* "bytes=1M" style text of a case's axes. */
 void tb_record_case_text(const tb_case *c, char *buf, size_t buflen);
 
-void tb_record_table_header(FILE *f);
-void tb_record_table_row(FILE *f, const tb_result *r);
+/* The table on stdout, its case column case_width characters wide. */
+void tb_record_table_header(FILE *f, int case_width);
+void tb_record_table_row(FILE *f, const tb_result *r, int case_width);
 void tb_record_csv_header(FILE *f);
 void tb_record_csv_row(FILE *f, const tb_result *r);
 
@@ -74,6 +75,9 @@ tb_status tb_writer_open(tb_writer **w, const char *jsonl_path, const char *csv_
                          FILE *table, const cJSON *context, tb_err *err);
 tb_status tb_writer_open_new(tb_writer **w, char *jsonl_path, size_t jsonl_len,
                              const char *csv_path, FILE *table, const cJSON *context, tb_err *err);
+
+/* Widens the table's case column to fit the text of every case (before the first result). */
+void tb_writer_fit_cases(tb_writer *w, const tb_case *cases, size_t n);
 
 /* The result file's path (the name taken, for a default path). */
 const char *tb_writer_path(const tb_writer *w);
