@@ -269,7 +269,10 @@ tb_status tb_results_load(const char *path, tb_rfile *out, FILE *warn, tb_err *e
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f)
-        return tb_err_set(err, TB_USAGE, "cannot read '%s': %s", path, strerror(errno));
+        return tb_err_set(err, TB_USAGE, "cannot read '%s': %s%s", path, strerror(errno),
+                          errno == ENOENT && strpbrk(path, "*?[")
+                              ? " (a pattern no file matched: the shell passed it on as it was)"
+                              : "");
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
     size_t k;

@@ -205,3 +205,12 @@ Test(report, plot_scripts_carry_no_commands_from_the_file, .timeout = 300)
     pclose(ls);
     cr_assert_eq(scripts, 2, "one script per bench and dtype");
 }
+
+/* A glob that matched nothing reaches report as itself: the message says so. */
+Test(report, unmatched_pattern_is_named_as_such)
+{
+    cli_result *r = run_cli(NULL, "report", "results/published/*.jsonl", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "'results/published/*.jsonl'") && strstr(r->err, "a pattern no file matched"),
+              "%s", r->err);
+}
