@@ -767,7 +767,9 @@ static tb_status check_host_options(const run_args *a, tb_err *err)
     return TB_OK;
 }
 
-static tb_status default_output(char *buf, size_t n, tb_err *err)
+/* The default result path, results/<host>-<stamp>.jsonl; *made_dir says whether this call
+ * created results/. */
+static tb_status default_output(char *buf, size_t n, int *made_dir, tb_err *err)
 {
     char host[128] = "host";
     gethostname(host, sizeof host - 1);
@@ -780,7 +782,9 @@ static tb_status default_output(char *buf, size_t n, tb_err *err)
     localtime_r(&now, &tm);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    if (mkdir("results", 0777) != 0 && errno != EEXIST)
+    if (mkdir("results", 0777) == 0)
+        *made_dir = 1;
+    else if (errno != EEXIST)
         return tb_err_set(err, TB_USAGE, "cannot create the directory 'results': %s",
                           strerror(errno));
     snprintf(buf, n, "results/%s-%s.jsonl", host, stamp);
@@ -1005,9 +1009,10 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
     }
 
     char path[1024];
+    int made_dir = 0;
     if (a.output)
         snprintf(path, sizeof path, "%s", a.output);
-    else if ((st = default_output(path, sizeof path, &err))) {
+    else if ((st = default_output(path, sizeof path, &made_dir, &err))) {
         fprintf(stderr, "trainbench: %s\n", err.msg);
         tb_nvml_close(nvml);
         free(devs);
@@ -1025,6 +1030,8 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
     cJSON_Delete(ctx);
     if (st) {
         fprintf(stderr, "trainbench: %s\n", err.msg);
+        if (st == TB_USAGE && made_dir)
+            rmdir("results"); /* made by this run, and left empty */
         tb_writer_close(w);
         tb_nvml_close(nvml);
         free(devs);

@@ -372,12 +372,13 @@ Test(outputs, signal_prints_the_summary, .timeout = 120)
     for (int i = 0; i < 2; i++) {
         char path[512];
         tmp_path(path, sizeof path, "sig.jsonl");
+        /* six cases of at least 0.3 s: the run is still going after the second */
         const char *args[] = {"run", "membw", "--host", "--impl", "host-copy", "--bytes",
-                              "1M:64M:x2", "--min-samples", "1", "--min-time", "0", "--timeout",
-                              "0.3", "-o", path, NULL};
+                              "1M:32M:x2", "--min-samples", "1", "--min-time", "0.3", "--timeout",
+                              "5", "-o", path, NULL};
         child c;
         spawn(&c, NULL, args);
-        wait_for_lines(path, 3, 30);
+        wait_for_lines(path, 3, 60);
         kill(c.pid, sigs[i]);
         cli_result r;
         finish(&c, &r);
@@ -422,4 +423,20 @@ Test(outputs, seed_is_stored_exactly)
                   strstr(text, "\"seed\":9223372036854775807}"),
               "%.2000s", text);
     remove(path);
+}
+
+/* A refused run leaves no results/ directory behind where it made one. */
+Test(outputs, refused_run_leaves_no_results_directory)
+{
+    char dir[512], res[600];
+    tmp_path(dir, sizeof dir, "nodir");
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    const char *args[] = {"run", "membw", "--host", "--impl", "host-copy", "--bytes", "1M", Q,
+                          "--csv", "/nonexistent-dir/x.csv", NULL};
+    spawn_opts o = {dir, NULL, 0};
+    cli_result *r = run_with(&o, args);
+    cr_assert_eq(r->code, 2, "%s", r->err);
+    snprintf(res, sizeof res, "%s/results", dir);
+    cr_assert(!exists(res), "results/ was left behind");
+    rmdir(dir);
 }
