@@ -437,6 +437,12 @@ static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
             continue;
         }
         if (is_flag(arg)) {
+            const char *flag = !strcmp(arg, "-q") ? "--quiet" : arg;
+            for (int k = 0; k < a->nseen; k++)
+                if (!strcmp(a->seen[k], flag + 2))
+                    return tb_err_set(err, TB_USAGE, "run: %s is given twice", flag);
+            if (a->nseen < MAX_OPTS && strcmp(flag, "--help") && strcmp(flag, "-h"))
+                snprintf(a->seen[a->nseen++], sizeof a->seen[0], "%s", flag + 2);
             if (!strcmp(arg, "--host")) a->host = 1;
             else if (!strcmp(arg, "--quick")) a->quick = 1;
             else if (!strcmp(arg, "--cold")) a->cold = 1;
@@ -1062,9 +1068,10 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
     printf("\n%d ok, %d wrong, %d skipped, %d failed; results: %s\n", ok, wrong, skipped, failed,
            tb_writer_path(w));
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "trainbench: cannot write to standard output: %s\n", strerror(errno));
-        if (st != TB_DEVFAIL)
-            st = TB_DEVFAIL;
+        if (!(st && strstr(err.msg, "standard output"))) /* not said already */
+            fprintf(stderr, "trainbench: cannot write to standard output: %s\n",
+                    strerror(errno));
+        st = TB_DEVFAIL;
     }
     release_signals();
     tb_writer_close(w);

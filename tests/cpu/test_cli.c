@@ -372,6 +372,7 @@ Test(cli, duplicates_run_once_and_repeated_options_exit_2)
         {"-o", "/tmp/tb-a.jsonl", "--output", "/tmp/tb-b.jsonl"},
         {"--csv", "/tmp/tb-a.csv", "--csv=/tmp/tb-b.csv", NULL},
         {"--seed", "1", "--seed", "2"},
+        {"--host", "-q", "--quiet", NULL},
     };
     for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++) {
         r = run_cli(NULL, "run", "membw", "--host", "--bytes", "1M", twice[i][0], twice[i][1],
