@@ -206,9 +206,24 @@ static void fmt_num(char *buf, size_t n, double v, const char *fmt)
         snprintf(buf, n, "-");
 }
 
+/* v with 4 significant digits in fixed notation (never an exponent), "-" when not finite. */
+static void fmt_sig(char *buf, size_t n, double v)
+{
+    if (!isfinite(v)) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    int decimals = v > 0 ? 3 - (int)floor(log10(v)) : 0;
+    if (decimals < 0)
+        decimals = 0;
+    if (decimals > 9)
+        decimals = 9;
+    snprintf(buf, n, "%.*f", decimals, v);
+}
+
 void tb_record_table_header(FILE *f, int case_width)
 {
-    fprintf(f, "%-5s %-9s %-12s %-5s %-*s %11s %9s %8s %6s %8s %6s %6s %5s %5s  %s\n", "gpu",
+    fprintf(f, "%-5s %-9s %-12s %-5s %-*s %11s %9s %10s %6s %8s %6s %6s %5s %5s  %s\n", "gpu",
             "bench", "impl", "dtype", case_width, "case", "time(us)", "GB/s", "TFLOP/s", "%peak", "%vendor",
             "noise", "n", "MHz", "W", "status");
 }
@@ -241,7 +256,7 @@ void tb_record_table_row(FILE *f, const tb_result *r, int case_width)
     tb_record_case_text(&r->c, cs, sizeof cs);
     fmt_num(t, sizeof t, r->have_stats ? r->stats.median * 1e6 : NAN, "%.2f");
     fmt_num(gb, sizeof gb, r->gbps, "%.1f");
-    fmt_num(tf, sizeof tf, r->tflops, "%.4g");
+    fmt_sig(tf, sizeof tf, r->tflops); /* the host's 0.0000129 TFLOP/s too */
     fmt_num(pp, sizeof pp, r->pct_peak, "%.1f");
     fmt_num(pv, sizeof pv, r->pct_vendor, "%.1f");
     fmt_num(nz, sizeof nz, r->have_stats ? r->stats.rel_stdev * 100 : NAN, "%.2f%%");
@@ -266,7 +281,7 @@ void tb_record_table_row(FILE *f, const tb_result *r, int case_width)
         snprintf(status, sizeof status, "ok");
     else
         snprintf(status, sizeof status, "%s: %s", status_word(r->status), r->reason);
-    fprintf(f, "%-5s %-9s %-12s %-5s %-*s %11s %9s %8s %6s %8s %6s %6s %5s %5s  %s\n", gpu,
+    fprintf(f, "%-5s %-9s %-12s %-5s %-*s %11s %9s %10s %6s %8s %6s %6s %5s %5s  %s\n", gpu,
             r->c.bench->name, r->c.impl->name, tb_dtype_name(r->c.dtype), case_width, cs, t, gb, tf, pp, pv,
             nz, ns, mhz, w, status);
 }

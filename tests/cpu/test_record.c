@@ -310,4 +310,5 @@ Test(record, small_flop_rates_in_gflops_and_long_cases_aligned)
     cr_assert(h && t, "%s%s", header, row);
     cr_assert_eq((h - header) + (long)strlen("time(us)"), (t - row) + (long)strlen("1000.00"),
                  "time column misaligned:\n%s%s", header, row);
+    cr_assert(strstr(row, " 0.01230 "), "TFLOP/s in fixed notation: %s", row);
 }
