@@ -755,7 +755,7 @@ tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err)
         else
             written = 1;
     }
-    if (w->csv && !w->csv_failed) {
+    if (w->csv && !w->csv_failed && written) { /* the CSV holds what the JSONL holds */
         tb_record_csv_row(w->csv, r);
         if ((fflush(w->csv) != 0 || ferror(w->csv)) && !w->csv_failed) {
             w->csv_failed = 1;
