@@ -38,7 +38,8 @@ static const char usage_main[] =
     "\n"
     "'trainbench COMMAND --help' describes a command. Exit codes: 0 all good; 1 a result was\n"
     "wrong or failed, or compare found a regression; 2 bad usage or input; 3 no usable\n"
-    "device; 4 a device or library failure stopped the run.\n";
+    "device; 4 a device or library failure or a write error stopped the run; 130, 143\n"
+    "interrupted by SIGINT, SIGTERM (after saying what was written).\n";
 
 static const char usage_compare[] =
     "usage: trainbench compare BASE NEW [--threshold PCT] [--format text|md|csv|json]\n"
@@ -64,7 +65,9 @@ static const char usage_run[] =
     "\n"
     "Runs every case of the named benchmarks (default: the default suite) on every visible GPU\n"
     "at once, verifying each case before timing it. Results: a table on stdout, JSON Lines in\n"
-    "results/<host>-<YYYYmmdd-HHMMSS>.jsonl (or --output).\n"
+    "results/<host>-<YYYYmmdd-HHMMSS>.jsonl under the current directory (never over an\n"
+    "existing file: -2, -3, ... when taken), or --output. The last line: the results\n"
+    "written, by status, and the file's path.\n"
     "\n"
     "Selection:\n"
     "  --<axis> SWEEP     values of a benchmark axis (see 'trainbench list'); sweeps are\n"
