@@ -660,10 +660,11 @@ static tb_status ar_points(const tb_bench *b, const char *const *axis_values,
 
 /* ---- the end-of-run tables: nccl-tests' columns, % of NCCL, crossovers ---- */
 
-/* Do two results belong to one table (same implementation, dtype, op, ranks, group)? */
+/* Do two results belong to one table (same implementation, op, ranks, group)? The dtypes
+ * share it, a block of rows each, as nccl-tests' "-d all" prints them. */
 static int same_table(const tb_result *a, const tb_result *b)
 {
-    return a->c.impl == b->c.impl && a->c.dtype == b->c.dtype &&
+    return a->c.impl == b->c.impl &&
            a->c.axis[AX_OP] == b->c.axis[AX_OP] && a->c.axis[AX_RPG] == b->c.axis[AX_RPG] &&
            a->coll.ranks == b->coll.ranks && a->c.axis[AX_RANKS] == b->c.axis[AX_RANKS];
 }
@@ -725,7 +726,7 @@ static void place_cells(FILE *f, const tb_result *r, const tb_result *nccl)
 
 /* The sizes where a hand-written implementation is faster or slower than NCCL, as runs. */
 static void crossovers(FILE *f, const tb_result *const *rows, size_t nrows,
-                       const tb_result *const *all, size_t nall, int inplace)
+                       const tb_result *const *all, size_t nall, int inplace, const char *dtype)
 {
     char line[1024];
     size_t used = 0;
@@ -759,12 +760,15 @@ static void crossovers(FILE *f, const tb_result *const *rows, size_t nrows,
         last = faster;
     }
     if (segments)
-        fprintf(f, "  crossover, %s: %s\n", inplace ? "in-place" : "out-of-place", line);
+        fprintf(f, "  %s%scrossover, %s: %s\n", dtype ? dtype : "", dtype ? " " : "",
+                inplace ? "in-place" : "out-of-place", line);
 }
 
-static int by_bytes(const void *a, const void *b)
+static int by_dtype_bytes(const void *a, const void *b)
 {
     const tb_result *x = *(const tb_result *const *)a, *y = *(const tb_result *const *)b;
+    if (x->c.dtype != y->c.dtype)
+        return (x->c.dtype > y->c.dtype) - (x->c.dtype < y->c.dtype);
     return (x->c.axis[AX_BYTES] > y->c.axis[AX_BYTES]) - (x->c.axis[AX_BYTES] < y->c.axis[AX_BYTES]);
 }
 
@@ -787,7 +791,14 @@ static void ar_end_tables(const tb_result *const *rs, size_t n, FILE *f)
                 done[j] = 1;
                 rows[nr++] = rs[j];
             }
-        qsort(rows, nr, sizeof *rows, by_bytes);
+        qsort(rows, nr, sizeof *rows, by_dtype_bytes);
+        char dtypes[64] = "";
+        for (size_t k = 0; k < nr; k++)
+            if (k == 0 || rows[k]->c.dtype != rows[k - 1]->c.dtype) {
+                size_t used = strlen(dtypes);
+                snprintf(dtypes + used, sizeof dtypes - used, "%s%s", used ? "/" : "",
+                         tb_dtype_name(rows[k]->c.dtype));
+            }
         char where[128] = "host threads";
         if (!head->device->is_host) {
             size_t used = (size_t)snprintf(where, sizeof where, "GPUs ");
@@ -800,7 +811,7 @@ static void ar_end_tables(const tb_result *const *rs, size_t n, FILE *f)
             }
         }
         fprintf(f, "\nallreduce %s, %s %s, %d ranks on %s; busbw = algbw x 2(n-1)/n = x%.3f%s\n",
-                head->c.impl->name, tb_dtype_name(head->c.dtype), op_names[head->c.axis[AX_OP]],
+                head->c.impl->name, dtypes, op_names[head->c.axis[AX_OP]],
                 head->coll.ranks, where, head->coll.bus_factor,
                 head->coll.shared_device
                     ? "\n  (ranks share a GPU: a correctness run, not a bandwidth measurement)"
@@ -810,17 +821,25 @@ static void ar_end_tables(const tb_result *const *rs, size_t n, FILE *f)
                 "size(B)", "count", "type", "redop", "time(us)", "p99(us)", "algbw", "busbw",
                 "#wrong", "%NCCL", "time(us)", "p99(us)", "algbw", "busbw", "#wrong", "%NCCL",
                 "timing");
-        int rounded = 0;
+        char rounded_types[128] = "";
         for (size_t k = 0; k < nr; k++) {
             const tb_result *r = rows[k];
-            if (k > 0 && rows[k - 1]->c.axis[AX_BYTES] == r->c.axis[AX_BYTES])
+            if (k > 0 && rows[k - 1]->c.axis[AX_BYTES] == r->c.axis[AX_BYTES] &&
+                rows[k - 1]->c.dtype == r->c.dtype)
                 continue; /* printed with the row of the same size */
             const tb_result *place[2] = {NULL, NULL};
-            for (size_t j = k; j < nr && rows[j]->c.axis[AX_BYTES] == r->c.axis[AX_BYTES]; j++)
+            for (size_t j = k; j < nr && rows[j]->c.axis[AX_BYTES] == r->c.axis[AX_BYTES] &&
+                               rows[j]->c.dtype == r->c.dtype;
+                 j++)
                 place[rows[j]->c.axis[AX_INPLACE] ? 1 : 0] = rows[j];
             long long count = ar_count(&r->c);
             long long size = count * tb_ar_elem_bytes(ar_dtype(r->c.dtype));
-            rounded |= size != r->c.axis[AX_BYTES];
+            if (size != r->c.axis[AX_BYTES] && !strstr(rounded_types, tb_dtype_name(r->c.dtype))) {
+                size_t used = strlen(rounded_types);
+                snprintf(rounded_types + used, sizeof rounded_types - used, "%s%s (%d bytes)",
+                         used ? ", " : "", tb_dtype_name(r->c.dtype),
+                         tb_ar_elem_bytes(ar_dtype(r->c.dtype)));
+            }
             fprintf(f, "%12lld %12lld %5s %5s ", size, count, tb_dtype_name(r->c.dtype),
                     op_names[r->c.axis[AX_OP]]);
             for (int pl = 0; pl < 2; pl++)
@@ -829,13 +848,20 @@ static void ar_end_tables(const tb_result *const *rs, size_t n, FILE *f)
                     place[0] && place[0]->have_stats ? place[0]->timing : "-",
                     place[1] && place[1]->have_stats ? place[1]->timing : "-");
         }
-        if (rounded)
-            fprintf(f, "  (sizes that are not a multiple of %s's %d bytes are rounded down, as "
-                       "nccl-tests does)\n",
-                    tb_dtype_name(head->c.dtype), tb_ar_elem_bytes(ar_dtype(head->c.dtype)));
+        if (rounded_types[0])
+            fprintf(f, "  (sizes that are not a multiple of the element are rounded down, as "
+                       "nccl-tests does: %s)\n",
+                    rounded_types);
         if (head->c.impl->kind == TB_KIND_HANDWRITTEN && !head->coll.shared_device)
-            for (int pl = 0; pl < 2; pl++)
-                crossovers(f, rows, nr, rs, n, pl);
+            for (size_t k0 = 0; k0 < nr;) {
+                size_t k1 = k0; /* one dtype's block */
+                while (k1 < nr && rows[k1]->c.dtype == rows[k0]->c.dtype)
+                    k1++;
+                for (int pl = 0; pl < 2; pl++)
+                    crossovers(f, rows + k0, k1 - k0, rs, n, pl,
+                               strchr(dtypes, '/') ? tb_dtype_name(rows[k0]->c.dtype) : NULL);
+                k0 = k1;
+            }
     }
     fprintf(f, "\nallreduce: time is per operation (median over samples; p99 where a CUDA graph "
                "of many operations was timed), algbw = size / time, GB = 1e9 bytes; timing: graph "

@@ -2,6 +2,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,8 @@ static const char usage_main[] =
     "\n"
     "'trainbench COMMAND --help' describes a command. Exit codes: 0 all good; 1 a result was\n"
     "wrong or failed, or compare found a regression; 2 bad usage or input; 3 no usable\n"
-    "device; 4 a device or library failure stopped the run.\n";
+    "device; 4 a device or library failure or a write error stopped the run; 130, 143\n"
+    "interrupted by SIGINT, SIGTERM (after saying what was written).\n";
 
 static const char usage_compare[] =
     "usage: trainbench compare BASE NEW [--threshold PCT] [--format text|md|csv|json]\n"
@@ -63,7 +65,9 @@ static const char usage_run[] =
     "\n"
     "Runs every case of the named benchmarks (default: the default suite) on every visible GPU\n"
     "at once, verifying each case before timing it. Results: a table on stdout, JSON Lines in\n"
-    "results/<host>-<YYYYmmdd-HHMMSS>.jsonl (or --output).\n"
+    "results/<host>-<YYYYmmdd-HHMMSS>.jsonl under the current directory (never over an\n"
+    "existing file: -2, -3, ... when taken), or --output. The last line: the results\n"
+    "written, by status, and the file's path.\n"
     "\n"
     "Selection:\n"
     "  --<axis> SWEEP     values of a benchmark axis (see 'trainbench list'); sweeps are\n"
@@ -77,8 +81,10 @@ static const char usage_run[] =
     "  --quick            a short sweep and looser stopping (about a minute per GPU)\n"
     "Measurement (nvbench's names):\n"
     "  --min-samples N    at least N samples per case (default 10; --quick 5)\n"
-    "  --min-time S       at least S seconds of measured time (default 0.5; --quick 0.1)\n"
-    "  --max-noise PCT    then stop when the relative stdev is under PCT % (default 0.5)\n"
+    "  --min-time S       at least S seconds of measured time (default 0.5; --host 0.2;\n"
+    "                     --quick 0.1)\n"
+    "  --max-noise PCT    then stop when the relative stdev is under PCT % (default 0.5;\n"
+    "                     --host: none, a host case stops at the two minimums)\n"
     "  --timeout S        always stop a case after S seconds (default 15; --quick 2);\n"
     "                     a collective whose ranks wait longer is aborted (timed out)\n"
     "  --cold             flush L2 before every single-execution sample\n"
@@ -304,8 +310,10 @@ typedef struct {
     axis_opt axes[MAX_OPTS];
     int naxes;
     const char *impls, *dtypes, *gpus, *output, *csv;
+    char seen[MAX_OPTS][64]; /* the non-axis options given, by their long name */
+    int nseen;
     int host, quick, cold, serial, quiet;
-    int set_min_samples, set_min_time, set_timeout;
+    int set_min_samples, set_min_time, set_max_noise, set_timeout;
     tb_run_opts ro;
 } run_args;
 
@@ -341,6 +349,48 @@ static tb_status parse_int(const char *opt, const char *v, long long lo, long lo
         return tb_err_set(err, TB_USAGE, "%s: '%s' is not an integer from %lld to %lld", opt, v,
                           lo, hi);
     *out = x;
+    return TB_OK;
+}
+
+/* A comma-separated list of names: no empty item (a stray comma is a typo, not "nothing"). */
+static tb_status check_list(const char *opt, const char *v, const char **out, tb_err *err)
+{
+    for (const char *p = v;;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (len == 0)
+            return tb_err_set(err, TB_USAGE, "%s: '%s' has an empty item (use name,name)", opt,
+                              v);
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    *out = v;
+    return TB_OK;
+}
+
+/* --gpus: 'all' or indices; the syntax is checked before any GPU is looked for, the range
+ * once they are known. */
+static tb_status check_gpus(const char *v, const char **out, tb_err *err)
+{
+    if (strcmp(v, "all") != 0) {
+        for (const char *p = v;;) {
+            const char *c = strchr(p, ',');
+            size_t len = c ? (size_t)(c - p) : strlen(p);
+            size_t digits = 0;
+            while (digits < len && p[digits] >= '0' && p[digits] <= '9')
+                digits++;
+            if (len == 0 || digits != len || len > 6)
+                return tb_err_set(err, TB_USAGE,
+                                  "--gpus: '%s' is not a list of GPU indices (use 'all' or e.g. "
+                                  "0,1,2)",
+                                  v);
+            if (!c)
+                break;
+            p = c + 1;
+        }
+    }
+    *out = v;
     return TB_OK;
 }
 
@@ -381,12 +431,21 @@ static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
                 return tb_err_set(err, TB_USAGE, "run: unknown benchmark '%s' (available: %s)",
                                   arg, names);
             }
-            if (a->nbench < MAX_BENCHES)
+            int seen = 0; /* a benchmark named twice runs once */
+            for (int k = 0; k < a->nbench; k++)
+                seen |= a->benches[k] == b;
+            if (!seen && a->nbench < MAX_BENCHES)
                 a->benches[a->nbench++] = b;
             a->explicit_benches = 1;
             continue;
         }
         if (is_flag(arg)) {
+            const char *flag = !strcmp(arg, "-q") ? "--quiet" : arg;
+            for (int k = 0; k < a->nseen; k++)
+                if (!strcmp(a->seen[k], flag + 2))
+                    return tb_err_set(err, TB_USAGE, "run: %s is given twice", flag);
+            if (a->nseen < MAX_OPTS && strcmp(flag, "--help") && strcmp(flag, "-h"))
+                snprintf(a->seen[a->nseen++], sizeof a->seen[0], "%s", flag + 2);
             if (!strcmp(arg, "--host")) a->host = 1;
             else if (!strcmp(arg, "--quick")) a->quick = 1;
             else if (!strcmp(arg, "--cold")) a->cold = 1;
@@ -430,12 +489,21 @@ static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
                 return tb_err_set(err, TB_USAGE, "run: option '%s' needs a value", name);
             value = argv[++i];
         }
+        if (known) {
+            /* an option given twice: which one was meant is not ours to guess */
+            const char *canon = !strcmp(opt, "o") ? "output" : opt;
+            for (int k = 0; k < a->nseen; k++)
+                if (!strcmp(a->seen[k], canon))
+                    return tb_err_set(err, TB_USAGE, "run: --%s is given twice", canon);
+            if (a->nseen < MAX_OPTS)
+                snprintf(a->seen[a->nseen++], sizeof a->seen[0], "%s", canon);
+        }
         long long iv;
         double dv;
         tb_status st = TB_OK;
-        if (!strcmp(opt, "impl")) a->impls = value;
-        else if (!strcmp(opt, "dtype")) a->dtypes = value;
-        else if (!strcmp(opt, "gpus")) a->gpus = value;
+        if (!strcmp(opt, "impl")) st = check_list(name, value, &a->impls, err);
+        else if (!strcmp(opt, "dtype")) st = check_list(name, value, &a->dtypes, err);
+        else if (!strcmp(opt, "gpus")) st = check_gpus(value, &a->gpus, err);
         else if (!strcmp(opt, "output") || !strcmp(opt, "o")) a->output = value;
         else if (!strcmp(opt, "csv")) a->csv = value;
         else if (!strcmp(opt, "min-samples")) {
@@ -449,8 +517,10 @@ static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
                 a->set_min_time = 1;
             }
         } else if (!strcmp(opt, "max-noise")) {
-            if (!(st = parse_double(name, value, &dv, err)))
+            if (!(st = parse_double(name, value, &dv, err))) {
                 a->ro.rule.max_noise = dv / 100.0;
+                a->set_max_noise = 1;
+            }
         } else if (!strcmp(opt, "timeout")) {
             if (!(st = parse_double(name, value, &dv, err))) {
                 a->ro.rule.timeout = dv;
@@ -471,6 +541,21 @@ static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
         }
         if (st)
             return st;
+    }
+    if (a->cold && a->host)
+        return tb_err_set(err, TB_USAGE,
+                          "run: --cold: not used with --host (there is no GPU L2 to flush)");
+    if (a->host) {
+        /* the host's rule (timer.h): no noise criterion unless --max-noise asks for one */
+        tb_stop_rule host = TB_STOP_RULE_HOST;
+        if (!a->set_min_samples)
+            a->ro.rule.min_samples = host.min_samples;
+        if (!a->set_min_time)
+            a->ro.rule.min_time = host.min_time;
+        if (!a->set_max_noise)
+            a->ro.rule.max_noise = host.max_noise;
+        if (!a->set_timeout)
+            a->ro.rule.timeout = host.timeout;
     }
     if (a->quick) {
         if (!a->set_min_samples)
@@ -579,6 +664,17 @@ static tb_status plan_bench(run_args *a, const tb_bench *b, plan *p, int *n_impl
 {
     tb_points pts = {NULL, 0, 0};
     tb_status st = bench_points(a, b, &pts, err);
+    /* a point given twice (--bytes 1M,1M, or two shapes that coincide) is measured once */
+    size_t kept = 0;
+    for (size_t k = 0; k < pts.n && !st; k++) {
+        int dup = 0;
+        for (size_t j = 0; j < kept && !dup; j++)
+            dup = !memcmp(pts.v[j], pts.v[k], sizeof pts.v[k]);
+        if (!dup)
+            memmove(pts.v[kept++], pts.v[k], sizeof pts.v[k]);
+    }
+    if (!st)
+        pts.n = kept;
     for (size_t k = 0; k < pts.n && !st; k++) {
         for (int d = 0; d < TB_DTYPE_COUNT && !st; d++) {
             if (a->dtypes && !in_list(a->dtypes, tb_dtype_name((tb_dtype)d)))
@@ -652,7 +748,37 @@ static tb_status check_names(const run_args *a, tb_err *err)
     return TB_OK;
 }
 
-static tb_status default_output(char *buf, size_t n, tb_err *err)
+/* Values of a benchmark's options that mean nothing on the host: refused rather than
+ * silently replaced by the host's defaults. */
+static const struct {
+    const char *bench, *option, *value, *why;
+} host_refused[] = {
+    {"attention", "shapes", "fa2",
+     "the FlashAttention sweep is sized for GPUs (with --host give --seq, --heads, --head-dim "
+     "or a llama3 set)"},
+};
+
+static tb_status check_host_options(const run_args *a, tb_err *err)
+{
+    if (!a->host)
+        return TB_OK;
+    for (size_t i = 0; i < sizeof host_refused / sizeof host_refused[0]; i++) {
+        int selected = 0;
+        for (int b = 0; b < a->nbench; b++)
+            selected |= !strcmp(a->benches[b]->name, host_refused[i].bench);
+        for (int k = 0; k < a->naxes && selected; k++)
+            if (!strcmp(a->axes[k].name, host_refused[i].option) &&
+                !strcmp(a->axes[k].value, host_refused[i].value))
+                return tb_err_set(err, TB_USAGE, "run: --%s %s: not used with --host: %s",
+                                  host_refused[i].option, host_refused[i].value,
+                                  host_refused[i].why);
+    }
+    return TB_OK;
+}
+
+/* The default result path, results/<host>-<stamp>.jsonl; *made_dir says whether this call
+ * created results/. */
+static tb_status default_output(char *buf, size_t n, int *made_dir, tb_err *err)
 {
     char host[128] = "host";
     gethostname(host, sizeof host - 1);
@@ -665,7 +791,9 @@ static tb_status default_output(char *buf, size_t n, tb_err *err)
     localtime_r(&now, &tm);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    if (mkdir("results", 0777) != 0 && errno != EEXIST)
+    if (mkdir("results", 0777) == 0)
+        *made_dir = 1;
+    else if (errno != EEXIST)
         return tb_err_set(err, TB_USAGE, "cannot create the directory 'results': %s",
                           strerror(errno));
     snprintf(buf, n, "results/%s-%s.jsonl", host, stamp);
@@ -677,13 +805,18 @@ static cJSON *options_json(const run_args *a)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "min_samples", a->ro.rule.min_samples);
     cJSON_AddNumberToObject(o, "min_time_s", a->ro.rule.min_time);
-    cJSON_AddNumberToObject(o, "max_noise_pct", a->ro.rule.max_noise * 100.0);
+    if (isinf(a->ro.rule.max_noise))
+        cJSON_AddNullToObject(o, "max_noise_pct"); /* no noise criterion (host runs) */
+    else
+        cJSON_AddNumberToObject(o, "max_noise_pct", a->ro.rule.max_noise * 100.0);
     cJSON_AddNumberToObject(o, "timeout_s", a->ro.rule.timeout);
     cJSON_AddBoolToObject(o, "cold", a->cold);
     cJSON_AddBoolToObject(o, "serial", a->serial);
     cJSON_AddBoolToObject(o, "quick", a->quick);
     cJSON_AddBoolToObject(o, "host", a->host);
-    cJSON_AddNumberToObject(o, "seed", (double)a->ro.seed);
+    char seed[32]; /* an integer written exactly, not through a double */
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)a->ro.seed);
+    cJSON_AddRawToObject(o, "seed", seed);
     cJSON_AddNumberToObject(o, "batch_target_s", 1e-3);
     if (a->ro.fault.kind != TB_FAULT_NONE) {
         /* a run with a planted bug says so, so its figures are never taken for real ones */
@@ -734,6 +867,36 @@ static tb_status select_gpus(const char *list, tb_device *devs, int *ndev, tb_er
     return TB_OK;
 }
 
+/* The writer an interrupted run reports on: the one piece of state a signal handler needs. */
+static tb_writer *volatile interrupted_writer;
+
+static void on_signal(int sig)
+{
+    tb_writer *w = interrupted_writer;
+    if (w)
+        tb_writer_signal_summary(w, STDERR_FILENO, sig == SIGINT ? "SIGINT" : "SIGTERM");
+    _exit(128 + sig);
+}
+
+/* SIGINT and SIGTERM: say what was written and where, then exit 128 + signal. */
+static void catch_signals(tb_writer *w)
+{
+    interrupted_writer = w;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static void release_signals(void)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    interrupted_writer = NULL;
+}
+
 static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 {
     run_args a;
@@ -756,7 +919,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
             if (tb_benches[i]->in_default_suite)
                 a.benches[a.nbench++] = tb_benches[i];
     }
-    if ((st = check_names(&a, &err))) {
+    if ((st = check_names(&a, &err)) || (st = check_host_options(&a, &err))) {
         fprintf(stderr, "trainbench: %s\n", err.msg);
         return st;
     }
@@ -855,9 +1018,10 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
     }
 
     char path[1024];
+    int made_dir = 0;
     if (a.output)
         snprintf(path, sizeof path, "%s", a.output);
-    else if ((st = default_output(path, sizeof path, &err))) {
+    else if ((st = default_output(path, sizeof path, &made_dir, &err))) {
         fprintf(stderr, "trainbench: %s\n", err.msg);
         tb_nvml_close(nvml);
         free(devs);
@@ -868,29 +1032,52 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
     cJSON *ctx = tb_context_build(full_argc, full_argv, devs, ndev, nvml, why, opts);
     cJSON_Delete(opts);
     tb_writer *w = NULL;
-    st = tb_writer_open(&w, path, a.csv, stdout, ctx, &err);
+    if (a.output)
+        st = tb_writer_open(&w, path, a.csv, stdout, ctx, &err);
+    else
+        st = tb_writer_open_new(&w, path, sizeof path, a.csv, stdout, ctx, &err);
     cJSON_Delete(ctx);
     if (st) {
         fprintf(stderr, "trainbench: %s\n", err.msg);
+        if (st == TB_USAGE && made_dir)
+            rmdir("results"); /* made by this run, and left empty */
+        tb_writer_close(w);
         tb_nvml_close(nvml);
         free(devs);
         free(p.cases);
         return st;
     }
+    catch_signals(w);
+    tb_writer_fit_cases(w, p.cases, p.n);
     a.ro.cold = a.cold;
     a.ro.serial = a.serial;
     a.ro.progress = !a.quiet && isatty(STDERR_FILENO);
     st = tb_runner_run(p.cases, p.n, devs, ndev, &a.ro, nvml, w, &err);
+    if (st)
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+    tb_err ferr;
+    tb_status fst = tb_writer_finish(w, &ferr);
+    if (fst) {
+        fprintf(stderr, "trainbench: %s\n", ferr.msg);
+        if (st != TB_DEVFAIL)
+            st = fst;
+    }
     int ok, wrong, skipped, failed;
     tb_writer_counts(w, &ok, &wrong, &skipped, &failed);
     tb_writer_ladder(w, stdout);
     tb_writer_summary(w, stdout);
     tb_writer_bench_summaries(w, stdout);
-    tb_writer_close(w);
+    /* the last line: what reached the file, and where it is */
     printf("\n%d ok, %d wrong, %d skipped, %d failed; results: %s\n", ok, wrong, skipped, failed,
-           path);
-    if (st)
-        fprintf(stderr, "trainbench: %s\n", err.msg);
+           tb_writer_path(w));
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (!(st && strstr(err.msg, "standard output"))) /* not said already */
+            fprintf(stderr, "trainbench: cannot write to standard output: %s\n",
+                    strerror(errno));
+        st = TB_DEVFAIL;
+    }
+    release_signals();
+    tb_writer_close(w);
     tb_nvml_close(nvml);
     free(devs);
     free(p.cases);

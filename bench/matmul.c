@@ -803,6 +803,9 @@ static tb_status mm_points(const tb_bench *b, const char *const *axis_values,
     if (st)
         return st;
     const char *shapes = option_values[OPT_SHAPES];
+    if (!shapes && (option_values[OPT_TP] || option_values[OPT_TOKENS]))
+        return tb_err_set(err, TB_USAGE, "--%s: applies to --shapes only (give --shapes too)",
+                          option_values[OPT_TP] ? "tp" : "tokens");
     if (shapes) {
         if (axis_values[AX_M] || axis_values[AX_N] || axis_values[AX_K] || option_values[OPT_SIZE])
             return tb_err_set(err, TB_USAGE,

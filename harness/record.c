@@ -1,10 +1,14 @@
 #include "record.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "grow.h"
 #include "results.h"
@@ -202,10 +206,25 @@ static void fmt_num(char *buf, size_t n, double v, const char *fmt)
         snprintf(buf, n, "-");
 }
 
-void tb_record_table_header(FILE *f)
+/* v with 4 significant digits in fixed notation (never an exponent), "-" when not finite. */
+static void fmt_sig(char *buf, size_t n, double v)
 {
-    fprintf(f, "%-5s %-8s %-11s %-5s %-28s %11s %9s %8s %6s %8s %6s %6s %5s %5s  %s\n", "gpu",
-            "bench", "impl", "dtype", "case", "time(us)", "GB/s", "TFLOP/s", "%peak", "%vendor",
+    if (!isfinite(v)) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    int decimals = v > 0 ? 3 - (int)floor(log10(v)) : 0;
+    if (decimals < 0)
+        decimals = 0;
+    if (decimals > 9)
+        decimals = 9;
+    snprintf(buf, n, "%.*f", decimals, v);
+}
+
+void tb_record_table_header(FILE *f, int case_width)
+{
+    fprintf(f, "%-5s %-9s %-12s %-5s %-*s %11s %9s %10s %6s %8s %6s %6s %5s %5s  %s\n", "gpu",
+            "bench", "impl", "dtype", case_width, "case", "time(us)", "GB/s", "TFLOP/s", "%peak", "%vendor",
             "noise", "n", "MHz", "W", "status");
 }
 
@@ -230,14 +249,14 @@ static void gpu_text(const tb_result *r, char *buf, size_t n)
     }
 }
 
-void tb_record_table_row(FILE *f, const tb_result *r)
+void tb_record_table_row(FILE *f, const tb_result *r, int case_width)
 {
     char gpu[64], cs[128], t[32], gb[32], tf[32], pp[32], pv[32], nz[32], ns[32], mhz[32], w[32];
     gpu_text(r, gpu, sizeof gpu);
     tb_record_case_text(&r->c, cs, sizeof cs);
     fmt_num(t, sizeof t, r->have_stats ? r->stats.median * 1e6 : NAN, "%.2f");
     fmt_num(gb, sizeof gb, r->gbps, "%.1f");
-    fmt_num(tf, sizeof tf, r->tflops, "%.4g");
+    fmt_sig(tf, sizeof tf, r->tflops); /* the host's 0.0000129 TFLOP/s too */
     fmt_num(pp, sizeof pp, r->pct_peak, "%.1f");
     fmt_num(pv, sizeof pv, r->pct_vendor, "%.1f");
     fmt_num(nz, sizeof nz, r->have_stats ? r->stats.rel_stdev * 100 : NAN, "%.2f%%");
@@ -262,8 +281,8 @@ void tb_record_table_row(FILE *f, const tb_result *r)
         snprintf(status, sizeof status, "ok");
     else
         snprintf(status, sizeof status, "%s: %s", status_word(r->status), r->reason);
-    fprintf(f, "%-5s %-8s %-11s %-5s %-28s %11s %9s %8s %6s %8s %6s %6s %5s %5s  %s\n", gpu,
-            r->c.bench->name, r->c.impl->name, tb_dtype_name(r->c.dtype), cs, t, gb, tf, pp, pv,
+    fprintf(f, "%-5s %-9s %-12s %-5s %-*s %11s %9s %10s %6s %8s %6s %6s %5s %5s  %s\n", gpu,
+            r->c.bench->name, r->c.impl->name, tb_dtype_name(r->c.dtype), case_width, cs, t, gb, tf, pp, pv,
             nz, ns, mhz, w, status);
 }
 
@@ -353,51 +372,207 @@ struct tb_writer {
     size_t n_ladder, cap_ladder;
     tb_result **kept;     /* results of benchmarks with their own end-of-run summary */
     size_t n_kept, cap_kept;
-    FILE *jsonl, *csv, *table;
-    char jsonl_path[1024];
-    int n_ok, n_wrong, n_skipped, n_failed;
+    int jsonl_fd;
+    FILE *csv, *table;
+    char jsonl_path[1024], csv_path[1024];
+    /* what reached the JSONL file, by status; read by the signal path without the lock */
+    atomic_int n_ok, n_wrong, n_skipped, n_failed;
     int header_done;
+    int case_width; /* of the table's case column */
+    int table_failed, csv_failed;
 };
 
-tb_status tb_writer_open(tb_writer **out, const char *jsonl_path, const char *csv_path,
-                         FILE *table, const cJSON *context, tb_err *err)
+/* Opens path for writing without truncating it. A default path is created new (O_EXCL),
+ * trying "-2", "-3", ... before its extension when the name is taken; the name taken is
+ * written back to path. *created says whether this call made the file. */
+static tb_status open_output(char *path, size_t pathlen, int is_default, const char *what,
+                             int *fd, int *created, tb_err *err)
+{
+    *created = 0;
+    if (is_default) {
+        char base[1024];
+        snprintf(base, sizeof base, "%s", path);
+        char *dot = strrchr(base, '.');
+        const char *ext = dot ? dot : "";
+        size_t stem = dot ? (size_t)(dot - base) : strlen(base);
+        for (int k = 1; k < 10000; k++) {
+            if (k > 1)
+                snprintf(path, pathlen, "%.*s-%d%s", (int)stem, base, k, ext);
+            *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+            if (*fd >= 0) {
+                *created = 1;
+                return TB_OK;
+            }
+            if (errno != EEXIST)
+                break;
+        }
+        return tb_err_set(err, TB_USAGE, "cannot create result file '%s': %s", path,
+                          strerror(errno));
+    }
+    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (*fd >= 0) {
+        *created = 1;
+        return TB_OK;
+    }
+    if (errno == EEXIST)
+        *fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (*fd < 0)
+        return tb_err_set(err, TB_USAGE, "%s: cannot create '%s': %s", what, path,
+                          strerror(errno));
+    return TB_OK;
+}
+
+/* Removes a file this run created, if the path still names it. */
+static void remove_created(const char *path, const struct stat *made)
+{
+    struct stat now;
+    if (lstat(path, &now) == 0 && now.st_dev == made->st_dev && now.st_ino == made->st_ino)
+        unlink(path);
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Writes all of buf to fd; 0, or -1 with errno set. */
+static int write_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, buf, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            if (k == 0)
+                errno = EIO;
+            return -1;
+        }
+        buf += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Writes one line to fd; when it cannot be written whole (disk full), a regular file is cut
+ * back to where the line began, so the file stays a sequence of whole lines. */
+static int write_line(int fd, const char *buf, size_t n)
+{
+    off_t start = lseek(fd, 0, SEEK_CUR);
+    if (write_all(fd, buf, n) == 0)
+        return 0;
+    int saved = errno;
+    struct stat st;
+    if (start >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(fd, start) == 0)
+        lseek(fd, start, SEEK_SET);
+    errno = saved;
+    return -1;
+}
+
+static tb_status writer_open(tb_writer **out, char *jsonl_path, size_t jsonl_len, int is_default,
+                             const char *csv_path, FILE *table, const cJSON *context, tb_err *err)
 {
     *out = NULL;
     tb_writer *w = calloc(1, sizeof *w);
     if (!w)
         return tb_err_set(err, TB_DEVFAIL, "out of host memory");
-    pthread_mutex_init(&w->lock, NULL);
+    w->jsonl_fd = -1;
     w->table = table;
-    snprintf(w->jsonl_path, sizeof w->jsonl_path, "%s", jsonl_path);
-    w->jsonl = fopen(jsonl_path, "w");
-    if (!w->jsonl) {
-        tb_status st = tb_err_set(err, TB_USAGE, "cannot create result file '%s': %s",
-                                  jsonl_path, strerror(errno));
+    /* every path is opened (or created) before any is truncated; a failure removes only
+     * what this call created */
+    int jfd = -1, cfd = -1, jmade = 0, cmade = 0;
+    struct stat js = {0}, cs = {0}, os;
+    tb_status st = open_output(jsonl_path, jsonl_len, is_default, "-o", &jfd, &jmade, err);
+    if (!st && fstat(jfd, &js) != 0)
+        st = tb_err_set(err, TB_USAGE, "cannot examine '%s': %s", jsonl_path, strerror(errno));
+    if (!st && csv_path) {
+        char cpath[1024];
+        snprintf(cpath, sizeof cpath, "%s", csv_path);
+        st = open_output(cpath, sizeof cpath, 0, "--csv", &cfd, &cmade, err);
+        if (!st && fstat(cfd, &cs) != 0)
+            st = tb_err_set(err, TB_USAGE, "cannot examine '%s': %s", csv_path, strerror(errno));
+        if (!st && same_file(&js, &cs))
+            st = tb_err_set(err, TB_USAGE,
+                            "--csv: '%s' is the same file as the result file '%s' (name two "
+                            "different files)",
+                            csv_path, jsonl_path);
+    }
+    if (!st && table && fstat(fileno(table), &os) == 0 && S_ISREG(os.st_mode) &&
+        (same_file(&os, &js) || (csv_path && same_file(&os, &cs))))
+        st = tb_err_set(err, TB_USAGE,
+                        "standard output is the same file as '%s' (redirect it elsewhere)",
+                        same_file(&os, &js) ? jsonl_path : csv_path);
+    /* only now: empty the files the user named (never a device or a pipe) */
+    if (!st && !jmade && S_ISREG(js.st_mode) && ftruncate(jfd, 0) != 0)
+        st = tb_err_set(err, TB_USAGE, "cannot truncate '%s': %s", jsonl_path, strerror(errno));
+    if (!st && cfd >= 0 && !cmade && S_ISREG(cs.st_mode) && ftruncate(cfd, 0) != 0)
+        st = tb_err_set(err, TB_USAGE, "cannot truncate '%s': %s", csv_path, strerror(errno));
+    if (!st && cfd >= 0 && !(w->csv = fdopen(cfd, "w")))
+        st = tb_err_set(err, TB_DEVFAIL, "out of host memory");
+    if (st) {
+        if (cfd >= 0)
+            close(cfd);
+        if (jfd >= 0)
+            close(jfd);
+        if (cmade)
+            remove_created(csv_path, &cs);
+        if (jmade && !(cmade && same_file(&js, &cs)))
+            remove_created(jsonl_path, &js);
         free(w);
         return st;
     }
-    if (csv_path) {
-        w->csv = fopen(csv_path, "w");
-        if (!w->csv) {
-            tb_status st = tb_err_set(err, TB_USAGE, "--csv: cannot create '%s': %s", csv_path,
-                                      strerror(errno));
-            fclose(w->jsonl);
-            remove(jsonl_path);
-            free(w);
-            return st;
-        }
-        tb_record_csv_header(w->csv);
-        fflush(w->csv);
-    }
-    char *line = cJSON_PrintUnformatted(context);
-    if (!line || fprintf(w->jsonl, "%s\n", line) < 0 || fflush(w->jsonl) != 0) {
-        free(line);
-        tb_writer_close(w);
-        return tb_err_set(err, TB_DEVFAIL, "cannot write '%s'", jsonl_path);
-    }
-    free(line);
+    pthread_mutex_init(&w->lock, NULL);
+    w->jsonl_fd = jfd;
+    w->case_width = 28;
+    snprintf(w->jsonl_path, sizeof w->jsonl_path, "%s", jsonl_path);
+    if (csv_path)
+        snprintf(w->csv_path, sizeof w->csv_path, "%s", csv_path);
     *out = w;
+    char *line = cJSON_PrintUnformatted(context);
+    if (!line)
+        return tb_err_set(err, TB_DEVFAIL, "out of host memory");
+    size_t n = strlen(line);
+    line[n] = '\n';
+    int bad = write_line(jfd, line, n + 1);
+    free(line);
+    if (bad)
+        return tb_err_set(err, TB_DEVFAIL, "cannot write '%s': %s", jsonl_path, strerror(errno));
+    if (w->csv) {
+        tb_record_csv_header(w->csv);
+        if (fflush(w->csv) != 0 || ferror(w->csv))
+            return tb_err_set(err, TB_DEVFAIL, "--csv: cannot write '%s': %s", csv_path,
+                              strerror(errno));
+    }
     return TB_OK;
+}
+
+tb_status tb_writer_open(tb_writer **w, const char *jsonl_path, const char *csv_path,
+                         FILE *table, const cJSON *context, tb_err *err)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s", jsonl_path);
+    return writer_open(w, path, sizeof path, 0, csv_path, table, context, err);
+}
+
+tb_status tb_writer_open_new(tb_writer **w, char *jsonl_path, size_t jsonl_len,
+                             const char *csv_path, FILE *table, const cJSON *context, tb_err *err)
+{
+    return writer_open(w, jsonl_path, jsonl_len, 1, csv_path, table, context, err);
+}
+
+void tb_writer_fit_cases(tb_writer *w, const tb_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char text[128];
+        tb_record_case_text(&cases[i], text, sizeof text);
+        int len = (int)strlen(text);
+        if (len > w->case_width)
+            w->case_width = len;
+    }
+}
+
+const char *tb_writer_path(const tb_writer *w)
+{
+    return w->jsonl_path;
 }
 
 /* Keeps a copy of a result its benchmark's summary will read. */
@@ -472,20 +647,36 @@ void tb_writer_ladder(tb_writer *w, FILE *f)
         }
         if (ni < 2)
             continue; /* a single implementation: the rows above say it all */
+        int cw = 4;
+        double top = 0;
+        for (size_t r = 0; r < nr; r++)
+            if ((int)strlen(rows[r]) > cw)
+                cw = (int)strlen(rows[r]);
+        for (size_t i = g; i < n; i++)
+            if (same_group(&w->ladder[i], head) && w->ladder[i].figure > top)
+                top = w->ladder[i].figure;
+        /* FLOP rates under 1 TFLOP/s (the host's) read better in GFLOP/s */
+        int giga = head->is_tflops && top < 1.0;
+        double scale = giga ? 1e3 : 1.0;
+        int iw = 11;
+        for (size_t k = 0; k < ni; k++)
+            if ((int)strlen(impls[k]->name) > iw)
+                iw = (int)strlen(impls[k]->name);
         char gpu[32];
         if (head->device->is_host)
             snprintf(gpu, sizeof gpu, "host");
         else
             snprintf(gpu, sizeof gpu, "GPU %d", head->device->ordinal);
-        fprintf(f, "\n%s %s %s, %s (median):\n%-30s", head->bench->name,
-                tb_dtype_name(head->dtype), gpu, head->is_tflops ? "TFLOP/s" : "GB/s", "case");
+        fprintf(f, "\n%s %s %s, %s (median):\n", head->bench->name, tb_dtype_name(head->dtype),
+                gpu, giga ? "GFLOP/s" : head->is_tflops ? "TFLOP/s" : "GB/s");
         if (head->is_tflops && head->bench->flops_convention)
-            fprintf(f, "(FLOPs: %s)\n%-30s", head->bench->flops_convention, "");
+            fprintf(f, "(FLOPs: %s)\n", head->bench->flops_convention);
+        fprintf(f, "%-*s", cw, "case");
         for (size_t k = 0; k < ni; k++)
-            fprintf(f, " %11s", impls[k]->name);
+            fprintf(f, " %*s", iw, impls[k]->name);
         fputc('\n', f);
         for (size_t r = 0; r < nr; r++) {
-            fprintf(f, "%-30s", rows[r]);
+            fprintf(f, "%-*s", cw, rows[r]);
             for (size_t k = 0; k < ni; k++) {
                 double v = NAN;
                 for (size_t i = g; i < n; i++) {
@@ -495,8 +686,8 @@ void tb_writer_ladder(tb_writer *w, FILE *f)
                         v = e->figure;
                 }
                 char cell[32];
-                fmt_num(cell, sizeof cell, v, "%.2f");
-                fprintf(f, " %11s", cell);
+                fmt_num(cell, sizeof cell, v * scale, "%.2f");
+                fprintf(f, " %*s", iw, cell);
             }
             fputc('\n', f);
         }
@@ -516,7 +707,7 @@ void tb_writer_summary(tb_writer *w, FILE *f)
 {
     pthread_mutex_lock(&w->lock);
     if (w->n_ladder)
-        fprintf(f, "\nbest per implementation:\n%-5s %-8s %-11s %-5s %12s %-8s %6s  %s\n", "gpu",
+        fprintf(f, "\nbest per implementation:\n%-5s %-9s %-12s %-5s %12s %-8s %6s  %s\n", "gpu",
                 "bench", "impl", "dtype", "best", "unit", "%peak", "at");
     for (size_t i = 0; i < w->n_ladder; i++) {
         const ladder_entry *first = &w->ladder[i], *best = first;
@@ -534,9 +725,12 @@ void tb_writer_summary(tb_writer *w, FILE *f)
         else
             snprintf(gpu, sizeof gpu, "%d", best->device->ordinal);
         fmt_num(pp, sizeof pp, best->pct_peak, "%.1f");
-        fprintf(f, "%-5s %-8s %-11s %-5s %12.2f %-8s %6s  %s\n", gpu, best->bench->name,
-                best->impl->name, tb_dtype_name(best->dtype), best->figure,
-                best->is_tflops ? "TFLOP/s" : "GB/s", pp, best->case_text);
+        /* FLOP rates under 1 TFLOP/s (the host's) read better in GFLOP/s */
+        int giga = best->is_tflops && best->figure < 1.0;
+        fprintf(f, "%-5s %-9s %-12s %-5s %12.2f %-8s %6s  %s\n", gpu, best->bench->name,
+                best->impl->name, tb_dtype_name(best->dtype),
+                giga ? best->figure * 1e3 : best->figure,
+                giga ? "GFLOP/s" : best->is_tflops ? "TFLOP/s" : "GB/s", pp, best->case_text);
     }
     pthread_mutex_unlock(&w->lock);
 }
@@ -548,29 +742,52 @@ tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err)
     cJSON_Delete(o);
     tb_status st = TB_OK;
     pthread_mutex_lock(&w->lock);
-    if (w->table) {
+    /* the file first: a reader of stdout that goes away (head) never costs a result */
+    int written = 0;
+    if (!line) {
+        st = tb_err_set(err, TB_DEVFAIL, "out of host memory writing a result");
+    } else {
+        size_t n = strlen(line);
+        line[n] = '\n';
+        if (write_line(w->jsonl_fd, line, n + 1) != 0)
+            st = tb_err_set(err, TB_DEVFAIL, "cannot write a result to '%s': %s", w->jsonl_path,
+                            strerror(errno));
+        else
+            written = 1;
+    }
+    if (w->csv && !w->csv_failed && written) { /* the CSV holds what the JSONL holds */
+        tb_record_csv_row(w->csv, r);
+        if ((fflush(w->csv) != 0 || ferror(w->csv)) && !w->csv_failed) {
+            w->csv_failed = 1;
+            if (!st)
+                st = tb_err_set(err, TB_DEVFAIL, "--csv: cannot write '%s': %s", w->csv_path,
+                                strerror(errno));
+        }
+    }
+    if (w->table && !w->table_failed) {
         if (!w->header_done) {
-            tb_record_table_header(w->table);
+            tb_record_table_header(w->table, w->case_width);
             w->header_done = 1;
         }
-        tb_record_table_row(w->table, r);
-        fflush(w->table);
+        tb_record_table_row(w->table, r, w->case_width);
+        if (fflush(w->table) != 0 || ferror(w->table)) {
+            w->table_failed = 1;
+            if (!st)
+                st = tb_err_set(err, TB_DEVFAIL, "cannot write to standard output: %s",
+                                strerror(errno));
+        }
     }
-    if (!line || fprintf(w->jsonl, "%s\n", line) < 0 || fflush(w->jsonl) != 0)
-        st = tb_err_set(err, TB_DEVFAIL, "cannot write a result to '%s'", w->jsonl_path);
-    if (w->csv) {
-        tb_record_csv_row(w->csv, r);
-        fflush(w->csv);
-    }
-    if (r->c.bench->end_tables)
-        keep_result(w, r);
-    if (r->status == TB_OK && !r->group)
-        note_figure(w, r); /* a collective's figures go to its benchmark's summary */
-    switch (r->status) {
-    case TB_OK: w->n_ok++; break;
-    case TB_WRONG: w->n_wrong++; break;
-    case TB_SKIP: w->n_skipped++; break;
-    default: w->n_failed++; break;
+    if (written) {
+        if (r->c.bench->end_tables)
+            keep_result(w, r);
+        if (r->status == TB_OK && !r->group)
+            note_figure(w, r); /* a collective's figures go to its benchmark's summary */
+        switch (r->status) {
+        case TB_OK: atomic_fetch_add(&w->n_ok, 1); break;
+        case TB_WRONG: atomic_fetch_add(&w->n_wrong, 1); break;
+        case TB_SKIP: atomic_fetch_add(&w->n_skipped, 1); break;
+        default: atomic_fetch_add(&w->n_failed, 1); break;
+        }
     }
     pthread_mutex_unlock(&w->lock);
     free(line);
@@ -600,22 +817,72 @@ void tb_writer_bench_summaries(tb_writer *w, FILE *f)
 
 void tb_writer_counts(tb_writer *w, int *ok, int *wrong, int *skipped, int *failed)
 {
-    pthread_mutex_lock(&w->lock);
-    *ok = w->n_ok;
-    *wrong = w->n_wrong;
-    *skipped = w->n_skipped;
-    *failed = w->n_failed;
-    pthread_mutex_unlock(&w->lock);
+    *ok = atomic_load(&w->n_ok);
+    *wrong = atomic_load(&w->n_wrong);
+    *skipped = atomic_load(&w->n_skipped);
+    *failed = atomic_load(&w->n_failed);
+}
+
+/* Appends text to buf at *used (async-signal-safe). */
+static void sig_append(char *buf, size_t n, size_t *used, const char *text)
+{
+    while (*text && *used + 1 < n)
+        buf[(*used)++] = *text++;
+}
+
+static void sig_append_int(char *buf, size_t n, size_t *used, int v)
+{
+    char digits[16];
+    int k = 0;
+    unsigned u = v < 0 ? 0u : (unsigned)v;
+    do {
+        digits[k++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u && k < 15);
+    while (k > 0 && *used + 1 < n)
+        buf[(*used)++] = digits[--k];
+}
+
+void tb_writer_signal_summary(tb_writer *w, int fd, const char *signal_name)
+{
+    char buf[1400];
+    size_t used = 0;
+    sig_append(buf, sizeof buf, &used, "\ntrainbench: interrupted by ");
+    sig_append(buf, sizeof buf, &used, signal_name);
+    sig_append(buf, sizeof buf, &used, ": ");
+    sig_append_int(buf, sizeof buf, &used, atomic_load(&w->n_ok));
+    sig_append(buf, sizeof buf, &used, " ok, ");
+    sig_append_int(buf, sizeof buf, &used, atomic_load(&w->n_wrong));
+    sig_append(buf, sizeof buf, &used, " wrong, ");
+    sig_append_int(buf, sizeof buf, &used, atomic_load(&w->n_skipped));
+    sig_append(buf, sizeof buf, &used, " skipped, ");
+    sig_append_int(buf, sizeof buf, &used, atomic_load(&w->n_failed));
+    sig_append(buf, sizeof buf, &used, " failed; results: ");
+    sig_append(buf, sizeof buf, &used, w->jsonl_path);
+    sig_append(buf, sizeof buf, &used, "\n");
+    (void)write_all(fd, buf, used);
+}
+
+tb_status tb_writer_finish(tb_writer *w, tb_err *err)
+{
+    tb_status st = TB_OK;
+    if (w->jsonl_fd >= 0 && close(w->jsonl_fd) != 0)
+        st = tb_err_set(err, TB_DEVFAIL, "cannot write '%s': %s", w->jsonl_path,
+                        strerror(errno));
+    w->jsonl_fd = -1;
+    if (w->csv && fclose(w->csv) != 0 && !st && !w->csv_failed)
+        st = tb_err_set(err, TB_DEVFAIL, "--csv: cannot write '%s': %s", w->csv_path,
+                        strerror(errno));
+    w->csv = NULL;
+    return st;
 }
 
 void tb_writer_close(tb_writer *w)
 {
     if (!w)
         return;
-    if (w->jsonl)
-        fclose(w->jsonl);
-    if (w->csv)
-        fclose(w->csv);
+    tb_err ignored;
+    tb_writer_finish(w, &ignored);
     free(w->ladder);
     for (size_t i = 0; i < w->n_kept; i++)
         free(w->kept[i]);

@@ -54,25 +54,40 @@ cJSON *tb_record_result_json(const tb_result *r);
 /* "bytes=1M" style text of a case's axes. */
 void tb_record_case_text(const tb_case *c, char *buf, size_t buflen);
 
-void tb_record_table_header(FILE *f);
-void tb_record_table_row(FILE *f, const tb_result *r);
+/* The table on stdout, its case column case_width characters wide. */
+void tb_record_table_header(FILE *f, int case_width);
+void tb_record_table_row(FILE *f, const tb_result *r, int case_width);
 void tb_record_csv_header(FILE *f);
 void tb_record_csv_row(FILE *f, const tb_result *r);
 
 typedef struct tb_writer tb_writer;
 
 /* Opens the outputs before anything is measured: the JSONL file (its first line, the context,
- * written and flushed now), the CSV file when csv_path is not NULL, and the table stream
- * (may be NULL). A missing directory of the default results path is created by the caller.
- * Returns TB_USAGE naming the path when a file cannot be created. */
+ * written now), the CSV file when csv_path is not NULL, and the table stream (may be NULL).
+ * Every path is opened before any is emptied: a file the user named is truncated only once
+ * all opened; a default path (tb_writer_open_new) is created new, never over an existing file: when
+ * the name is taken, "-2", "-3", ... go before its extension, and the name taken is written
+ * back to jsonl_path. Returns TB_USAGE naming the path when a file cannot be created, or when
+ * two outputs (or stdout, when it is a file) are the same file; on TB_USAGE nothing this call
+ * created is left and nothing it did not create is removed or changed. TB_DEVFAIL when the
+ * first lines cannot be written (then *w is set: close it). */
 tb_status tb_writer_open(tb_writer **w, const char *jsonl_path, const char *csv_path,
                          FILE *table, const cJSON *context, tb_err *err);
+tb_status tb_writer_open_new(tb_writer **w, char *jsonl_path, size_t jsonl_len,
+                             const char *csv_path, FILE *table, const cJSON *context, tb_err *err);
 
-/* Writes one result to every output and flushes them; safe to call from several threads.
- * Returns TB_DEVFAIL when a write fails (disk full). */
+/* Widens the table's case column to fit the text of every case (before the first result). */
+void tb_writer_fit_cases(tb_writer *w, const tb_case *cases, size_t n);
+
+/* The result file's path (the name taken, for a default path). */
+const char *tb_writer_path(const tb_writer *w);
+
+/* Writes one result to the JSONL file, then the CSV, then the table, flushing each; safe to
+ * call from several threads. Returns TB_DEVFAIL naming the output when a write fails (disk
+ * full, stdout closed); a result is counted only when its JSONL line was written whole. */
 tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err);
 
-/* Counts of what was written, by status. */
+/* Counts of the results written to the JSONL file, by status. */
 void tb_writer_counts(tb_writer *w, int *ok, int *wrong, int *skipped, int *failed);
 
 /* Prints, per device, benchmark and dtype with more than one implementation, a table of the
@@ -87,6 +102,15 @@ void tb_writer_summary(tb_writer *w, FILE *f);
  * of the run, in the order they were written, to write its tables to f. */
 void tb_writer_bench_summaries(tb_writer *w, FILE *f);
 
+/* Writes "interrupted by NAME: N ok, ... failed; results: PATH" to fd. Async-signal-safe:
+ * for a signal handler, while other threads may be writing. */
+void tb_writer_signal_summary(tb_writer *w, int fd, const char *signal_name);
+
+/* Closes the files; TB_DEVFAIL naming the file when the close reports a write error. The
+ * end-of-run tables can still be printed after it. */
+tb_status tb_writer_finish(tb_writer *w, tb_err *err);
+
+/* Closes what is still open and frees the writer. */
 void tb_writer_close(tb_writer *w);
 
 #ifdef __cplusplus

@@ -193,8 +193,18 @@ tb_status tb_results_parse(const char *text, size_t len, const char *name, tb_rf
         if (blank(s, n))
             continue;
         const char *stop = NULL;
-        cJSON *o = cJSON_ParseWithLengthOpts(s, n, &stop, 0);
-        if (!o || !cJSON_IsObject(o)) {
+        /* a NUL would end a string early without a word: the line is refused whole */
+        const char *nul = memchr(s, '\0', n);
+        cJSON *o = nul ? NULL : cJSON_ParseWithLengthOpts(s, n, &stop, 0);
+        const char *after = NULL; /* text after the object, other than white space */
+        if (o && stop && stop >= s && stop <= s + n) {
+            const char *e = stop;
+            while (e < s + n && (*e == ' ' || *e == '\t' || *e == '\r'))
+                e++;
+            if (e < s + n)
+                after = e;
+        }
+        if (!o || !cJSON_IsObject(o) || after) {
             cJSON_Delete(o);
             if (!nl && out->context) {
                 /* the last line, unterminated: a run that was killed while writing it */
@@ -206,9 +216,14 @@ tb_status tb_results_parse(const char *text, size_t len, const char *name, tb_rf
                             name, line);
                 break;
             }
-            long col = stop && stop >= s && stop <= s + n ? (long)(stop - s) + 1 : 1;
+            const char *at = nul ? nul : after ? after : stop;
+            long col = at && at >= s && at <= s + n ? (long)(at - s) + 1 : 1;
             st = tb_err_set(err, TB_USAGE, "%s:%d: %s (at column %ld)", name, line,
-                            o ? "not a JSON object" : "not valid JSON", col);
+                            nul     ? "a NUL byte"
+                            : after ? "text after the JSON object"
+                            : o     ? "not a JSON object"
+                                    : "not valid JSON",
+                            col);
             break;
         }
         if (!out->context) {
@@ -254,7 +269,10 @@ tb_status tb_results_load(const char *path, tb_rfile *out, FILE *warn, tb_err *e
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f)
-        return tb_err_set(err, TB_USAGE, "cannot read '%s': %s", path, strerror(errno));
+        return tb_err_set(err, TB_USAGE, "cannot read '%s': %s%s", path, strerror(errno),
+                          errno == ENOENT && strpbrk(path, "*?[")
+                              ? " (a pattern no file matched: the shell passed it on as it was)"
+                              : "");
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
     size_t k;

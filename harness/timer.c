@@ -13,6 +13,7 @@ const char *tb_stop_reason_name(tb_stop_reason r)
     case TB_STOP_CONVERGED: return "converged";
     case TB_STOP_TIMEOUT: return "timeout";
     case TB_STOP_CONTINUE: return "continue";
+    case TB_STOP_MINIMUM: return "minimum";
     }
     return "unknown";
 }
@@ -24,6 +25,8 @@ tb_stop_reason tb_stop_check(const tb_stop_rule *rule, size_t n_samples, double 
         return TB_STOP_TIMEOUT;
     if (n_samples < (size_t)rule->min_samples || measured_time < rule->min_time)
         return TB_STOP_CONTINUE;
+    if (isinf(rule->max_noise))
+        return TB_STOP_MINIMUM;
     return rel_stdev < rule->max_noise ? TB_STOP_CONVERGED : TB_STOP_CONTINUE;
 }
 
@@ -83,7 +86,7 @@ tb_status tb_stop_rule_validate(const tb_stop_rule *rule, tb_err *err)
     if (!(rule->min_time >= 0.0) || rule->min_time > 3600.0)
         return tb_err_set(err, TB_USAGE, "--min-time: %g is out of range (use 0 to 3600 seconds)",
                           rule->min_time);
-    if (!(rule->max_noise > 0.0) || rule->max_noise > 1.0)
+    if (!(rule->max_noise > 0.0) || (rule->max_noise > 1.0 && !isinf(rule->max_noise)))
         return tb_err_set(err, TB_USAGE,
                           "--max-noise: %g %% is out of range (use a percentage above 0, at most "
                           "100)",

@@ -5,6 +5,7 @@
 #ifndef TB_TIMER_H
 #define TB_TIMER_H
 
+#include <math.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -22,10 +23,17 @@ typedef struct {
 
 #define TB_STOP_RULE_DEFAULT {10, 0.5, 0.005, 15.0}
 
+/* The rule of host (CPU) runs. Their times come from threads the OS schedules on a machine
+ * that is often shared: the relative stdev rarely settles under any fixed level, so waiting
+ * for it only runs every case to the timeout. A host case stops once it has min_samples and
+ * min_time (0.2 s); max_noise INFINITY means no noise criterion (the noise is still recorded). */
+#define TB_STOP_RULE_HOST {10, 0.2, INFINITY, 15.0}
+
 typedef enum {
     TB_STOP_CONTINUE = 0,
     TB_STOP_CONVERGED, /* min samples and min time reached, noise under max_noise */
-    TB_STOP_TIMEOUT    /* wall time reached timeout first */
+    TB_STOP_TIMEOUT,   /* wall time reached timeout first */
+    TB_STOP_MINIMUM    /* min samples and min time reached; the rule has no noise criterion */
 } tb_stop_reason;
 
 const char *tb_stop_reason_name(tb_stop_reason r);
@@ -61,7 +69,8 @@ tb_status tb_timer_measure(const tb_stop_rule *rule, tb_sample_fn sample, void *
 
 void tb_samples_free(tb_samples *s);
 
-/* Checks a rule's values; returns TB_USAGE naming the bad option. */
+/* Checks a rule's values; returns TB_USAGE naming the bad option. max_noise INFINITY (no
+ * noise criterion) is accepted. */
 tb_status tb_stop_rule_validate(const tb_stop_rule *rule, tb_err *err);
 
 #ifdef __cplusplus

@@ -28,8 +28,13 @@ Test(allreduce_cli, host_quick_end_to_end_is_verified_with_nccl_tests_figures)
     /* nccl-tests' table, with both placements */
     cr_assert(strstr(r->out, "out-of-place") && strstr(r->out, "in-place"), "%s", r->out);
     cr_assert(strstr(r->out, "algbw") && strstr(r->out, "busbw") && strstr(r->out, "#wrong"));
-    cr_assert(strstr(r->out, "allreduce host-ring, bf16 sum, 8 ranks on host threads"), "%s",
-              r->out);
+    cr_assert(strstr(r->out, "allreduce host-ring, fp32/bf16/fp16 sum, 8 ranks on host threads"),
+              "%s", r->out);
+    /* one table per implementation and rank count, the dtypes in it: 3 x 4, not 36 */
+    int tables = 0;
+    for (const char *p = r->out; (p = strstr(p, "busbw = algbw")); p++)
+        tables++;
+    cr_assert_eq(tables, 12, "%d tables", tables);
     static cJSON *rs[4096];
     int n = results(path, rs, 4096);
     /* 3 implementations x 3 dtypes x 3 sizes x 2 placements x 4 rank counts */

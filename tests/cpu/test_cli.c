@@ -328,3 +328,128 @@ Test(cli, attention_bad_input_exits_2)
                   strstr(r->out, "backward 2.5 x forward"),
               "%s", r->out);
 }
+
+#define Q "--min-samples", "1", "--min-time", "0", "--timeout", "0.05"
+
+/* An option that cannot apply is refused, never dropped or recorded as applied. */
+Test(cli, options_that_cannot_apply_exit_2)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "na.jsonl");
+    cli_result *r = run_cli(NULL, "run", "attention", "--host", "--shapes", "fa2", "-o", path,
+                            NULL);
+    cr_assert_eq(r->code, 2, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "fa2"), "%s", r->err);
+    r = run_cli(NULL, "run", "membw", "--host", "--cold", "--bytes", "1M", "-o", path, NULL);
+    cr_assert_eq(r->code, 2, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "--cold"), "%s", r->err);
+    r = run_cli(NULL, "run", "matmul", "--host", "--tp", "2", "-o", path, NULL);
+    cr_assert_eq(r->code, 2, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "--tp"), "%s", r->err);
+    r = run_cli(NULL, "run", "matmul", "--host", "--tokens", "512", "-o", path, NULL);
+    cr_assert_eq(r->code, 2, "exit %d: %s", r->code, r->err);
+    cr_assert(!exists(path));
+}
+
+/* Repeated sweep values and benchmark names run once; a repeated option is an error. */
+Test(cli, duplicates_run_once_and_repeated_options_exit_2)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "dup.jsonl");
+    cli_result *r = run_cli(NULL, "run", "membw", "membw", "--host", "--impl", "host-copy",
+                            "--bytes", "1M,1M,2M,1M", Q, "-o", path, NULL);
+    cr_assert_eq(r->code, 0, "%s", r->err);
+    cJSON *res[8];
+    int n = results(path, res, 8);
+    cr_assert_eq(n, 2, "1M and 2M once each, got %d results", n);
+    for (int i = 0; i < n; i++)
+        cJSON_Delete(res[i]);
+    remove(path);
+
+    static const char *const twice[][4] = {
+        {"--impl", "host-copy", "--impl", "host-copy"},
+        {"--timeout", "1", "--timeout", "2"},
+        {"-o", "/tmp/tb-a.jsonl", "--output", "/tmp/tb-b.jsonl"},
+        {"--csv", "/tmp/tb-a.csv", "--csv=/tmp/tb-b.csv", NULL},
+        {"--seed", "1", "--seed", "2"},
+        {"--host", "-q", "--quiet", NULL},
+    };
+    for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++) {
+        r = run_cli(NULL, "run", "membw", "--host", "--bytes", "1M", twice[i][0], twice[i][1],
+                    twice[i][2], twice[i][3], NULL);
+        cr_assert_eq(r->code, 2, "%s twice: exit %d", twice[i][0], r->code);
+        cr_assert(strstr(r->err, "given twice"), "%s", r->err);
+    }
+    cr_assert(!exists("/tmp/tb-a.jsonl") && !exists("/tmp/tb-b.jsonl"));
+}
+
+Test(cli, empty_list_items_exit_2)
+{
+    static const char *const bad[][2] = {
+        {"--impl", "host-copy,"}, {"--impl", ",host-copy"}, {"--impl", "host-copy,,host-triad"},
+        {"--dtype", "fp32,"},     {"--impl", ""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cli_result *r = run_cli(NULL, "run", "membw", "--host", "--bytes", "1M", bad[i][0],
+                                bad[i][1], NULL);
+        cr_assert_eq(r->code, 2, "%s '%s': exit %d", bad[i][0], bad[i][1], r->code);
+        cr_assert(strstr(r->err, "empty"), "%s", r->err);
+    }
+}
+
+/* A malformed --gpus is a usage error whether or not a GPU is present. */
+Test(cli, bad_gpus_syntax_exits_2_before_looking_for_gpus)
+{
+    static const char *const bad[] = {"abc", "0,", "-1", "1x", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cli_result *r = run_cli("CUDA_VISIBLE_DEVICES=-1", "run", "membw", "--gpus", bad[i],
+                                NULL);
+        cr_assert_eq(r->code, 2, "--gpus '%s': exit %d: %s", bad[i], r->code, r->err);
+        cr_assert(strstr(r->err, "--gpus"), "%s", r->err);
+    }
+}
+
+/* node-check on a machine without a GPU says so and stops before building anything. */
+Test(cli, node_check_without_a_gpu_exits_3_before_building, .timeout = 120)
+{
+    char cmd[2048], log[600], text[8192];
+    snprintf(log, sizeof log, "%s/nodecheck_%d.log", TB_TEST_TMP, (int)getpid());
+    snprintf(cmd, sizeof cmd,
+             "PATH=/usr/bin:/bin BUILD_DIR=%s/nodecheck_build_%d timeout 60 %s/scripts/node-check "
+             ">%s 2>&1",
+             TB_TEST_TMP, (int)getpid(), TB_SOURCE_DIR, log);
+    int rc = system(cmd);
+    slurp(log, text, sizeof text);
+    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 3, "exit %d: %s", WEXITSTATUS(rc), text);
+    cr_assert(strstr(text, "no GPU"), "%s", text);
+    cr_assert_null(strstr(text, "CMake"), "it started building: %s", text);
+    snprintf(cmd, sizeof cmd, "%s/nodecheck_build_%d", TB_TEST_TMP, (int)getpid());
+    cr_assert(!exists(cmd), "a build directory was made");
+    remove(log);
+}
+
+/* Host cases stop at the host's minimums instead of running to the timeout. */
+Test(cli, host_runs_stop_at_the_minimums, .timeout = 120)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "hostrule.jsonl");
+    cli_result *r = run_cli(NULL, "run", "membw", "--host", "--impl", "host-copy", "--bytes",
+                            "1M", "-q", "-o", path, NULL);
+    cr_assert_eq(r->code, 0, "%s", r->err);
+    cJSON *res[2];
+    cr_assert_eq(results(path, res, 2), 1);
+    cr_assert_str_eq(cJSON_GetObjectItem(res[0], "stop")->valuestring, "minimum");
+    cr_assert_geq(cJSON_GetObjectItem(res[0], "samples")->valuedouble, 10);
+    cJSON_Delete(res[0]);
+    static char text[1 << 16];
+    slurp(path, text, sizeof text);
+    cr_assert(strstr(text, "\"max_noise_pct\":null"), "no noise criterion recorded");
+    /* --max-noise restores the criterion */
+    r = run_cli(NULL, "run", "membw", "--host", "--impl", "host-copy", "--bytes", "1M",
+                "--max-noise", "50", "--timeout", "5", "-q", "-o", path, NULL);
+    cr_assert_eq(r->code, 0, "%s", r->err);
+    slurp(path, text, sizeof text);
+    cr_assert(strstr(text, "\"max_noise_pct\":50"), "%.300s", text);
+    cr_assert_null(strstr(text, "\"stop\":\"minimum\""));
+    remove(path);
+}

@@ -244,14 +244,71 @@ Test(record, end_of_run_tables_put_impls_side_by_side_and_pick_the_best)
     text[n] = '\0';
     fclose(f);
     cr_assert(strstr(text, "fake fp32 GPU 3, GB/s (median):\ncase"), "%s", text);
-    cr_assert(strstr(text, "bytes=1M mode=b                       2.00           -\n"), "%s",
-              text);
-    cr_assert(strstr(text, "bytes=1G mode=b                       3.50        3.00\n"), "%s",
-              text);
-    cr_assert(strstr(text, "3     fake     fast        fp32          3.50 GB/s        0.1  "
+    cr_assert(strstr(text, "bytes=1M mode=b        2.00           -\n"), "%s", text);
+    cr_assert(strstr(text, "bytes=1G mode=b        3.50        3.00\n"), "%s", text);
+    cr_assert(strstr(text, "3     fake      fast         fp32          3.50 GB/s        0.1  "
                            "bytes=1G mode=b\n"),
               "%s", text);
-    cr_assert(strstr(text, "3     fake     base        fp32          3.00 GB/s        0.1  "
+    cr_assert(strstr(text, "3     fake      base         fp32          3.00 GB/s        0.1  "
                            "bytes=1G mode=b\n"),
               "the skipped 99 GB/s is not a figure: %s", text);
+}
+
+/* FLOP rates under 1 TFLOP/s (the host's) are shown in GFLOP/s, not as 0.01; long cases keep
+ * the columns aligned. */
+Test(record, small_flop_rates_in_gflops_and_long_cases_aligned)
+{
+    char jpath[512];
+    snprintf(jpath, sizeof jpath, "%s/gflops_%d.jsonl", TB_TEST_TMP, (int)getpid());
+    cJSON *ctx = cJSON_CreateObject();
+    tb_writer *w;
+    tb_err err;
+    FILE *table = tmpfile();
+    cr_assert_eq(tb_writer_open(&w, jpath, NULL, table, ctx, &err), TB_OK, "%s", err.msg);
+    cJSON_Delete(ctx);
+    static const tb_axis long_axes[] = {
+        {"a-very-long-axis-name", TB_AXIS_INT, "1", "1", NULL, NULL, NULL, "x"},
+        {"another-long-axis-name", TB_AXIS_INT, "1", "1", NULL, NULL, NULL, "y"},
+    };
+    tb_bench lb = bench;
+    lb.axes = long_axes;
+    tb_result r = ok_result();
+    r.c.bench = &lb;
+    r.c.axis[0] = 123456;
+    r.c.axis[1] = 7;
+    tb_case planned = r.c;
+    tb_writer_fit_cases(w, &planned, 1);
+    r.flops = 1e9;
+    r.tflops = 0.0123;
+    r.gbps = NAN;
+    tb_writer_add(w, &r, &err);
+    r.c.impl = &impls[1];
+    r.tflops = 0.0101;
+    tb_writer_add(w, &r, &err);
+    FILE *f = tmpfile();
+    tb_writer_ladder(w, f);
+    tb_writer_summary(w, f);
+    tb_writer_close(w);
+    remove(jpath);
+    char text[4096];
+    rewind(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    cr_assert(strstr(text, "fake fp32 GPU 3, GFLOP/s (median):\n"), "%s", text);
+    cr_assert(strstr(text, "a-very-long-axis-name=123456 another-long-axis-name=7       12.30"
+                           "       10.10\n"),
+              "%s", text);
+    cr_assert(strstr(text, "fast         fp32         12.30 GFLOP/s"), "%s", text);
+    /* the row table: the header's columns line up with the rows' */
+    char header[1024], row[1024];
+    rewind(table);
+    cr_assert_not_null(fgets(header, sizeof header, table));
+    cr_assert_not_null(fgets(row, sizeof row, table));
+    fclose(table);
+    const char *h = strstr(header, "time(us)"), *t = strstr(row, "1000.00");
+    cr_assert(h && t, "%s%s", header, row);
+    cr_assert_eq((h - header) + (long)strlen("time(us)"), (t - row) + (long)strlen("1000.00"),
+                 "time column misaligned:\n%s%s", header, row);
+    cr_assert(strstr(row, " 0.01230 "), "TFLOP/s in fixed notation: %s", row);
 }

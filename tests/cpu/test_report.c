@@ -144,3 +144,73 @@ Test(report, scripts_plot_renders_a_png, .timeout = 300)
     cr_assert(memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0, "not a PNG");
     cr_assert_gt(size, 10000, "a plot with axes, a line and a legend is larger: %ld bytes", size);
 }
+
+/* Strings from a result file never become gnuplot commands: a newline in the machine's CPU
+ * or an implementation's name is not a line break in the script, and gnuplot runs nothing. */
+Test(report, plot_scripts_carry_no_commands_from_the_file, .timeout = 300)
+{
+    char res[512], dir[512], marker[512], cmd[4096];
+    tmp_path(res, sizeof res, "evil.jsonl");
+    tmp_path(dir, sizeof dir, "evil_plots");
+    tmp_path(marker, sizeof marker, "PWNED");
+    FILE *f = fopen(res, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "{\"type\":\"context\",\"schema\":\"trainbench/1\",\"cpu\":\"x'\\nsystem(\\\"touch "
+            "%s\\\")\\n#\",\"cpu_threads\":4,\"gpus\":[]}\n",
+            marker);
+    for (int k = 0; k < 2; k++)
+        fprintf(f,
+                "{\"type\":\"result\",\"bench\":\"membw\",\"impl\":\"copy'\\nsystem(\\\"touch "
+                "%s\\\")\\n\\u0007\",\"kind\":\"host\",\"dtype\":\"fp32\",\"axes\":{\"bytes\":%d},"
+                "\"gpus\":[],\"device\":\"host\",\"status\":\"ok\",\"time_s\":{\"median\":1e-3,"
+                "\"q1\":1e-3,\"q3\":1e-3},\"gbps\":%d}\n",
+                marker, 1 << (20 + k), 10 + k);
+    fprintf(f,
+            "{\"type\":\"result\",\"bench\":\"../../evil\\n\",\"impl\":\"a\",\"kind\":\"host\","
+            "\"dtype\":\"fp32\\r\",\"axes\":{\"bytes\":1,\"x\\ny\":2},\"gpus\":[],"
+            "\"device\":\"host\",\"status\":\"ok\",\"gbps\":1}\n"
+            "{\"type\":\"result\",\"bench\":\"../../evil\\n\",\"impl\":\"a\",\"kind\":\"host\","
+            "\"dtype\":\"fp32\\r\",\"axes\":{\"bytes\":2,\"x\\ny\":2},\"gpus\":[],"
+            "\"device\":\"host\",\"status\":\"ok\",\"gbps\":2}\n");
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "TRAINBENCH=%s %s/scripts/plot %s %s > %s/evil.log 2>&1",
+             TB_BINARY, TB_SOURCE_DIR, dir, res, TB_TEST_TMP);
+    int rc = system(cmd);
+    char log[4096], logp[600];
+    snprintf(logp, sizeof logp, "%s/evil.log", TB_TEST_TMP);
+    slurp(logp, log, sizeof log);
+    cr_assert_eq(rc, 0, "scripts/plot failed: %s", log);
+    cr_assert(!exists(marker), "gnuplot ran a command from the result file");
+    /* every script: no control character but the line ends, and no file name leaves dir */
+    snprintf(cmd, sizeof cmd, "ls %s", dir);
+    FILE *ls = popen(cmd, "r");
+    char name[512];
+    int scripts = 0;
+    while (fgets(name, sizeof name, ls)) {
+        name[strcspn(name, "\n")] = '\0';
+        cr_assert_eq(strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"),
+                     strlen(name), "file name '%s'", name);
+        size_t len = strlen(name);
+        if (len < 3 || strcmp(name + len - 3, ".gp") != 0)
+            continue;
+        scripts++;
+        char gp[1200], text[16384];
+        snprintf(gp, sizeof gp, "%s/%s", dir, name);
+        slurp(gp, text, sizeof text);
+        for (const char *p = text; *p; p++)
+            cr_assert(*p == '\n' || (unsigned char)*p >= 0x20, "control character in %s", gp);
+        cr_assert_null(strstr(text, "\nsystem("), "%s", text);
+    }
+    pclose(ls);
+    cr_assert_eq(scripts, 2, "one script per bench and dtype");
+}
+
+/* A glob that matched nothing reaches report as itself: the message says so. */
+Test(report, unmatched_pattern_is_named_as_such)
+{
+    cli_result *r = run_cli(NULL, "report", "results/published/*.jsonl", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "'results/published/*.jsonl'") && strstr(r->err, "a pattern no file matched"),
+              "%s", r->err);
+}

@@ -164,3 +164,36 @@ Test(results, gpu_indices_out_of_range_are_ignored)
     cr_assert_eq(f.rows[0].gpu_count, 1);
     tb_results_free(&f);
 }
+
+/* Anything but white space after the object, a second object, or a NUL inside the line: an
+ * error naming the line and the column where it starts. */
+Test(results, garbage_second_objects_and_nul_are_errors)
+{
+    expect_error(CTX ROW("copy", "") "{\"type\":\"result\"} trailing\n",
+                 "r.jsonl:3: text after the JSON object (at column 19)");
+    expect_error(CTX "{\"type\":\"result\",\"bench\":\"membw\",\"impl\":\"copy\",\"dtype\":\"fp32\","
+                     "\"axes\":{},\"status\":\"ok\"}x\n",
+                 "r.jsonl:2: text after the JSON object (at column 87)");
+    expect_error(CTX "{\"type\":\"result\",\"bench\":\"membw\",\"impl\":\"copy\",\"dtype\":\"fp32\","
+                     "\"axes\":{},\"status\":\"ok\"} {\"type\":\"result\"}\n",
+                 "r.jsonl:2: text after the JSON object (at column 88)");
+    expect_error("{\"type\":\"context\",\"schema\":\"trainbench/1\"}{}\n",
+                 "r.jsonl:1: text after the JSON object (at column 43)");
+    /* a NUL inside a string: the line is refused, not read up to the NUL */
+    static const char nul[] = CTX "{\"type\":\"result\",\"bench\":\"mem\0bw\",\"impl\":\"copy\","
+                                  "\"dtype\":\"fp32\",\"axes\":{},\"status\":\"ok\"}\n";
+    tb_rfile f;
+    tb_err err = {{0}};
+    cr_assert_eq(tb_results_parse(nul, sizeof nul - 1, "r.jsonl", &f, NULL, &err), TB_USAGE);
+    cr_assert(strstr(err.msg, "r.jsonl:2: a NUL byte (at column 30)"), "%s", err.msg);
+    /* white space after the object is fine */
+    cr_assert_eq(parse(CTX ROW("copy", "") "  \t\r\n", &f, &err, NULL), TB_OK, "%s", err.msg);
+    tb_results_free(&f);
+    char crlf[2048];
+    snprintf(crlf, sizeof crlf, "%s", CTX ROW("copy", ""));
+    crlf[strlen(crlf) - 1] = '\0';
+    strcat(crlf, " \r\n");
+    cr_assert_eq(parse(crlf, &f, &err, NULL), TB_OK, "%s", err.msg);
+    cr_assert_eq(f.n, 1);
+    tb_results_free(&f);
+}

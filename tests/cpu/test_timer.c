@@ -144,3 +144,19 @@ Test(timer, rule_validation_names_the_option)
     r = (tb_stop_rule)TB_STOP_RULE_DEFAULT;
     cr_assert_eq(tb_stop_rule_validate(&r, &err), TB_OK);
 }
+
+/* The host's rule has no noise criterion: it stops at the minimums, however noisy. */
+Test(timer, host_rule_stops_at_the_minimums)
+{
+    tb_stop_rule rule = TB_STOP_RULE_HOST;
+    cr_assert(isinf(rule.max_noise));
+    cr_assert_eq(tb_stop_rule_validate(&rule, NULL), TB_OK);
+    cr_assert_eq(tb_stop_check(&rule, 9, 0.0, 1.0, 1.0), TB_STOP_CONTINUE);
+    cr_assert_eq(tb_stop_check(&rule, 10, 0.0, 0.19, 1.0), TB_STOP_CONTINUE);
+    cr_assert_eq(tb_stop_check(&rule, 10, 3.0, 0.2, 1.0), TB_STOP_MINIMUM);
+    cr_assert_eq(tb_stop_check(&rule, 1, INFINITY, 0.2, 1.0), TB_STOP_CONTINUE);
+    rule.min_samples = 1;
+    cr_assert_eq(tb_stop_check(&rule, 1, INFINITY, 0.2, 1.0), TB_STOP_MINIMUM,
+                 "one sample has no noise, and needs none");
+    cr_assert_str_eq(tb_stop_reason_name(TB_STOP_MINIMUM), "minimum");
+}
