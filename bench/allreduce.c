@@ -4,7 +4,8 @@
  * figures of different rank counts compare). Sizes are per rank (nccl-tests' -b/-e); GB is
  * 1e9 bytes.
  *
- * Implementations: nccl (ncclAllReduce on communicators from ncclCommInitAll), the
+ * Implementations: nccl (ncclAllReduce on non-blocking communicators, one per GPU from
+ * ncclGetUniqueId and ncclCommInitRankConfig, every wait on them bounded), the
  * hand-written oneshot, twoshot and ring kernels (kernels/allreduce/), and the same three
  * schedules on host threads (--host). Every case spans the whole group: every GPU of the run
  * times --ranks-per-gpu ranks (several ranks on one GPU check the kernels' correctness where
@@ -14,7 +15,13 @@
  * (seed, r, i), so the result is exact in every dtype and is compared bit for bit, on every
  * element of every rank, with the integer reduction regenerated independently. Outputs are
  * poisoned (NaN) before each checked run: the first, and one after the timed loop on
- * refilled inputs, whose count is the one recorded. */
+ * refilled inputs, whose count is the one recorded.
+ *
+ * Nothing waits without a bound: the kernels' ranks wait on each other's flags, so a case
+ * whose blocks cannot all be resident at once (occupancy x SMs) is skipped before launch;
+ * NCCL's initialization, its lazy connection inside ncclGroupEnd and its teardown are polled
+ * (ncclCommGetAsyncError) under a timeout, and a hang there aborts the communicators and
+ * ends the run as a device failure, results so far kept. */
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdio.h>
@@ -29,6 +36,7 @@
 #include "../harness/cudacheck.h"
 #include "../harness/record.h"
 #include "../harness/sweep.h"
+#include "../harness/timer.h"
 #include "../kernels/allreduce.h"
 #include "../kernels/allreduce/ar_data.h"
 #include "allreduce_host.h"
@@ -106,19 +114,105 @@ static tb_status ar_collective(const tb_case *c, int n_devices, tb_collective *o
 /* ---- the state of a case ---- */
 
 #ifdef TB_HAVE_NCCL
+/* NCCL's initialization on a node takes seconds (topology, connection setup); this bounds it
+ * apart from --timeout, which bounds one case's waits */
+#define AR_NCCL_INIT_TIMEOUT_S 60.0
+/* ncclCommFinalize flushes work already finished by then; a teardown longer than this hangs */
+#define AR_NCCL_FINALIZE_TIMEOUT_S 10.0
+
 typedef struct {
     int ndev;
     int failed;
-    char why[512];
+    char why[sizeof(tb_err)];
     ncclComm_t comms[TB_AR_MAX_RANKS];
 } nccl_keep;
+
+typedef struct {
+    ncclComm_t *comms;
+    int n;
+} nccl_comms;
+
+/* A tb_poll_fn over communicators: done when none is in progress, failed when one reports
+ * an error (with NCCL's string and its last error). */
+static tb_poll_state nccl_poll(void *ctx, char *why, size_t whylen)
+{
+    nccl_comms *c = ctx;
+    int pending = 0;
+    for (int r = 0; r < c->n; r++) {
+        if (!c->comms[r])
+            continue;
+        ncclResult_t state = ncclSuccess;
+        ncclResult_t res = ncclCommGetAsyncError(c->comms[r], &state);
+        if (res != ncclSuccess)
+            state = res;
+        if (state == ncclInProgress) {
+            pending = 1;
+        } else if (state != ncclSuccess) {
+            const char *last = ncclGetLastError(c->comms[r]);
+            snprintf(why, whylen, "rank %d: %s%s%s", r, ncclGetErrorString(state),
+                     last && *last ? ": " : "", last ? last : "");
+            return TB_POLL_FAILED;
+        }
+    }
+    return pending ? TB_POLL_PENDING : TB_POLL_DONE;
+}
+
+/* Waits, at most timeout_s, until no communicator is in progress. */
+static tb_status nccl_wait(ncclComm_t *comms, int n, const char *what, double timeout_s,
+                           int *timed_out, tb_err *err)
+{
+    nccl_comms c = {comms, n};
+    return tb_poll_wait(nccl_poll, &c, what, timeout_s, NULL, NULL, timed_out, err);
+}
+
+/* Starts rank `rank` of nranks on CUDA device `device` as a non-blocking communicator of
+ * the clique `id`: one communicator, as each process of a multi-process run starts its own.
+ * Returns once the call is issued (*comm may still be in progress: nccl_wait). */
+static tb_status nccl_comm_start(ncclComm_t *comm, ncclUniqueId id, int nranks, int rank,
+                                 int device, tb_err *err)
+{
+    TB_CUDA_TRY(cudaSetDevice(device), err);
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;
+    ncclResult_t res = ncclCommInitRankConfig(comm, nranks, id, rank, &config);
+    if (res != ncclSuccess && res != ncclInProgress) {
+        const char *last = ncclGetLastError(NULL);
+        return tb_err_set(err, TB_CASEFAIL, "ncclCommInitRankConfig (rank %d of %d, GPU %d) "
+                          "failed: %s%s%s", rank, nranks, device, ncclGetErrorString(res),
+                          last && *last ? ": " : "", last ? last : "");
+    }
+    return TB_OK;
+}
+
+static void nccl_abort_all(nccl_keep *nk)
+{
+    for (int d = 0; d < nk->ndev; d++)
+        if (nk->comms[d]) {
+            ncclCommAbort(nk->comms[d]);
+            nk->comms[d] = NULL;
+        }
+}
 
 static void nccl_release(void *p)
 {
     nccl_keep *nk = p;
-    for (int d = 0; !nk->failed && d < nk->ndev; d++)
-        if (nk->comms[d])
-            ncclCommDestroy(nk->comms[d]);
+    if (!nk->failed) {
+        /* finalize (non-blocking), wait for it within a bound, then destroy; a teardown
+         * that fails or hangs aborts instead */
+        int ok = 1;
+        for (int d = 0; d < nk->ndev && ok; d++) {
+            ncclResult_t res = ncclCommFinalize(nk->comms[d]);
+            ok = res == ncclSuccess || res == ncclInProgress;
+        }
+        tb_err ignored;
+        if (ok && nccl_wait(nk->comms, nk->ndev, "ncclCommFinalize", AR_NCCL_FINALIZE_TIMEOUT_S,
+                            NULL, &ignored) == TB_OK) {
+            for (int d = 0; d < nk->ndev; d++)
+                ncclCommDestroy(nk->comms[d]);
+        } else {
+            nccl_abort_all(nk);
+        }
+    }
     free(nk);
 }
 #endif
@@ -279,6 +373,9 @@ static tb_status enable_peers(const tb_group *g, tb_err *err)
 }
 
 #ifdef TB_HAVE_NCCL
+/* The group's communicators, started once per run and kept across its cases: one unique
+ * id, one non-blocking communicator per GPU inside one group call, the initialization
+ * polled under its own timeout. A timeout aborts them and is a device failure (exit 4). */
 static tb_status nccl_start(ar_state *st, tb_err *err)
 {
     tb_keep *keep = st->g->keep;
@@ -294,24 +391,69 @@ static tb_status nccl_start(ar_state *st, tb_err *err)
     nccl_keep *nk = calloc(1, sizeof *nk);
     if (!nk)
         return tb_err_set(err, TB_DEVFAIL, "out of host memory");
-    int ords[TB_AR_MAX_RANKS];
-    for (int d = 0; d < st->ndev; d++)
-        ords[d] = st->g->devices[d].ordinal;
     nk->ndev = st->ndev;
     keep->obj = nk;
     keep->release = nccl_release;
     st->nccl = nk;
-    ncclResult_t res = ncclCommInitAll(nk->comms, st->ndev, ords);
+    ncclUniqueId id;
+    ncclResult_t res = ncclGetUniqueId(&id);
+    tb_status s = TB_OK;
     if (res != ncclSuccess) {
+        s = tb_err_set(err, TB_CASEFAIL, "ncclGetUniqueId failed: %s", ncclGetErrorString(res));
+    } else if ((res = ncclGroupStart()) != ncclSuccess) {
+        s = tb_err_set(err, TB_CASEFAIL, "ncclGroupStart failed: %s", ncclGetErrorString(res));
+    } else {
+        for (int d = 0; d < st->ndev && !s; d++)
+            s = nccl_comm_start(&nk->comms[d], id, st->ndev, d, st->g->devices[d].ordinal, err);
+        res = ncclGroupEnd();
+        if (!s && res != ncclSuccess && res != ncclInProgress)
+            s = tb_err_set(err, TB_CASEFAIL, "ncclGroupEnd (communicator init) failed: %s",
+                           ncclGetErrorString(res));
+    }
+    if (!s) {
+        int timed_out = 0;
+        s = nccl_wait(nk->comms, nk->ndev, "NCCL communicator init", AR_NCCL_INIT_TIMEOUT_S,
+                      &timed_out, err);
+        if (s && !timed_out)
+            s = TB_CASEFAIL; /* NCCL refused: the other implementations still run */
+    }
+    if (s) {
         nk->failed = 1;
-        const char *last = ncclGetLastError(NULL);
-        snprintf(nk->why, sizeof nk->why, "ncclCommInitAll failed: %s%s%s",
-                 ncclGetErrorString(res), last && *last ? ": " : "", last ? last : "");
-        return tb_err_set(err, TB_CASEFAIL, "%s", nk->why);
+        snprintf(nk->why, sizeof nk->why, "%s", err->msg);
+        nccl_abort_all(nk);
+        if (s == TB_DEVFAIL)
+            return tb_err_set(err, TB_DEVFAIL, "%s; communicators aborted", nk->why);
+    }
+    return s;
+}
+#endif
+
+/* Skips a case whose kernel blocks cannot all be resident at once on some GPU (a co-tenant
+ * under MPS with fewer SMs, a kernel that takes more registers than its launch bounds
+ * promise): its ranks would wait for blocks that never start. */
+static tb_status check_resident(ar_state *st, tb_err *err)
+{
+    for (int d = 0; d < st->ndev; d++) {
+        int resident = 0, needed = 0;
+        TB_CUDA_TRY(cudaSetDevice(st->g->devices[d].ordinal), err);
+        const tb_ar_args *a = &st->args[d];
+        cudaError_t e = st->algo == IMPL_ONESHOT   ? tb_ar_oneshot_resident(a, st->k, &resident,
+                                                                            &needed)
+                        : st->algo == IMPL_TWOSHOT ? tb_ar_twoshot_resident(a, st->k, &resident,
+                                                                            &needed)
+                                                   : tb_ar_ring_resident(a, st->k, &resident,
+                                                                         &needed);
+        if (e != cudaSuccess)
+            return tb_err_set(err, TB_DEVFAIL, "cudaOccupancyMaxActiveBlocksPerMultiprocessor "
+                              "on GPU %d: %s", st->g->devices[d].ordinal, cudaGetErrorString(e));
+        if (needed > resident)
+            return tb_err_set(err, TB_SKIP, "its %d blocks (%d rank%s) cannot all be resident "
+                              "at once on GPU %d, which holds %d of them (blocks per SM x SMs): "
+                              "its ranks would wait on each other forever", needed, st->k,
+                              st->k == 1 ? "" : "s", st->g->devices[d].ordinal, resident);
     }
     return TB_OK;
 }
-#endif
 
 static tb_status setup_gpu(ar_state *st, tb_err *err)
 {
@@ -385,7 +527,7 @@ static tb_status setup_gpu(ar_state *st, tb_err *err)
         st->args[d] = a;
         st->args[d].first_rank = d * st->k;
     }
-    return TB_OK;
+    return st->algo == IMPL_NCCL ? TB_OK : check_resident(st, err);
 }
 
 static tb_status ar_setup(const tb_case *c, const tb_env *env, void **state, tb_err *err)
@@ -442,13 +584,16 @@ static tb_status ar_run(void *p, tb_err *err)
         static const ncclDataType_t types[] = {ncclFloat32, ncclBfloat16, ncclFloat16};
         static const ncclRedOp_t ops[] = {ncclSum, ncclMax, ncclMin};
         ncclResult_t res = ncclGroupStart();
-        for (int d = 0; d < st->ndev && res == ncclSuccess; d++)
+        for (int d = 0; d < st->ndev && (res == ncclSuccess || res == ncclInProgress); d++)
             res = ncclAllReduce(st->args[0].in[d], st->args[0].out[d], (size_t)st->count,
                                 types[st->dt], ops[st->op], st->nccl->comms[d],
                                 (cudaStream_t)st->g->streams[d]);
         ncclResult_t end = ncclGroupEnd();
-        if (res == ncclSuccess)
+        if (res == ncclSuccess || res == ncclInProgress)
             res = end;
+        if (res == ncclInProgress) /* connecting on first use: bounded like any wait */
+            return nccl_wait(st->nccl->comms, st->ndev, "ncclGroupEnd (NCCL connecting)",
+                             st->g->timeout_s, NULL, err);
         if (res != ncclSuccess)
             return tb_err_set(err, TB_DEVFAIL, "ncclAllReduce failed: %s",
                               ncclGetErrorString(res));
@@ -531,8 +676,7 @@ static void ar_abort(const tb_case *c, void *p)
         __atomic_store_n(st->abort_flag, 1, __ATOMIC_SEQ_CST);
 #ifdef TB_HAVE_NCCL
     if (st->nccl && !st->nccl->failed) {
-        for (int d = 0; d < st->nccl->ndev; d++)
-            ncclCommAbort(st->nccl->comms[d]);
+        nccl_abort_all(st->nccl);
         /* the communicators are gone: a later case would start new ones */
         st->nccl->failed = 1;
         snprintf(st->nccl->why, sizeof st->nccl->why, "its communicators were aborted");
@@ -887,7 +1031,7 @@ static const tb_axis ar_axes[] = {
 #define ALL_CC 0, 0
 #define AR_DTYPES (TB_DT(TB_FP32) | TB_DT(TB_BF16) | TB_DT(TB_FP16))
 static const tb_impl ar_impls[] = {
-    {"nccl", TB_KIND_VENDOR, "ncclAllReduce, communicators from ncclCommInitAll", ALL_CC,
+    {"nccl", TB_KIND_VENDOR, "ncclAllReduce, non-blocking communicators, one per GPU", ALL_CC,
      AR_DTYPES, NULL, 0, ar_setup, ar_run, ar_teardown, NULL},
     {"oneshot", TB_KIND_HANDWRITTEN, "every rank reads all inputs over P2P, one step", 80, 0,
      AR_DTYPES, "nccl", 0, ar_setup, ar_run, ar_teardown, NULL},

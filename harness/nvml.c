@@ -171,23 +171,27 @@ void tb_telemetry_begin(tb_nvml *n, void *dev, tb_telemetry *t)
         return;
     if (n->energy && n->energy(dev, &t->energy_start_mj) == NVML_OK)
         t->have_energy = 1;
-    sample_now(n, dev, t);
 }
 
 void tb_telemetry_sample(tb_nvml *n, void *dev, tb_telemetry *t)
 {
     if (!n || !dev)
         return;
-    if (tb_clock_monotonic(NULL) - t->last_sample_time < 0.010)
+    if (t->last_sample_time > 0 && tb_clock_monotonic(NULL) - t->last_sample_time < 0.010)
         return;
     sample_now(n, dev, t);
+}
+
+void tb_telemetry_add_busy(tb_telemetry *t, double gpu_s)
+{
+    if (gpu_s > 0)
+        t->busy_s += gpu_s;
 }
 
 void tb_telemetry_end(tb_nvml *n, void *dev, tb_telemetry *t)
 {
     if (!n || !dev)
         return;
-    sample_now(n, dev, t);
     if (t->have_energy && !(n->energy(dev, &t->energy_end_mj) == NVML_OK &&
                             t->energy_end_mj >= t->energy_start_mj))
         t->have_energy = 0;
@@ -198,9 +202,24 @@ double tb_telemetry_clock_mhz(const tb_telemetry *t)
     return t->have_clock && t->clock_n ? t->clock_sum_mhz / t->clock_n : NAN;
 }
 
+/* the counter gives the power only when it advanced over samples that took GPU time */
+static int power_from_energy(const tb_telemetry *t)
+{
+    return t->have_energy && t->energy_end_mj > t->energy_start_mj && t->busy_s > 0;
+}
+
 double tb_telemetry_power_w(const tb_telemetry *t)
 {
+    if (power_from_energy(t))
+        return (double)(t->energy_end_mj - t->energy_start_mj) / 1000.0 / t->busy_s;
     return t->have_power && t->power_n ? t->power_sum_w / t->power_n : NAN;
+}
+
+const char *tb_telemetry_power_source(const tb_telemetry *t)
+{
+    if (power_from_energy(t))
+        return "energy";
+    return t->have_power && t->power_n ? "power_usage" : NULL;
 }
 
 double tb_telemetry_energy_j(const tb_telemetry *t)

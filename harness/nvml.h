@@ -34,8 +34,12 @@ typedef struct {
 } tb_nvml_info;
 void tb_nvml_device_info(tb_nvml *n, void *dev, tb_nvml_info *out);
 
-/* Telemetry over one case: begin before timing, sample during, end after. Every figure is
- * NAN (JSON null) when NVML or the counter is unavailable, never 0. */
+/* Telemetry over one case's timed samples. begin and end read only the total-energy
+ * counter, before the first sample and after the last; the sampler calls sample while its
+ * work runs on the GPU (never while the GPU idles between samples or on the blocking
+ * kernel), so clocks, power readings, temperature and reasons describe the timed work, and
+ * add_busy with each sample's GPU time. Every figure is NAN (JSON null) when NVML or the
+ * counter is unavailable, never 0. */
 typedef struct {
     int have_clock, have_power, have_energy, have_temp, have_reasons;
     double clock_sum_mhz;
@@ -43,6 +47,7 @@ typedef struct {
     double power_sum_w;
     int power_n;
     unsigned long long energy_start_mj, energy_end_mj;
+    double busy_s;              /* GPU time of the timed samples, seconds */
     unsigned temp_max_c;
     unsigned long long reasons; /* OR of every sample's clock-event (throttle) reasons */
     double last_sample_time;
@@ -50,12 +55,20 @@ typedef struct {
 
 void tb_telemetry_begin(tb_nvml *n, void *dev, tb_telemetry *t);
 /* Samples clock, power, temperature and reasons; cheap to call often (it reads at most
- * once per 10 ms of wall time). */
+ * once per 10 ms of wall time). Call it only while the timed work runs on the GPU. */
 void tb_telemetry_sample(tb_nvml *n, void *dev, tb_telemetry *t);
+/* Adds one timed sample's GPU time (seconds). */
+void tb_telemetry_add_busy(tb_telemetry *t, double gpu_s);
 void tb_telemetry_end(tb_nvml *n, void *dev, tb_telemetry *t);
 
 double tb_telemetry_clock_mhz(const tb_telemetry *t);
+/* Mean board power over the timed work: the energy counter's delta over the samples
+ * divided by their GPU time ("energy"). Where the counter is missing or did not advance
+ * (it updates every 20-100 ms), the mean of nvmlDeviceGetPowerUsage read during the samples
+ * ("power_usage"). NAN when neither exists. */
 double tb_telemetry_power_w(const tb_telemetry *t);
+/* Where power_w came from: "energy", "power_usage", or NULL when it is NAN. */
+const char *tb_telemetry_power_source(const tb_telemetry *t);
 double tb_telemetry_energy_j(const tb_telemetry *t);
 double tb_telemetry_temp_c(const tb_telemetry *t);
 

@@ -184,6 +184,11 @@ cJSON *tb_record_result_json(const tb_result *r)
 
     add_number_or_null(o, "clock_mhz", tb_telemetry_clock_mhz(&r->tel));
     add_number_or_null(o, "power_w", tb_telemetry_power_w(&r->tel));
+    const char *power_source = tb_telemetry_power_source(&r->tel);
+    if (power_source)
+        cJSON_AddStringToObject(o, "power_source", power_source);
+    else
+        cJSON_AddNullToObject(o, "power_source");
     add_number_or_null(o, "energy_j", tb_telemetry_energy_j(&r->tel));
     add_number_or_null(o, "temp_c", tb_telemetry_temp_c(&r->tel));
     if (r->tel.have_reasons) {

@@ -31,7 +31,7 @@ typedef struct tb_result {
     char reason[1024];    /* why, for anything but TB_OK */
     int have_stats;
     tb_stats stats;       /* seconds per execution */
-    const char *timing;   /* "batch", "graph", "cold" or "host" */
+    const char *timing;   /* "batch", "graph", "chunked", "cold" or "host" (sampler.h) */
     long batch;           /* executions per sample */
     tb_stop_reason stop;
     double flops, bytes;  /* counted work of one execution */

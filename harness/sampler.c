@@ -19,6 +19,45 @@ static long batch_for(double per_op)
     return b > TB_MAX_BATCH ? TB_MAX_BATCH : (long)b;
 }
 
+const char *tb_timing_method_name(tb_timing_method m)
+{
+    switch (m) {
+    case TB_TIMING_HOST:
+        return "host";
+    case TB_TIMING_COLD:
+        return "cold";
+    case TB_TIMING_GRAPH:
+        return "graph";
+    case TB_TIMING_CHUNKED:
+        return "chunked";
+    case TB_TIMING_BATCH:
+        break;
+    }
+    return "batch";
+}
+
+tb_timing_method tb_timing_method_for(int is_host, int cold, int use_graph, long batch)
+{
+    if (is_host)
+        return TB_TIMING_HOST;
+    if (cold)
+        return TB_TIMING_COLD;
+    if (use_graph)
+        return TB_TIMING_GRAPH;
+    return batch > TB_CHUNK_MAX ? TB_TIMING_CHUNKED : TB_TIMING_BATCH;
+}
+
+long tb_chunk_plan(long batch, long max_chunk, long *sizes, long cap)
+{
+    if (batch < 1 || max_chunk < 1)
+        return 0;
+    long n = (batch + max_chunk - 1) / max_chunk;
+    long base = batch / n, extra = batch % n;
+    for (long i = 0; i < n && i < cap; i++)
+        sizes[i] = base + (i < extra);
+    return n;
+}
+
 static tb_status run_n(tb_sampler *s, long n, tb_err *err)
 {
     for (long i = 0; i < n; i++) {
@@ -37,56 +76,113 @@ static tb_status host_time(tb_sampler *s, long n, double *elapsed, tb_err *err)
     return st;
 }
 
-/* Enqueues at most this many operations behind the blocking kernel; more could fill the
- * launch queue while the stream is held (the blocking kernel's timeout would then end it). */
-#define TB_BLOCK_MAX_OPS 64
 #define TB_BLOCK_TIMEOUT_NS 1000000000ull
 
-/* Times n executions enqueued back to back (or one graph replay when n is 0). */
-static tb_status gpu_time(tb_sampler *s, long n, double *elapsed, tb_err *err)
+/* Makes sure there are at least n start/stop event pairs. */
+static tb_status need_events(tb_sampler *s, long n, tb_err *err)
+{
+    if (n <= s->n_events)
+        return TB_OK;
+    void **a = realloc(s->ev_start, (size_t)n * sizeof *a);
+    if (a)
+        s->ev_start = a;
+    void **b = a ? realloc(s->ev_stop, (size_t)n * sizeof *b) : NULL;
+    if (b)
+        s->ev_stop = b;
+    if (!a || !b)
+        return tb_err_set(err, TB_DEVFAIL, "out of host memory");
+    for (; s->n_events < n; s->n_events++) {
+        cudaEvent_t ea = NULL, eb = NULL;
+        cudaError_t e = cudaEventCreate(&ea);
+        if (e == cudaSuccess && (e = cudaEventCreate(&eb)) != cudaSuccess)
+            cudaEventDestroy(ea);
+        if (e != cudaSuccess)
+            return tb_err_set(err, TB_DEVFAIL, "cudaEventCreate failed: %s",
+                              cudaGetErrorString(e));
+        s->ev_start[s->n_events] = ea;
+        s->ev_stop[s->n_events] = eb;
+    }
+    return TB_OK;
+}
+
+/* Enqueues one chunk behind its own blocking kernel: the blocking kernel, the start event,
+ * `launches` executions (or one graph replay when graph is set), the stop event; then
+ * releases the blocking kernel and, with tel, reads telemetry while the chunk runs. */
+static tb_status enqueue_chunk(tb_sampler *s, long k, long launches, int graph,
+                               tb_telemetry *tel, tb_err *err)
 {
     cudaStream_t stream = (cudaStream_t)s->stream;
-    cudaEvent_t a = (cudaEvent_t)s->ev_start, b = (cudaEvent_t)s->ev_stop;
-    if (s->cold)
-        TB_CUDA_TRY(tb_timing_flush_l2(s->flush_buf, s->flush_bytes, s->flush_sink,
-                                       s->device->sm_count, stream),
-                    err);
-    int block = s->block_flag && n <= TB_BLOCK_MAX_OPS;
-    if (block) {
-        __atomic_store_n(s->block_flag, 0, __ATOMIC_SEQ_CST);
-        TB_CUDA_TRY(tb_timing_block(s->block_flag_dev, TB_BLOCK_TIMEOUT_NS, stream), err);
-    }
-    TB_CUDA_TRY(cudaEventRecord(a, stream), err);
+    unsigned ticket = ++s->tickets;
+    TB_CUDA_TRY(tb_timing_block(s->block_flag_dev, ticket, TB_BLOCK_TIMEOUT_NS, stream), err);
     tb_status st = TB_OK;
-    if (n == 0) {
-        cudaError_t e = cudaGraphLaunch((cudaGraphExec_t)s->graph_exec, stream);
+    cudaError_t e = cudaEventRecord((cudaEvent_t)s->ev_start[k], stream);
+    if (e != cudaSuccess) {
+        st = tb_err_set(err, TB_DEVFAIL, "cudaEventRecord failed: %s", cudaGetErrorString(e));
+    } else if (graph) {
+        e = cudaGraphLaunch((cudaGraphExec_t)s->graph_exec, stream);
         if (e != cudaSuccess)
             st = tb_err_set(err, TB_DEVFAIL, "cudaGraphLaunch failed: %s",
                             cudaGetErrorString(e));
     } else {
-        st = run_n(s, n, err);
+        st = run_n(s, launches, err);
     }
-    cudaError_t e = st ? cudaSuccess : cudaEventRecord(b, stream);
-    if (block)
-        __atomic_store_n(s->block_flag, 1, __ATOMIC_SEQ_CST); /* release the stream */
+    if (!st && (e = cudaEventRecord((cudaEvent_t)s->ev_stop[k], stream)) != cudaSuccess)
+        st = tb_err_set(err, TB_DEVFAIL, "cudaEventRecord failed: %s", cudaGetErrorString(e));
+    __atomic_store_n(s->block_flag, ticket, __ATOMIC_SEQ_CST); /* release the stream */
+    if (!st && tel)
+        tb_telemetry_sample(s->nvml, s->nvml_dev, tel);
+    return st;
+}
+
+/* Times n executions (or one graph replay when n is 0): one chunk per plan entry, each
+ * behind its own blocking kernel, the elapsed time the sum of the chunks' event times.
+ * With tel, telemetry is read while the work runs. */
+static tb_status gpu_time(tb_sampler *s, long n, tb_telemetry *tel, double *elapsed,
+                          tb_err *err)
+{
+    long one = 1, *plan = &one, chunks = 1;
+    if (n > 0) {
+        long *p = realloc(s->chunks, (size_t)((n + TB_CHUNK_MAX - 1) / TB_CHUNK_MAX) *
+                                         sizeof *p);
+        if (!p)
+            return tb_err_set(err, TB_DEVFAIL, "out of host memory");
+        s->chunks = plan = p;
+        chunks = tb_chunk_plan(n, TB_CHUNK_MAX, plan, (n + TB_CHUNK_MAX - 1) / TB_CHUNK_MAX);
+    }
+    tb_status st = need_events(s, chunks, err);
     if (st)
         return st;
-    if (e != cudaSuccess)
-        return tb_err_set(err, TB_DEVFAIL, "cudaEventRecord failed: %s", cudaGetErrorString(e));
-    TB_CUDA_TRY(cudaEventSynchronize(b), err);
+    if (s->cold)
+        TB_CUDA_TRY(tb_timing_flush_l2(s->flush_buf, s->flush_bytes, s->flush_sink,
+                                       s->device->sm_count, (cudaStream_t)s->stream),
+                    err);
+    for (long k = 0; k < chunks && !st; k++)
+        st = enqueue_chunk(s, k, plan[k], n == 0, tel, err);
+    if (st)
+        return st;
+    TB_CUDA_TRY(cudaEventSynchronize((cudaEvent_t)s->ev_stop[chunks - 1]), err);
     TB_CUDA_TRY(cudaGetLastError(), err);
-    float ms = 0;
-    TB_CUDA_TRY(cudaEventElapsedTime(&ms, a, b), err);
-    *elapsed = ms * 1e-3;
+    double total = 0;
+    for (long k = 0; k < chunks; k++) {
+        float ms = 0;
+        TB_CUDA_TRY(cudaEventElapsedTime(&ms, (cudaEvent_t)s->ev_start[k],
+                                         (cudaEvent_t)s->ev_stop[k]),
+                    err);
+        total += ms * 1e-3;
+    }
+    *elapsed = total;
     return TB_OK;
 }
 
-/* Captures batch executions into a graph; on any capture failure falls back to launches. */
+/* Captures batch executions into a graph; on any capture failure falls back to launches.
+ * TRAINBENCH_TEST_NO_GRAPH set makes every capture fail, so the tests reach the fallback. */
 static void try_capture(tb_sampler *s)
 {
     cudaStream_t stream = (cudaStream_t)s->stream;
     cudaGraph_t graph = NULL;
     tb_err ignored;
+    if (getenv("TRAINBENCH_TEST_NO_GRAPH"))
+        return;
     if (cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
         cudaGetLastError();
         return;
@@ -120,24 +216,21 @@ tb_status tb_sampler_init(tb_sampler *s, tb_err *err)
         s->batch = batch_for(t);
         return TB_OK;
     }
-    cudaEvent_t a, b;
-    TB_CUDA_TRY(cudaEventCreate(&a), err);
-    s->ev_start = a;
-    TB_CUDA_TRY(cudaEventCreate(&b), err);
-    s->ev_stop = b;
-    int *flag = NULL;
-    TB_CUDA_TRY(cudaHostAlloc((void **)&flag, sizeof(int), cudaHostAllocMapped), err);
+    unsigned *flag = NULL;
+    TB_CUDA_TRY(cudaHostAlloc((void **)&flag, sizeof *flag, cudaHostAllocMapped), err);
+    *flag = 0;
+    s->tickets = 0;
     s->block_flag = flag;
     TB_CUDA_TRY(cudaHostGetDevicePointer((void **)&s->block_flag_dev, flag, 0), err);
     if (s->cold) {
         s->batch = 1;
-        return gpu_time(s, 1, &t, err); /* warm-up */
+        return gpu_time(s, 1, NULL, &t, err); /* warm-up */
     }
-    if ((st = gpu_time(s, 1, &t, err)))
+    if ((st = gpu_time(s, 1, NULL, &t, err)))
         return st;
     s->batch = batch_for(t);
     if (s->batch > 1) {
-        if ((st = gpu_time(s, s->batch, &t, err)))
+        if ((st = gpu_time(s, s->batch, NULL, &t, err)))
             return st;
         double per_op = t / (double)s->batch;
         s->batch = batch_for(per_op);
@@ -146,7 +239,7 @@ tb_status tb_sampler_init(tb_sampler *s, tb_err *err)
             /* a replay has less launch overhead than the launches the batch was sized from:
              * re-time it and grow the batch until a sample covers the target */
             for (int tries = 0; s->use_graph && tries < 3; tries++) {
-                if ((st = gpu_time(s, 0, &t, err)))
+                if ((st = gpu_time(s, 0, NULL, &t, err)))
                     return st;
                 long want = batch_for(t / (double)s->batch);
                 if (t >= 0.9 * TB_BATCH_TARGET_S || want <= s->batch)
@@ -160,7 +253,7 @@ tb_status tb_sampler_init(tb_sampler *s, tb_err *err)
         }
     }
     /* one full sample as warm-up, never counted */
-    return gpu_time(s, s->use_graph ? 0 : s->batch, &t, err);
+    return gpu_time(s, s->use_graph ? 0 : s->batch, NULL, &t, err);
 }
 
 tb_status tb_sampler_sample(void *ctx, double *per_op, double *spent, tb_err *err)
@@ -168,36 +261,40 @@ tb_status tb_sampler_sample(void *ctx, double *per_op, double *spent, tb_err *er
     tb_sampler *s = ctx;
     double t = 0;
     tb_status st = s->device->is_host ? host_time(s, s->batch, &t, err)
-                                      : gpu_time(s, s->use_graph ? 0 : s->batch, &t, err);
+                                      : gpu_time(s, s->use_graph ? 0 : s->batch, s->tel, &t,
+                                                 err);
     if (st)
         return st;
     *spent = t;
     *per_op = t / (double)s->batch;
     if (s->tel)
-        tb_telemetry_sample(s->nvml, s->nvml_dev, s->tel);
+        tb_telemetry_add_busy(s->tel, t);
     return TB_OK;
 }
 
 const char *tb_sampler_timing(const tb_sampler *s)
 {
-    if (s->device->is_host)
-        return "host";
-    if (s->cold)
-        return "cold";
-    return s->use_graph ? "graph" : "batch";
+    return tb_timing_method_name(
+        tb_timing_method_for(s->device->is_host, s->cold, s->use_graph, s->batch));
 }
 
 void tb_sampler_destroy(tb_sampler *s)
 {
     if (s->graph_exec)
         cudaGraphExecDestroy((cudaGraphExec_t)s->graph_exec);
-    if (s->ev_start)
-        cudaEventDestroy((cudaEvent_t)s->ev_start);
-    if (s->ev_stop)
-        cudaEventDestroy((cudaEvent_t)s->ev_stop);
+    for (long k = 0; k < s->n_events; k++) {
+        cudaEventDestroy((cudaEvent_t)s->ev_start[k]);
+        cudaEventDestroy((cudaEvent_t)s->ev_stop[k]);
+    }
+    free(s->ev_start);
+    free(s->ev_stop);
+    free(s->chunks);
     if (s->block_flag)
         cudaFreeHost(s->block_flag);
-    s->graph_exec = s->ev_start = s->ev_stop = NULL;
+    s->graph_exec = NULL;
+    s->ev_start = s->ev_stop = NULL;
+    s->n_events = 0;
+    s->chunks = NULL;
     s->block_flag = s->block_flag_dev = NULL;
 }
 
@@ -240,8 +337,10 @@ static tb_status group_run_n(tb_group_sampler *s, long n, tb_err *err)
     return TB_OK;
 }
 
-/* Times n executions (or one replay of the graphs when n is 0) with the host clock. */
-static tb_status group_time(tb_group_sampler *s, long n, double *elapsed, tb_err *err)
+/* Times n executions (or one replay of the graphs when n is 0) with the host clock; with
+ * tel, telemetry is read once everything is launched, while it runs. */
+static tb_status group_time(tb_group_sampler *s, long n, tb_telemetry *tel, double *elapsed,
+                            tb_err *err)
 {
     double t0 = tb_clock_monotonic(NULL);
     tb_status st = TB_OK;
@@ -260,6 +359,8 @@ static tb_status group_time(tb_group_sampler *s, long n, double *elapsed, tb_err
     } else {
         st = group_run_n(s, n, err);
     }
+    if (!st && tel)
+        tb_telemetry_sample(s->nvml, s->nvml_dev, tel); /* while the launches run */
     if (!st && !s->devices[0].is_host)
         st = tb_group_wait(s->devices, s->n_devices, s->streams, s->timeout_s, &s->timed_out,
                            err);
@@ -323,14 +424,14 @@ static void group_capture(tb_group_sampler *s)
 tb_status tb_group_sampler_init(tb_group_sampler *s, tb_err *err)
 {
     double t = 0;
-    tb_status st = group_time(s, 1, &t, err);
+    tb_status st = group_time(s, 1, NULL, &t, err);
     if (st)
         return st;
     s->batch = batch_for(t);
     if (s->devices[0].is_host)
         return TB_OK;
     if (s->batch > 1) {
-        if ((st = group_time(s, s->batch, &t, err)))
+        if ((st = group_time(s, s->batch, NULL, &t, err)))
             return st;
         double per_op = t / (double)s->batch;
         s->batch = batch_for(per_op);
@@ -338,7 +439,7 @@ tb_status tb_group_sampler_init(tb_group_sampler *s, tb_err *err)
             group_capture(s);
             /* a replay has less launch overhead than the launches the batch was sized from */
             for (int tries = 0; s->use_graph && tries < 3; tries++) {
-                if ((st = group_time(s, 0, &t, err)))
+                if ((st = group_time(s, 0, NULL, &t, err)))
                     return st;
                 long want = batch_for(t / (double)s->batch);
                 if (t >= 0.9 * TB_BATCH_TARGET_S || want <= s->batch)
@@ -350,20 +451,21 @@ tb_status tb_group_sampler_init(tb_group_sampler *s, tb_err *err)
         }
     }
     /* one full sample as warm-up, never counted */
-    return group_time(s, s->use_graph ? 0 : s->batch, &t, err);
+    return group_time(s, s->use_graph ? 0 : s->batch, NULL, &t, err);
 }
 
 tb_status tb_group_sampler_sample(void *ctx, double *per_op, double *spent, tb_err *err)
 {
     tb_group_sampler *s = ctx;
     double t = 0;
-    tb_status st = group_time(s, s->use_graph ? 0 : s->batch, &t, err);
+    tb_status st = group_time(s, s->use_graph ? 0 : s->batch,
+                              s->devices[0].is_host ? NULL : s->tel, &t, err);
     if (st)
         return st;
     *spent = t;
     *per_op = t / (double)s->batch;
     if (s->tel)
-        tb_telemetry_sample(s->nvml, s->nvml_dev, s->tel);
+        tb_telemetry_add_busy(s->tel, t);
     return TB_OK;
 }
 

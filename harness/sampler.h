@@ -1,12 +1,19 @@
 /* sampler.h - takes the samples the timer asks for, on a GPU (CUDA events) or on the host.
  *
  * GPU: a sample is a batch of back-to-back executions sized to at least TB_BATCH_TARGET_S of
- * GPU time, divided by the batch count; executions shorter than TB_GRAPH_BELOW_S are replayed
- * from a captured CUDA graph so launch overhead is not what gets measured; the start event is
- * queued behind a blocking kernel the host releases once the work is enqueued, so launch
- * latency is not timed either. With cold set, a sample is one execution after an L2 flush (a
- * read of a buffer twice the L2 size, which leaves no dirty lines to write back).
- * Host: a batch timed with the monotonic clock. */
+ * GPU time, divided by the batch count. Whatever is timed sits behind a blocking kernel the
+ * host releases once that work is enqueued, so neither launch latency nor the host's launch
+ * rate is timed. The methods, recorded as the result's `timing`:
+ *   graph    executions shorter than TB_GRAPH_BELOW_S: the batch captured in a CUDA graph,
+ *            one replay behind one blocking kernel;
+ *   batch    a batch of at most TB_CHUNK_MAX launches behind one blocking kernel;
+ *   chunked  a larger batch whose graph capture failed: chunks of at most TB_CHUNK_MAX
+ *            launches, each behind its own blocking kernel and between its own events; the
+ *            sample's time is the sum of the chunks' times;
+ *   cold     one execution after an L2 flush (a read of a buffer twice the L2 size, which
+ *            leaves no dirty lines to write back), behind a blocking kernel;
+ *   host     a batch timed with the monotonic clock.
+ * Telemetry (nvml.h) is read right after a chunk is released, while the GPU runs it. */
 #ifndef TB_SAMPLER_H
 #define TB_SAMPLER_H
 
@@ -22,6 +29,28 @@ extern "C" {
 #define TB_BATCH_TARGET_S 1e-3
 #define TB_GRAPH_BELOW_S 50e-6
 #define TB_MAX_BATCH 10000
+/* The most launches queued behind one blocking kernel: more could fill the launch queue
+ * while the stream is held, and the blocking kernel's timeout would then release it early. */
+#define TB_CHUNK_MAX 64
+
+typedef enum {
+    TB_TIMING_HOST,
+    TB_TIMING_COLD,
+    TB_TIMING_GRAPH,
+    TB_TIMING_BATCH,
+    TB_TIMING_CHUNKED
+} tb_timing_method;
+
+/* "host", "cold", "graph", "batch" or "chunked". */
+const char *tb_timing_method_name(tb_timing_method m);
+
+/* The method a sample of batch executions uses (pure: the sampler's own decision). */
+tb_timing_method tb_timing_method_for(int is_host, int cold, int use_graph, long batch);
+
+/* Splits batch launches into the fewest chunks of at most max_chunk, their sizes differing
+ * by at most one (larger first), and writes the sizes to sizes[0..]; at most cap are
+ * written. Returns the number of chunks, or 0 when batch < 1 or max_chunk < 1. */
+long tb_chunk_plan(long batch, long max_chunk, long *sizes, long cap);
 
 typedef struct {
     const tb_impl *impl;
@@ -32,12 +61,15 @@ typedef struct {
     void *flush_buf;     /* device buffer of flush_bytes, for cold */
     size_t flush_bytes;
     float *flush_sink;   /* one device float the flush may write */
-    int *block_flag;     /* host-mapped flag releasing the blocking kernel */
-    int *block_flag_dev;
+    unsigned *block_flag; /* host-mapped counter releasing the blocking kernels */
+    unsigned *block_flag_dev;
+    unsigned tickets;     /* the last ticket handed to a blocking kernel */
     long batch;
     int use_graph;
     void *graph_exec;    /* cudaGraphExec_t */
-    void *ev_start, *ev_stop;
+    void **ev_start, **ev_stop; /* one pair per chunk */
+    long n_events;
+    long *chunks;        /* the chunk plan of the batch */
     tb_nvml *nvml;
     void *nvml_dev;
     tb_telemetry *tel;
@@ -50,7 +82,7 @@ tb_status tb_sampler_init(tb_sampler *s, tb_err *err);
 /* A tb_sample_fn (timer.h): ctx is a tb_sampler. */
 tb_status tb_sampler_sample(void *ctx, double *per_op, double *spent, tb_err *err);
 
-/* "graph", "batch", "cold" or "host". */
+/* "graph", "batch", "chunked", "cold" or "host" (tb_timing_method_name). */
 const char *tb_sampler_timing(const tb_sampler *s);
 
 void tb_sampler_destroy(tb_sampler *s);
@@ -60,7 +92,8 @@ void tb_sampler_destroy(tb_sampler *s);
  * time per execution is that divided by the batch (the slowest rank decides). Executions
  * shorter than TB_GRAPH_BELOW_S are captured, per device, into a CUDA graph of the batch and
  * replayed, so what is timed is not the launches. Every wait for the streams is bounded by
- * timeout_s. On the host the implementation runs each execution itself. */
+ * timeout_s; telemetry of the first GPU is read after the launches, while they run. On the
+ * host the implementation runs each execution itself. */
 typedef struct {
     const tb_impl *impl;
     void *state;

@@ -3,6 +3,7 @@
 #include "grow.h"
 
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -95,4 +96,28 @@ tb_status tb_stop_rule_validate(const tb_stop_rule *rule, tb_err *err)
         return tb_err_set(err, TB_USAGE, "--timeout: %g is out of range (use 0 < seconds <= 86400)",
                           rule->timeout);
     return TB_OK;
+}
+
+tb_status tb_poll_wait(tb_poll_fn poll, void *poll_ctx, const char *what, double timeout_s,
+                       tb_clock_fn clock, void *clock_ctx, int *timed_out, tb_err *err)
+{
+    if (!clock)
+        clock = tb_clock_monotonic;
+    double deadline = clock(clock_ctx) + timeout_s;
+    for (;;) {
+        char why[512] = "";
+        tb_poll_state state = poll(poll_ctx, why, sizeof why);
+        if (state == TB_POLL_DONE)
+            return TB_OK;
+        if (state == TB_POLL_FAILED)
+            return tb_err_set(err, TB_DEVFAIL, "%s failed: %s", what,
+                              why[0] ? why : "no reason given");
+        if (clock(clock_ctx) > deadline) {
+            if (timed_out)
+                *timed_out = 1;
+            return tb_err_set(err, TB_DEVFAIL, "timed out after %g s waiting for %s", timeout_s,
+                              what);
+        }
+        sched_yield();
+    }
 }

@@ -73,6 +73,24 @@ void tb_samples_free(tb_samples *s);
  * noise criterion) is accepted. */
 tb_status tb_stop_rule_validate(const tb_stop_rule *rule, tb_err *err);
 
+/* ---- waiting on asynchronous work that reports its own state ---- */
+
+typedef enum {
+    TB_POLL_DONE = 0,
+    TB_POLL_PENDING, /* still in progress: ask again */
+    TB_POLL_FAILED   /* failed: the reason is in why */
+} tb_poll_state;
+
+/* Asks once whether the work has finished; on TB_POLL_FAILED writes the reason to why. */
+typedef tb_poll_state (*tb_poll_fn)(void *ctx, char *why, size_t whylen);
+
+/* Polls until the work is done or failed, or until timeout_s seconds of clock time have
+ * passed (clock NULL: tb_clock_monotonic), yielding the CPU between polls. Returns TB_OK;
+ * TB_DEVFAIL "WHAT failed: WHY"; or TB_DEVFAIL "timed out after S s waiting for WHAT" with
+ * *timed_out set (timed_out may be NULL). */
+tb_status tb_poll_wait(tb_poll_fn poll, void *poll_ctx, const char *what, double timeout_s,
+                       tb_clock_fn clock, void *clock_ctx, int *timed_out, tb_err *err);
+
 #ifdef __cplusplus
 }
 #endif

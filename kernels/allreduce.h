@@ -43,6 +43,16 @@ int tb_ar_ring_blocks(const tb_ar_args *a, int local_ranks);
 /* Elements of one ring piece (a block's share of a chunk in one round). */
 long long tb_ar_ring_piece_elems(int dtype);
 
+/* Whether a launch's blocks can all be resident at once on the current device:
+ * *resident = the kernel's blocks per SM (occupancy API) x the device's SMs, *needed = the
+ * launch's blocks. A launch with needed > resident would wait on flags forever. */
+cudaError_t tb_ar_oneshot_resident(const tb_ar_args *a, int local_ranks, int *resident,
+                                   int *needed);
+cudaError_t tb_ar_twoshot_resident(const tb_ar_args *a, int local_ranks, int *resident,
+                                   int *needed);
+cudaError_t tb_ar_ring_resident(const tb_ar_args *a, int local_ranks, int *resident,
+                                int *needed);
+
 /* oneshot: every rank reads every rank's input and reduces its own output. */
 cudaError_t tb_ar_oneshot(const tb_ar_args *a, int local_ranks, cudaStream_t stream);
 /* twoshot: reduce-scatter by reads, then all-gather by reads. */

@@ -2,10 +2,11 @@
 #include "ptx.cuh"
 #include "timing.h"
 
-__global__ void tb_timing_block_kernel(const volatile int *flag, uint64_t timeout_ns)
+__global__ void tb_timing_block_kernel(const volatile unsigned *flag, unsigned ticket,
+                                       uint64_t timeout_ns)
 {
     uint64_t start = tb_ptx_globaltimer();
-    while (*flag == 0 && tb_ptx_globaltimer() - start < timeout_ns) {
+    while ((int)(*flag - ticket) < 0 && tb_ptx_globaltimer() - start < timeout_ns) {
     }
 }
 
@@ -22,10 +23,10 @@ __global__ void tb_timing_flush_kernel(const float4 *__restrict__ buf, long long
         *sink = acc;
 }
 
-extern "C" cudaError_t tb_timing_block(const volatile int *flag_dev, uint64_t timeout_ns,
-                                       cudaStream_t stream)
+extern "C" cudaError_t tb_timing_block(const volatile unsigned *flag_dev, unsigned ticket,
+                                       uint64_t timeout_ns, cudaStream_t stream)
 {
-    tb_timing_block_kernel<<<1, 1, 0, stream>>>(flag_dev, timeout_ns);
+    tb_timing_block_kernel<<<1, 1, 0, stream>>>(flag_dev, ticket, timeout_ns);
     return cudaGetLastError();
 }
 

@@ -7,6 +7,7 @@
 // (tens to hundreds of KiB). Architecture: any (sm_80+), peer access between every pair.
 // Not yet measured.
 #include "ar_device.cuh"
+#include "ar_resident.cuh"
 
 __device__ __forceinline__ void oneshot_body(const tb_ar_args *a, int DT, int OP)
 {
@@ -44,4 +45,11 @@ extern "C" cudaError_t tb_ar_oneshot(const tb_ar_args *a, int local_ranks, cudaS
 {
     return ar_launch(oneshot_kernels, a, tb_ar_oneshot_blocks(a, local_ranks), local_ranks,
                      stream);
+}
+
+extern "C" cudaError_t tb_ar_oneshot_resident(const tb_ar_args *a, int local_ranks, int *resident,
+                                              int *needed)
+{
+    return ar_resident(oneshot_kernels, a, tb_ar_oneshot_blocks(a, local_ranks), local_ranks,
+                       resident, needed);
 }

@@ -10,6 +10,7 @@
 // sizes. Architecture: any (sm_80+), peer access from each rank to the next. Not yet
 // measured.
 #include "ar_device.cuh"
+#include "ar_resident.cuh"
 
 // a piece: 512 threads x 4 vectors of 16 bytes
 #define RING_PIECE_BYTES (AR_THREADS * 4 * 16)
@@ -82,4 +83,11 @@ extern "C" int tb_ar_ring_blocks(const tb_ar_args *a, int local_ranks)
 extern "C" cudaError_t tb_ar_ring(const tb_ar_args *a, int local_ranks, cudaStream_t stream)
 {
     return ar_launch(ring_kernels, a, tb_ar_ring_blocks(a, local_ranks), local_ranks, stream);
+}
+
+extern "C" cudaError_t tb_ar_ring_resident(const tb_ar_args *a, int local_ranks, int *resident,
+                                           int *needed)
+{
+    return ar_resident(ring_kernels, a, tb_ar_ring_blocks(a, local_ranks), local_ranks,
+                       resident, needed);
 }

@@ -6,6 +6,7 @@
 // Moves 2 (n - 1) / n x size over the links per rank in two steps: meant for medium sizes.
 // Architecture: any (sm_80+), peer access between every pair. Not yet measured.
 #include "ar_device.cuh"
+#include "ar_resident.cuh"
 
 __device__ __forceinline__ void twoshot_body(const tb_ar_args *a, int DT, int OP)
 {
@@ -48,4 +49,11 @@ extern "C" cudaError_t tb_ar_twoshot(const tb_ar_args *a, int local_ranks, cudaS
 {
     return ar_launch(twoshot_kernels, a, tb_ar_twoshot_blocks(a, local_ranks), local_ranks,
                      stream);
+}
+
+extern "C" cudaError_t tb_ar_twoshot_resident(const tb_ar_args *a, int local_ranks, int *resident,
+                                              int *needed)
+{
+    return ar_resident(twoshot_kernels, a, tb_ar_twoshot_blocks(a, local_ranks), local_ranks,
+                       resident, needed);
 }

@@ -1,6 +1,8 @@
 /* A stand-in for libnvidia-ml.so.1 with fixed answers, so the NVML-present path is tested on
- * machines without a driver. One device, at PCI bus id 0000:01:00.0. */
+ * machines without a driver. One device, at PCI bus id 0000:01:00.0. With FAKE_NVML_NO_ENERGY
+ * set, the total-energy counter is not supported (as on GPUs before Volta). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static unsigned long long energy_mj = 5000;
@@ -49,6 +51,8 @@ int nvmlDeviceGetPowerUsage(void *dev, unsigned *mw)
 int nvmlDeviceGetTotalEnergyConsumption(void *dev, unsigned long long *mj)
 {
     (void)dev;
+    if (getenv("FAKE_NVML_NO_ENERGY"))
+        return 3; /* NVML_ERROR_NOT_SUPPORTED */
     energy_mj += 1000;
     *mj = energy_mj;
     return 0;

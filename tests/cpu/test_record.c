@@ -77,8 +77,8 @@ static tb_result ok_result(void)
 static const char *const required_result_fields[] = {
     "type", "bench", "impl", "kind", "dtype", "axes", "gpus", "status", "reason", "samples",
     "time_s", "flops", "bytes", "tflops", "gbps", "busbw_gbps", "peak", "pct_peak",
-    "pct_vendor", "verify", "clock_mhz", "power_w", "energy_j", "temp_c", "throttle",
-    "flops_convention", "alloc_bytes", NULL};
+    "pct_vendor", "verify", "clock_mhz", "power_w", "power_source", "energy_j", "temp_c",
+    "throttle", "flops_convention", "alloc_bytes", NULL};
 
 Test(record, result_json_has_every_field)
 {
