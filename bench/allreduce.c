@@ -15,7 +15,14 @@
  * (seed, r, i), so the result is exact in every dtype and is compared bit for bit, on every
  * element of every rank, with the integer reduction regenerated independently. Outputs are
  * poisoned (NaN) before each checked run: the first, and one after the timed loop on
- * refilled inputs, whose count is the one recorded.
+ * refilled inputs (verify.after; its count is nccl-tests' #wrong). Beside it, for the uniform
+ * result format, the norm-wise error per rank buffer (||out - expected|| / ||expected||),
+ * held to 0: the check stays exact.
+ *
+ * Under TRAINBENCH_TEST_FAULT the host schedules commit ar-skip-peer (the last rank's
+ * contribution is missing from slice 0, the first of n: twoshot's reduce-scatter slice of rank
+ * 0, ring's chunk 0, the same elements in oneshot) or late-corruption (the same bug, in every
+ * execution after the Nth).
  *
  * Nothing waits without a bound: the kernels' ranks wait on each other's flags, so a case
  * whose blocks cannot all be resident at once (occupancy x SMs) is skipped before launch;
@@ -228,6 +235,8 @@ typedef struct {
     int *abort_flag;                   /* host-mapped: releases the kernels' waits */
     tb_ar_check_result *check[TB_AR_MAX_RANKS]; /* per rank, on its device */
     tb_ar_host hr;                     /* host implementations */
+    const tb_fault *fault;             /* host: the bug the schedules commit, or NULL */
+    long runs;                         /* host: executions so far */
 #ifdef TB_HAVE_NCCL
     nccl_keep *nccl;
 #endif
@@ -323,6 +332,8 @@ static tb_status setup_host(ar_state *st, tb_err *err)
     h->piece = HOST_PIECE_ELEMS;
     h->count = st->count;
     h->stall_rank = -1;
+    h->skip_peer = -1;
+    tb_ar_split(st->count, st->n, tb_ar_vec_elems(st->dt), 0, &h->skip_lo, &h->skip_hi);
     for (int r = 0; r < st->n; r++) {
         h->in[r] = malloc(bytes);
         h->out[r] = st->inplace ? h->in[r] : malloc(bytes);
@@ -552,6 +563,7 @@ static tb_status ar_setup(const tb_case *c, const tb_env *env, void **state, tb_
     st->count = ar_count(c);
     st->seed = env->seed;
     st->g = g;
+    st->fault = st->host ? env->fault : NULL;
     if (st->count < 1) {
         free(st);
         return tb_err_set(err, TB_SKIP, "bytes=%lld holds no %s element",
@@ -577,8 +589,14 @@ static tb_status ar_setup(const tb_case *c, const tb_env *env, void **state, tb_
 static tb_status ar_run(void *p, tb_err *err)
 {
     ar_state *st = p;
-    if (st->host)
+    if (st->host) {
+        st->runs++;
+        int skip = tb_fault_is(st->fault, TB_FAULT_AR_SKIP_PEER) ||
+                   (tb_fault_is(st->fault, TB_FAULT_LATE_CORRUPTION) &&
+                    st->runs > st->fault->late_after);
+        st->hr.skip_peer = skip ? st->n - 1 : -1;
         return tb_ar_host_run(&st->hr, st->g->timeout_s, err);
+    }
     if (st->algo == IMPL_NCCL) {
 #ifdef TB_HAVE_NCCL
         static const ncclDataType_t types[] = {ncclFloat32, ncclBfloat16, ncclFloat16};
@@ -615,26 +633,37 @@ static tb_status ar_run(void *p, tb_err *err)
     return TB_OK;
 }
 
+/* The norm-wise error of one rank's buffer from its sums; a NaN counts as infinite. */
+static double rank_norm(double err2, double ref2)
+{
+    double rel = ref2 > 0 ? sqrt(err2 / ref2) : (err2 > 0 ? INFINITY : 0.0);
+    return isnan(rel) ? INFINITY : rel;
+}
+
 static tb_status ar_verify(const tb_case *c, void *p, tb_verify *v, tb_err *err)
 {
     (void)c;
     ar_state *st = p;
     memset(v, 0, sizeof *v);
     v->n_checked = st->count * st->n;
-    double max_abs = 0;
-    if (st->host) {
-        for (int r = 0; r < st->n; r++)
+    double max_abs = 0, worst_norm = 0;
+    int64_t ranks_off = 0;
+    for (int r = 0; r < st->n; r++) {
+        double err2 = 0, ref2 = 0;
+        if (st->host) {
             for (long long i = 0; i < st->count; i++) {
                 float want = (float)tb_ar_expected(st->seed, st->n, st->op, i);
                 float got = tb_ar_get(st->hr.out[r], st->dt, i);
+                ref2 += (double)want * want;
                 if (got != want) {
                     v->n_wrong++;
                     double e = fabs((double)got - (double)want);
-                    max_abs = isnan(e) ? INFINITY : (e > max_abs ? e : max_abs);
+                    e = isnan(e) ? INFINITY : e;
+                    max_abs = e > max_abs ? e : max_abs;
+                    err2 += e * e;
                 }
             }
-    } else {
-        for (int r = 0; r < st->n; r++) {
+        } else {
             int d = dev_of(st, r);
             cudaStream_t s = (cudaStream_t)st->g->streams[d];
             tb_ar_check_result h;
@@ -651,12 +680,19 @@ static tb_status ar_verify(const tb_case *c, void *p, tb_verify *v, tb_err *err)
             v->n_wrong += (int64_t)h.n_wrong;
             if (e > max_abs)
                 max_abs = e;
+            err2 = h.err2;
+            ref2 = h.ref2;
         }
+        double rel = rank_norm(err2, ref2);
+        worst_norm = rel > worst_norm ? rel : worst_norm;
+        ranks_off += rel > 0;
     }
     v->max_abs_err = max_abs;
     v->max_rel_err = max_abs;
     v->tolerance = 0.0;
     v->ok = v->n_wrong == 0;
+    /* exact: any error in a rank's buffer fails it */
+    tb_verify_add_measure(v, "norm", "rank buffer", worst_norm, 0.0, st->n, ranks_off);
     return TB_OK;
 }
 
@@ -857,7 +893,9 @@ static void place_cells(FILE *f, const tb_result *r, const tb_result *nccl)
     }
     cell(alg, sizeof alg, ok ? r->gbps : NAN, "%.2f");
     cell(bus, sizeof bus, ok ? r->busbw_gbps : NAN, "%.2f");
-    if (r->have_verify)
+    if (r->have_verify_after)
+        snprintf(wrong, sizeof wrong, "%lld", (long long)r->verify_after.n_wrong);
+    else if (r->have_verify)
         snprintf(wrong, sizeof wrong, "%lld", (long long)r->verify.n_wrong);
     else
         snprintf(wrong, sizeof wrong, "-");

@@ -4,6 +4,7 @@
 #include "allreduce_host.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -42,23 +43,43 @@ static int host_recv(tb_ar_host *h, int rank, int slot, int b, unsigned v)
     return host_wait(h, &h->flags[rank][tb_ar_flag_index(slot, 0, b)], v);
 }
 
+/* Whether rank q's contribution to element i is left out (ar-skip-peer). */
+static int skipped(const tb_ar_host *h, int q, long long i)
+{
+    return q >= 0 && q == h->skip_peer && i >= h->skip_lo && i < h->skip_hi;
+}
+
 static void host_reduce_all(tb_ar_host *h, int rank, long long lo, long long hi, void *dst)
 {
     for (long long i = lo; i < hi; i++) {
-        float acc = tb_ar_get(h->in[rank], h->dtype, i);
-        for (int p = 1; p < h->nranks; p++)
-            acc = tb_ar_combine(h->op, acc, tb_ar_get(h->in[(rank + p) % h->nranks], h->dtype, i));
+        float acc = 0.0f;
+        int first = 1;
+        for (int p = 0; p < h->nranks; p++) {
+            int q = (rank + p) % h->nranks;
+            if (skipped(h, q, i))
+                continue;
+            float x = tb_ar_get(h->in[q], h->dtype, i);
+            acc = first ? x : tb_ar_combine(h->op, acc, x);
+            first = 0;
+        }
         tb_ar_set(dst, h->dtype, i, acc);
     }
 }
 
-static void host_combine(tb_ar_host *h, const void *src, const void *add, void *dst, void *dst2,
-                         long long lo, long long hi)
+/* dst (and dst2) = src combined with add (when not NULL); where src is rank src_rank's input
+ * and its contribution is skipped, add alone. */
+static void host_combine(tb_ar_host *h, const void *src, int src_rank, const void *add,
+                         void *dst, void *dst2, long long lo, long long hi)
 {
     for (long long i = lo; i < hi; i++) {
-        float x = tb_ar_get(src, h->dtype, i);
-        if (add)
-            x = tb_ar_combine(h->op, x, tb_ar_get(add, h->dtype, i));
+        float x;
+        if (skipped(h, src_rank, i))
+            x = add ? tb_ar_get(add, h->dtype, i)
+                    : (h->op == TB_AR_MAX ? -INFINITY : (h->op == TB_AR_MIN ? INFINITY : 0.0f));
+        else if (add)
+            x = tb_ar_combine(h->op, tb_ar_get(src, h->dtype, i), tb_ar_get(add, h->dtype, i));
+        else
+            x = tb_ar_get(src, h->dtype, i);
         tb_ar_set(dst, h->dtype, i, x);
         if (dst2)
             tb_ar_set(dst2, h->dtype, i, x);
@@ -76,7 +97,7 @@ static int oneshot_block(tb_ar_host *h, int rank, int b, int vec)
     if (!host_barrier(h, rank, 1, b, v))
         return 0;
     if (h->inplace)
-        host_combine(h, h->scratch[rank], NULL, h->out[rank], NULL, lo, hi);
+        host_combine(h, h->scratch[rank], -1, NULL, h->out[rank], NULL, lo, hi);
     h->epochs[rank][b] = v;
     return 1;
 }
@@ -95,7 +116,7 @@ static int twoshot_block(tb_ar_host *h, int rank, int b, int vec)
     for (int p = 1; p < n; p++) {
         int s = (rank + p) % n;
         tb_ar_twoshot_range(h->count, n, vec, h->blocks, s, b, &lo, &hi);
-        host_combine(h, h->out[s], NULL, h->out[rank], NULL, lo, hi);
+        host_combine(h, h->out[s], -1, NULL, h->out[rank], NULL, lo, hi);
     }
     if (!host_barrier(h, rank, 2, b, v))
         return 0;
@@ -119,20 +140,20 @@ static int ring_block(tb_ar_host *h, int rank, int b, int vec)
             tb_ar_ring_piece(h->count, n, vec, pieces, tb_ar_ring_rs_chunk(rank, k, n), p, &lo, &hi);
             if (k > 0 && !host_recv(h, rank, k, b, rv))
                 return 0;
-            host_combine(h, h->in[rank], k > 0 ? h->scratch[rank] : NULL, h->scratch[next], NULL,
-                         lo, hi);
+            host_combine(h, h->in[rank], rank, k > 0 ? h->scratch[rank] : NULL, h->scratch[next],
+                         NULL, lo, hi);
             host_send(h, next, 1 + k, b, rv);
         }
         tb_ar_ring_piece(h->count, n, vec, pieces, tb_ar_ring_owned(rank, n), p, &lo, &hi);
         if (!host_recv(h, rank, n - 1, b, rv))
             return 0;
-        host_combine(h, h->in[rank], h->scratch[rank], h->out[rank], h->out[next], lo, hi);
+        host_combine(h, h->in[rank], rank, h->scratch[rank], h->out[rank], h->out[next], lo, hi);
         host_send(h, next, n, b, rv);
         for (int j = 1; j < n - 1; j++) {
             tb_ar_ring_piece(h->count, n, vec, pieces, tb_ar_ring_ag_chunk(rank, j, n), p, &lo, &hi);
             if (!host_recv(h, rank, n + j - 1, b, rv))
                 return 0;
-            host_combine(h, h->out[rank], NULL, h->out[next], NULL, lo, hi);
+            host_combine(h, h->out[rank], -1, NULL, h->out[next], NULL, lo, hi);
             host_send(h, next, n + j, b, rv);
         }
         if (!host_recv(h, rank, 2 * n - 2, b, rv))

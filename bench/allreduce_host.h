@@ -28,6 +28,9 @@ typedef struct {
     unsigned *epochs[TB_AR_MAX_RANKS]; /* TB_AR_MAX_BLOCKS each, zeroed */
     int abort;           /* set (atomically) to make every wait give up */
     int stall_rank;      /* a rank that never takes part (fault injection), or -1 */
+    int skip_peer;       /* a rank whose contribution to [skip_lo, skip_hi) is left out of
+                          * the result (fault injection: ar-skip-peer), or -1 */
+    long long skip_lo, skip_hi;
 } tb_ar_host;
 
 /* Runs one all-reduce: a thread per rank, each running every block of its rank in order.

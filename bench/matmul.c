@@ -13,7 +13,21 @@
  * ~N(0, K), so differences in summation order grow like sqrt(K) (c: fp32, bf16, fp16 2^-10,
  * by estimate ~20 sigma of the tensor cores' truncating accumulation at K = 53248; tf32 and fp8 2^-6, for
  * their reduced-precision products and accumulation). A wrong fragment or a lost k slice moves
- * elements by O(1) to O(sqrt(K)): far outside either. */
+ * elements by O(1) to O(sqrt(K)): far outside either.
+ *
+ * Beside it, norm-wise per output matrix: ||C - ref||_F / ||ref||_F <= u(out) + c(dtype). Output
+ * rounding (to nearest) moves every element by at most u(out) |ref_i|, so the whole matrix by
+ * at most u(out) ||ref||_F; the accumulation allowance c sqrt(K) per element is c times the rms
+ * of ref (entries ~N(0, K) for the unit-normal inputs), so at most c ||ref||_F in all. A correct
+ * kernel's output rounding alone gives about u(out) / 2.5 (uniform errors), while one k-slice of
+ * 16 lost from a whole matrix moves it by sqrt(16 / K) (1/16 at K = 4096).
+ *
+ * The host implementation takes the GPU dtypes (bf16, fp16; fp8 e4m3 in the fwd layout, as
+ * cuBLASLt): inputs rounded to the dtype, fp32 accumulation, the output rounded to the type the
+ * kernels write (fp8: bf16), so the tolerances above run end to end on the CPU. Under
+ * TRAINBENCH_TEST_FAULT it commits mm-drop-kslice (the first output tile of 128 x 128, one
+ * CTA's, skips the k-slice of 16 in the middle of K) or late-corruption (after the Nth
+ * execution the last row of C is never written). */
 #include <cublasLt.h>
 #include <cuda_runtime_api.h>
 #include <math.h>
@@ -113,6 +127,29 @@ static void tolerance(tb_dtype d, int K, float *abs_tol, float *rel_tol)
     }
     *abs_tol = (float)(c * sqrt((double)K));
     *rel_tol = (float)(2 * u);
+}
+
+/* The norm-wise bound of the header comment: u(out) + c(dtype). */
+static double norm_bound(tb_dtype d)
+{
+    float abs_tol, rel_tol;
+    tolerance(d, 1, &abs_tol, &rel_tol); /* abs_tol at K = 1 is c, rel_tol is 2 u(out) */
+    return (double)rel_tol / 2 + (double)abs_tol;
+}
+
+/* Sums of one comparison: squared error and squared reference, for the norm-wise measure. */
+typedef struct {
+    double err2, ref2;
+} norm_sums;
+
+/* Adds the norm-wise measure of one output matrix to v. */
+static void add_norm(tb_verify *v, tb_dtype d, norm_sums ns)
+{
+    double rel = ns.ref2 > 0 ? sqrt(ns.err2 / ns.ref2) : (ns.err2 > 0 ? INFINITY : 0.0);
+    if (isnan(rel))
+        rel = INFINITY;
+    double bound = norm_bound(d);
+    tb_verify_add_measure(v, "norm", "matrix", rel, bound, 1, rel <= bound ? 0 : 1);
 }
 
 /* ---- the host reference ---- */
@@ -293,8 +330,13 @@ typedef struct {
     uint64_t seed_a, seed_b;
     int sm_count;
     cudaStream_t stream;
-    void *A, *B, *C;   /* the implementation's operands (host memory for the host impl) */
+    void *A, *B, *C;   /* the implementation's operands (host memory for the host impl:
+                        * A and B fp32 holding values of the dtype, C in the output type) */
+    float *Cacc;       /* host impl: the fp32 accumulators before the output rounding */
+    const tb_fault *fault; /* host impl: the bug it commits (fault.h), or NULL */
+    long runs;         /* host impl: executions so far (late-corruption counts them) */
     float *Cref;       /* device fp32 reference */
+    double *norm;      /* device: the norm-wise sums (squared error, squared reference) */
     tb_mm_check_result *check;
     lt_plan lt;        /* the cublas implementation's plan */
     tb_mm_wg_plan wg;  /* the wgmma implementations' plan */
@@ -331,6 +373,7 @@ static void mm_teardown(void *p)
         free(st->A);
         free(st->B);
         free(st->C);
+        free(st->Cacc);
     } else {
         lt_destroy(&st->lt);
         if (st->lt.lt)
@@ -342,6 +385,7 @@ static void mm_teardown(void *p)
         cudaFree(st->C);
         cudaFree(st->Cref);
         cudaFree(st->check);
+        cudaFree(st->norm);
     }
     free(st);
 }
@@ -365,18 +409,91 @@ static tb_status setup_host(mm_state *st, tb_err *err)
     if ((double)M * (double)N * (double)K > (double)HOST_IMPL_MAX_MACS)
         return tb_err_set(err, TB_SKIP, "the host reference takes minutes above 2^33 "
                                         "multiply-adds");
-    /* A, B, C, the reference's packed copies of A and B, and verify's C */
-    tb_status s = tb_device_need_memory(0, 8.0 * (double)(M * K + N * K + M * N), err);
+    /* A, B, C and its accumulators, the reference's packed copies of A and B, and verify's
+     * inputs and reference */
+    tb_status s = tb_device_need_memory(0, 8.0 * (double)(M * K + N * K) + 12.0 * (double)(M * N),
+                                        err);
     if (s)
         return s;
     st->A = malloc((size_t)(M * K) * 4);
     st->B = malloc((size_t)(N * K) * 4);
-    st->C = malloc((size_t)(M * N) * 4);
-    if (!st->A || !st->B || !st->C)
+    st->C = malloc((size_t)(M * N) * storage_size(st->s_out));
+    st->Cacc = malloc((size_t)(M * N) * 4);
+    if (!st->A || !st->B || !st->C || !st->Cacc)
         return tb_err_set(err, TB_SKIP, "cannot allocate host memory");
-    host_inputs(st, st->A, st->B);
-    memset(st->C, 0xff, (size_t)(M * N) * 4);
     return TB_OK;
+}
+
+/* Writes the inputs (rounded to the dtype) and poisons (NaN) the output: at setup, and again
+ * for the check after the timed loop. */
+static tb_status fill_and_poison(mm_state *st, tb_err *err)
+{
+    int64_t M = st->M, N = st->N, K = st->K;
+    size_t out = storage_size(st->s_out);
+    if (st->host) {
+        host_inputs(st, st->A, st->B);
+        memset(st->C, 0xff, (size_t)(M * N) * out);
+        return TB_OK;
+    }
+    TB_CUDA_TRY(tb_mm_fill(st->s_in, st->A, NULL, M * K, st->seed_a, st->sm_count, st->stream),
+                err);
+    TB_CUDA_TRY(tb_mm_fill(st->s_in, st->B, NULL, N * K, st->seed_b, st->sm_count, st->stream),
+                err);
+    TB_CUDA_TRY(cudaMemsetAsync(st->C, 0xff, (size_t)(M * N) * out, st->stream), err);
+    TB_CUDA_TRY(cudaStreamSynchronize(st->stream), err);
+    return TB_OK;
+}
+
+static tb_status mm_reinit(const tb_case *c, void *p, tb_err *err)
+{
+    (void)c;
+    return fill_and_poison(p, err);
+}
+
+/* mm-drop-kslice: the output tile one CTA owns (the first, 128 x 128) and the k-slice of 16 it
+ * skips (the one in the middle of K). */
+#define DROP_TILE 128
+#define DROP_SLICE 16
+
+static int drop_slice_k0(int K)
+{
+    return (K / DROP_SLICE / 2) * DROP_SLICE;
+}
+
+/* The host implementation: the reference's fp32 GEMM of the rounded inputs, then the output
+ * rounded to the type the kernels write; and the fault it is asked to commit. */
+static void host_matmul(mm_state *st)
+{
+    const int M = st->M, N = st->N, K = st->K, layout = st->layout;
+    const float *A = st->A, *B = st->B;
+    tb_matmul_host_reference(layout, A, B, st->Cacc, M, N, K);
+    if (tb_fault_is(st->fault, TB_FAULT_MM_DROP_KSLICE)) {
+        /* the tile's elements again, in the same k order, without the slice */
+        int k0 = drop_slice_k0(K), k1 = k0 + DROP_SLICE < K ? k0 + DROP_SLICE : K;
+        int tm = M < DROP_TILE ? M : DROP_TILE, tn = N < DROP_TILE ? N : DROP_TILE;
+#pragma omp parallel for schedule(static)
+        for (int m = 0; m < tm; m++)
+            for (int n = 0; n < tn; n++) {
+                float acc = 0.0f;
+                for (int k = 0; k < K; k++)
+                    if (k < k0 || k >= k1)
+                        acc += A[tb_mm_a_index(layout, m, k, M, K)] *
+                               B[tb_mm_b_index(layout, k, n, N, K)];
+                st->Cacc[(int64_t)m * N + n] = acc;
+            }
+    }
+    int64_t rows = M;
+    if (tb_fault_is(st->fault, TB_FAULT_LATE_CORRUPTION) && ++st->runs > st->fault->late_after)
+        rows = M - 1; /* the last row's tile exits early: that row keeps what was there */
+    int64_t n_out = rows * N;
+    if (st->s_out == TB_MM_F32) {
+        memcpy(st->C, st->Cacc, (size_t)n_out * 4);
+        return;
+    }
+    uint16_t *C16 = st->C;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n_out; i++)
+        C16[i] = st->s_out == TB_MM_BF16 ? tb_f32_to_bf16(st->Cacc[i]) : tb_f32_to_f16(st->Cacc[i]);
 }
 
 /* Device operands, inputs, poisoned output, the fp32 reference, and cublas's plan. */
@@ -401,6 +518,8 @@ static tb_status setup_gpu(mm_state *st, tb_err *err)
         e = cudaMalloc((void **)&st->Cref, (size_t)(M * N) * 4);
     if (!e)
         e = cudaMalloc((void **)&st->check, sizeof *st->check);
+    if (!e)
+        e = cudaMalloc((void **)&st->norm, 2 * sizeof *st->norm);
     if (!e)
         e = cudaMalloc(&st->lt.ws, LT_WORKSPACE);
     if (!e)
@@ -507,7 +626,10 @@ static tb_status mm_setup(const tb_case *c, const tb_env *env, void **state, tb_
     st->seed_b = tb_rand_stream(env->seed, 1);
     st->sm_count = env->device->sm_count;
     st->stream = (cudaStream_t)env->stream;
+    st->fault = st->host ? env->fault : NULL;
     tb_status s = st->host ? setup_host(st, err) : setup_gpu(st, err);
+    if (!s && st->host)
+        s = fill_and_poison(st, err);
     if (s) {
         mm_teardown(st);
         return s;
@@ -537,9 +659,7 @@ static tb_status mm_run(void *p, tb_err *err)
                               st->N, st->K, st->stream),
                     err);
         return TB_OK;
-    case IMPL_HOST:
-        tb_matmul_host_reference(st->layout, st->A, st->B, st->C, st->M, st->N, st->K);
-        return TB_OK;
+    case IMPL_HOST: host_matmul(st); return TB_OK;
     case IMPL_WGMMA:
     case IMPL_WGMMA_WS:
     case IMPL_WGMMA_PERSISTENT:
@@ -548,12 +668,14 @@ static tb_status mm_run(void *p, tb_err *err)
     return tb_err_set(err, TB_DEVFAIL, "unknown matmul implementation");
 }
 
-/* Compares host copies: out (storage) against ref (fp32). */
-static void host_compare(int storage, const void *out, const float *ref, int64_t n,
-                         float abs_tol, float rel_tol, tb_verify *v)
+/* Compares host copies: out (storage) against ref (fp32); returns the norm-wise sums. */
+static norm_sums host_compare(int storage, const void *out, const float *ref, int64_t n,
+                              float abs_tol, float rel_tol, tb_verify *v)
 {
     int64_t wrong = 0;
-    double max_abs = 0, max_rel = 0;
+    double max_abs = 0, max_rel = 0, err2 = 0, ref2 = 0;
+#pragma omp parallel for schedule(static) reduction(+ : wrong, err2, ref2) \
+    reduction(max : max_abs, max_rel)
     for (int64_t i = 0; i < n; i++) {
         double want = ref[i], got = tb_mm_load(storage, out, i);
         double e = fabs(got - want);
@@ -564,11 +686,14 @@ static void host_compare(int storage, const void *out, const float *ref, int64_t
         max_abs = e > max_abs ? e : max_abs;
         if (fabs(want) >= abs_tol && e / fabs(want) > max_rel)
             max_rel = e / fabs(want);
+        err2 += e * e;
+        ref2 += want * want;
     }
     v->n_wrong += wrong;
     v->n_checked = n;
     v->max_abs_err = max_abs > v->max_abs_err ? max_abs : v->max_abs_err;
     v->max_rel_err = max_rel > v->max_rel_err ? max_rel : v->max_rel_err;
+    return (norm_sums){err2, ref2};
 }
 
 /* The host reference of a case, from regenerated inputs; caller frees. NULL if out of memory. */
@@ -600,23 +725,14 @@ static tb_status mm_verify(const tb_case *c, void *p, tb_verify *v, tb_err *err)
     int64_t n = (int64_t)st->M * st->N;
     double macs = (double)n * (double)st->K;
     if (st->host) {
-        /* the plain triple loop, in the reference's own k order */
-        float *ref = malloc((size_t)n * 4);
+        /* the reference of regenerated inputs, not the implementation's own copies */
+        float *ref = host_expected(st);
         if (!ref)
             return tb_err_set(err, TB_DEVFAIL, "out of host memory");
-        const float *A = st->A, *B = st->B;
-#pragma omp parallel for schedule(static)
-        for (int m = 0; m < st->M; m++)
-            for (int j = 0; j < st->N; j++) {
-                float acc = 0.0f;
-                for (int k = 0; k < st->K; k++)
-                    acc += A[tb_mm_a_index(st->layout, m, k, st->M, st->K)] *
-                           B[tb_mm_b_index(st->layout, k, j, st->N, st->K)];
-                ref[(int64_t)m * st->N + j] = acc;
-            }
-        host_compare(TB_MM_F32, st->C, ref, n, abs_tol, rel_tol, v);
+        norm_sums ns = host_compare(st->s_out, st->C, ref, n, abs_tol, rel_tol, v);
         free(ref);
         v->ok = v->n_wrong == 0;
+        add_norm(v, st->dtype, ns);
         return TB_OK;
     }
     tb_mm_check_result h;
@@ -625,7 +741,14 @@ static tb_status mm_verify(const tb_case *c, void *p, tb_verify *v, tb_err *err)
                             st->sm_count, st->stream),
                 err);
     TB_CUDA_TRY(cudaMemcpyAsync(&h, st->check, sizeof h, cudaMemcpyDeviceToHost, st->stream), err);
+    double dnorm[2];
+    TB_CUDA_TRY(cudaMemsetAsync(st->norm, 0, sizeof dnorm, st->stream), err);
+    TB_CUDA_TRY(tb_mm_norm(st->s_out, st->C, st->Cref, n, st->norm, st->sm_count, st->stream),
+                err);
+    TB_CUDA_TRY(cudaMemcpyAsync(dnorm, st->norm, sizeof dnorm, cudaMemcpyDeviceToHost, st->stream),
+                err);
     TB_CUDA_TRY(cudaStreamSynchronize(st->stream), err);
+    norm_sums ns = {dnorm[0], dnorm[1]};
     float fa, fr;
     memcpy(&fa, &h.max_abs_err_bits, sizeof fa);
     memcpy(&fr, &h.max_rel_err_bits, sizeof fr);
@@ -644,13 +767,18 @@ static tb_status mm_verify(const tb_case *c, void *p, tb_verify *v, tb_err *err)
         }
         cudaError_t e = cudaMemcpy(out, st->C, (size_t)n * storage_size(st->s_out),
                                    cudaMemcpyDeviceToHost);
-        if (e == cudaSuccess)
-            host_compare(st->s_out, out, ref, n, abs_tol, rel_tol, v);
+        if (e == cudaSuccess) {
+            /* the worse of the two references' norm-wise errors */
+            norm_sums hs = host_compare(st->s_out, out, ref, n, abs_tol, rel_tol, v);
+            if (!(hs.err2 * ns.ref2 <= ns.err2 * hs.ref2))
+                ns = hs;
+        }
         free(out);
         free(ref);
         TB_CUDA_TRY(e, err);
     }
     v->ok = v->n_wrong == 0;
+    add_norm(v, st->dtype, ns);
     return TB_OK;
 }
 
@@ -693,6 +821,11 @@ static tb_status mm_supports(const tb_case *c, const tb_device *dev, tb_err *err
             return tb_err_set(err, TB_SKIP, "%s %s", c->impl->name, why);
         break;
     }
+    case IMPL_HOST:
+        if (c->dtype == TB_FP8E4M3 && layout != TB_MM_FWD)
+            return tb_err_set(err, TB_SKIP,
+                              "host fp8 takes the fwd layout only, as the GPU path (cuBLASLt)");
+        break;
     case IMPL_CUBLAS:
         if (c->dtype == TB_FP8E4M3) {
             if (dev->is_host || tb_device_cc(dev) < 89)
@@ -962,8 +1095,11 @@ static const tb_impl mm_impls[] = {
     {"mma", TB_KIND_HANDWRITTEN,
      "mma.sync m16n8k16 + ldmatrix, 4-stage cp.async, swizzled smem, grouped tiles", 80, 0,
      TB_DT(TB_BF16) | TB_DT(TB_FP16), "cublas", 0, mm_setup, mm_run, mm_teardown, mm_supports},
-    {"host", TB_KIND_HOST, "blocked OpenMP C, fp32 accumulate: the reference", 0, 0, F32, NULL,
-     0, mm_setup, mm_run, mm_teardown, mm_supports},
+    {"host", TB_KIND_HOST,
+     "blocked OpenMP C, fp32 accumulate: the reference; bf16, fp16, fp8 rounded as the GPU "
+     "path rounds",
+     0, 0, TB_DT(TB_FP32) | TB_DT(TB_BF16) | TB_DT(TB_FP16) | TB_DT(TB_FP8E4M3), NULL, 0,
+     mm_setup, mm_run, mm_teardown, mm_supports},
     /* Hopper: sm_90a only (wgmma, TMA, setmaxnreg exist there alone); fwd layout */
     {"wgmma", TB_KIND_HANDWRITTEN,
      "TMA (128B swizzle) + mbarrier 4-stage ring, wgmma m64n128k16, 128x128 tiles; fwd", 90,
@@ -999,7 +1135,7 @@ const tb_bench tb_bench_matmul = {
     NULL,
     NULL,
     NULL,
-    NULL,
+    mm_reinit,
     NULL,
     NULL,
 };

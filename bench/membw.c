@@ -9,7 +9,10 @@
  *
  * Verification: every output element is compared bit for bit with the value regenerated from
  * the seeds (the operations are single correctly-rounded IEEE operations); sums are checked
- * against an fp64 reference to 1e-9 of sum(|x|). */
+ * against an fp64 reference to 1e-9 of sum(|x|). Before timing, and again after the timed loop
+ * on refilled inputs and re-poisoned outputs (reinit). Under TRAINBENCH_TEST_FAULT=
+ * late-corruption[:N] the host implementations leave the tail block out after the Nth
+ * execution. */
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdlib.h>
@@ -77,7 +80,14 @@ typedef struct {
     double *partials;      /* sum: per-block partials (device) */
     double *sum_out;       /* sum: the result (device, or host for host-sum) */
     void *scratch;         /* device scratch for the checks */
+    long runs;             /* executions so far (host: late-corruption counts them) */
+    long late_after;       /* host late-corruption: executions that stay right; -1: none */
 } membw_state;
+
+/* The elements a host execution leaves out under late-corruption: the last block of up to
+ * 256 (a tail block that exits early: its outputs keep what was there before, a sum misses
+ * them). */
+#define LATE_TAIL 256
 
 /* ---- work counted ---- */
 
@@ -227,12 +237,6 @@ static tb_status setup_host(membw_state *st, tb_err *err)
     if (!st->x || (reads_y(st->op) && !st->y) || (nout && !st->z) || !st->sum_out)
         return tb_err_set(err, TB_SKIP, "cannot allocate %zu MiB of host memory",
                           bytes * (size_t)(nin + nout) >> 20);
-    host_fill(st->x, st->n, st->seed_x);
-    if (st->y)
-        host_fill(st->y, st->n, st->seed_y);
-    if (st->z)
-        memset(st->z, 0xff, bytes); /* poison: NaN */
-    memset(st->sum_out, 0xff, sizeof(double));
     return TB_OK;
 }
 
@@ -261,26 +265,50 @@ static tb_status setup_gpu(membw_state *st, tb_err *err)
                                sizeof(double) * (size_t)tb_membw_sum_partials(st->sm_count)),
                     err);
         TB_CUDA_TRY(cudaMalloc((void **)&st->sum_out, sizeof(double)), err);
-        TB_CUDA_TRY(cudaMemsetAsync(st->sum_out, 0xff, sizeof(double), st->stream), err);
     }
     TB_CUDA_TRY(cudaMalloc(&st->scratch, 2 * sizeof(double) + sizeof(tb_membw_check_result)),
                 err);
-    if (st->x)
-        TB_CUDA_TRY(tb_fill_normal_f32(st->x, st->n, st->seed_x, st->sm_count, st->stream), err);
-    if (st->y)
-        TB_CUDA_TRY(tb_fill_normal_f32(st->y, st->n, st->seed_y, st->sm_count, st->stream), err);
-    if (op == OP_H2D)
-        host_fill(st->pinned, st->n, st->seed_x);
-    if (op == OP_D2H)
-        memset(st->pinned, 0xff, bytes);
-    if (st->z)
-        TB_CUDA_TRY(cudaMemsetAsync(st->z, 0xff, bytes, st->stream), err);
-    TB_CUDA_TRY(cudaStreamSynchronize(st->stream), err);
     return TB_OK;
 oom:
     cudaGetLastError();
     return tb_err_set(err, TB_SKIP, "cannot allocate %.2f GiB (%s)",
                       (double)bytes / (1024.0 * 1024 * 1024), cudaGetErrorString(e));
+}
+
+/* Writes the inputs from the seeds and poisons (NaN) the outputs: at setup, and again for
+ * the check after the timed loop. */
+static tb_status fill_and_poison(membw_state *st, tb_err *err)
+{
+    size_t bytes = (size_t)st->n * sizeof(float);
+    if (st->host) {
+        host_fill(st->x, st->n, st->seed_x);
+        if (st->y)
+            host_fill(st->y, st->n, st->seed_y);
+        if (st->z)
+            memset(st->z, 0xff, bytes);
+        memset(st->sum_out, 0xff, sizeof(double));
+        return TB_OK;
+    }
+    if (st->x)
+        TB_CUDA_TRY(tb_fill_normal_f32(st->x, st->n, st->seed_x, st->sm_count, st->stream), err);
+    if (st->y)
+        TB_CUDA_TRY(tb_fill_normal_f32(st->y, st->n, st->seed_y, st->sm_count, st->stream), err);
+    if (st->op == OP_H2D)
+        host_fill(st->pinned, st->n, st->seed_x);
+    if (st->op == OP_D2H)
+        memset(st->pinned, 0xff, bytes);
+    if (st->z)
+        TB_CUDA_TRY(cudaMemsetAsync(st->z, 0xff, bytes, st->stream), err);
+    if (st->sum_out)
+        TB_CUDA_TRY(cudaMemsetAsync(st->sum_out, 0xff, sizeof(double), st->stream), err);
+    TB_CUDA_TRY(cudaStreamSynchronize(st->stream), err);
+    return TB_OK;
+}
+
+static tb_status membw_reinit(const tb_case *c, void *p, tb_err *err)
+{
+    (void)c;
+    return fill_and_poison(p, err);
 }
 
 static tb_status membw_setup(const tb_case *c, const tb_env *env, void **state, tb_err *err)
@@ -300,7 +328,10 @@ static tb_status membw_setup(const tb_case *c, const tb_env *env, void **state, 
     st->seed_y = tb_rand_stream(env->seed, 1);
     st->sm_count = env->device->sm_count;
     st->stream = (cudaStream_t)env->stream;
+    st->late_after = tb_fault_is(env->fault, TB_FAULT_LATE_CORRUPTION) ? env->fault->late_after : -1;
     tb_status s = st->host ? setup_host(st, err) : setup_gpu(st, err);
+    if (!s)
+        s = fill_and_poison(st, err);
     if (s) {
         membw_teardown(st);
         return s;
@@ -344,10 +375,13 @@ static tb_status membw_run_host(void *p, tb_err *err)
 {
     (void)err;
     membw_state *st = p;
+    int64_t n = st->n;
+    if (st->late_after >= 0 && ++st->runs > st->late_after)
+        n -= n < LATE_TAIL ? n : LATE_TAIL; /* late-corruption: the tail block is skipped */
     if (st->op == OP_SUM)
-        *st->sum_out = host_sum(st->x, st->n);
+        *st->sum_out = host_sum(st->x, n);
     else
-        host_stream(st->op, st->x, st->y, st->z, st->n, st->s);
+        host_stream(st->op, st->x, st->y, st->z, n, st->s);
     return TB_OK;
 }
 
@@ -470,7 +504,7 @@ const tb_bench tb_bench_membw = {
     NULL,
     NULL,
     NULL,
-    NULL,
+    membw_reinit,
     NULL,
     NULL,
 };

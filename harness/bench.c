@@ -157,8 +157,10 @@ void tb_verify_describe(const tb_verify *v, char *buf, size_t len)
         const tb_verify_measure *m = &v->measures[i];
         if (m->n_failed <= 0)
             continue;
-        tb_appendf(buf, len, &used, "%s%s: %lld of %lld %ss over %.3g (worst %.3g)",
+        size_t ul = strlen(m->unit);
+        int ix = ul > 0 && m->unit[ul - 1] == 'x'; /* matrix -> matrices */
+        tb_appendf(buf, len, &used, "%s%s: %lld of %lld %.*s%s over %.3g (worst %.3g)",
                    used ? "; " : "", m->name, (long long)m->n_failed, (long long)m->n_units,
-                   m->unit, m->bound, m->worst);
+                   (int)(ix ? ul - 1 : ul), m->unit, ix ? "ces" : "s", m->bound, m->worst);
     }
 }

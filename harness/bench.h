@@ -2,9 +2,10 @@
  *
  * A benchmark is a table: a name, axes, implementations, the work it counts (flops, bytes)
  * and a verification. The harness builds the cases, runs each one through
- *     setup -> run once -> verify -> measure (run many times) -> record -> teardown
- * on one device (a collective benchmark's: on the group of every device, checked once more
- * after the timed loop), and never knows what the benchmark computes. A benchmark never
+ *     setup -> run once -> verify -> measure (run many times) -> reinit, run once, verify
+ *     -> record -> teardown
+ * on one device (a collective benchmark's: on the group of every device), and never knows
+ * what the benchmark computes. A benchmark never
  * prints, except the end-of-run tables it is handed a stream for. */
 #ifndef TB_BENCH_H
 #define TB_BENCH_H
@@ -222,8 +223,9 @@ typedef struct tb_bench {
      * n_devices; TB_SKIP with the reason when the case cannot form a group there (fewer
      * than two ranks). */
     tb_status (*collective)(const tb_case *c, int n_devices, tb_collective *out, tb_err *err);
-    /* Optional: refills the inputs and poisons the outputs, so the result of one more run
-     * can be checked after the timed loop (nccl-tests' check). TB_OK or TB_DEVFAIL. */
+    /* Refills the inputs and poisons the outputs, so the result of one more run can be
+     * checked after the timed loop (nccl-tests' and STREAM's check); every benchmark has one
+     * (NULL: its cases are not checked after timing). TB_OK or TB_DEVFAIL. */
     tb_status (*reinit)(const tb_case *c, void *state, tb_err *err);
     /* Optional: makes the work of a case in flight end (aborts a communicator, releases
      * kernels waiting on each other) when a wait for it timed out. */

@@ -142,7 +142,10 @@ cJSON *tb_record_result_json(const tb_result *r)
         add_number_or_null(o, "p99_us", r->have_stats ? r->stats.p99 * 1e6 : NAN);
         add_number_or_null(o, "algbw_gbps", r->gbps);
         add_number_or_null(o, "bus_factor", r->coll.bus_factor);
-        if (r->have_verify)
+        /* the last check made: after the timed loop when it ran, as nccl-tests counts */
+        if (r->have_verify_after)
+            cJSON_AddNumberToObject(o, "n_wrong", (double)r->verify_after.n_wrong);
+        else if (r->have_verify)
             cJSON_AddNumberToObject(o, "n_wrong", (double)r->verify.n_wrong);
         else
             cJSON_AddNullToObject(o, "n_wrong");
@@ -296,7 +299,7 @@ void tb_record_csv_header(FILE *f)
     fprintf(f, "bench,impl,kind,dtype,case,gpu,device,status,reason,samples,median_s,min_s,max_s,"
                "mean_s,stdev_s,q1_s,q3_s,rel_stdev,timing,batch,flops,bytes,tflops,gbps,"
                "pct_peak,pct_vendor,verify_ok,max_abs_err,max_rel_err,tolerance,clock_mhz,"
-               "power_w,energy_j,temp_c,alloc_bytes,ranks,busbw_gbps,p99_s\n");
+               "power_w,energy_j,temp_c,alloc_bytes,ranks,busbw_gbps,p99_s,verify_after_ok\n");
 }
 
 static void csv_num(FILE *f, double v)
@@ -357,6 +360,7 @@ void tb_record_csv_row(FILE *f, const tb_result *r)
     csv_num(f, r->coll.ranks > 0 ? (double)r->coll.ranks : NAN);
     csv_num(f, r->busbw_gbps);
     csv_num(f, h ? s->p99 : NAN);
+    fprintf(f, ",%s", r->have_verify_after ? (r->verify_after.ok ? "true" : "false") : "");
     fputc('\n', f);
 }
 

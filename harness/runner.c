@@ -233,6 +233,62 @@ static tb_status record(worker *wk, tb_result *r, tb_status st, tb_err *err)
     return st;
 }
 
+/* One execution of a per-device case, waited for on the device. */
+static tb_status run_once(worker *wk, const tb_case *c, void *state, void *stream, tb_err *err)
+{
+    tb_status st = c->impl->run(state, err);
+    if (!st && !wk->dev->is_host) {
+        cudaError_t e = cudaStreamSynchronize((cudaStream_t)stream);
+        if (e == cudaSuccess)
+            e = cudaGetLastError();
+        if (e != cudaSuccess)
+            st = tb_err_set(err, TB_DEVFAIL, "%s/%s run failed: %s (%s)", c->bench->name,
+                            c->impl->name, cudaGetErrorName(e), cudaGetErrorString(e));
+    }
+    return st;
+}
+
+/* Checks the output of the last execution into v (*have set once checked); a failed check
+ * is TB_WRONG with its description, prefixed by `when` ("" before timing). */
+static tb_status check_output(const tb_case *c, void *state, const char *when, tb_verify *v,
+                              int *have, tb_err *err)
+{
+    tb_status st = c->bench->verify(c, state, v, err);
+    if (st)
+        return st;
+    *have = 1;
+    if (v->ok)
+        return TB_OK;
+    char why[512];
+    tb_verify_describe(v, why, sizeof why);
+    return tb_err_set(err, TB_WRONG, "%s%s", when, why);
+}
+
+#define AFTER_TIMING "after timing: "
+
+/* The check after the timed loop (nccl-tests' and STREAM's): the inputs refilled and the
+ * outputs poisoned by the benchmark's reinit, one more execution, checked into
+ * r->verify_after, so a fault that shows only under repetition (a race, a stage reused too
+ * early) is a wrong result. No reinit: nothing checked (verify.after null). */
+static tb_status verify_after_timing(worker *wk, const tb_case *c, void *state, void *stream,
+                                     tb_result *r, tb_err *err)
+{
+    if (!c->bench->reinit)
+        return TB_OK;
+    tb_status st = c->bench->reinit(c, state, err);
+    if (!st && !wk->dev->is_host) {
+        cudaError_t e = cudaStreamSynchronize((cudaStream_t)stream);
+        if (e != cudaSuccess)
+            st = tb_err_set(err, TB_DEVFAIL, "%s/%s refilling the inputs failed: %s",
+                            c->bench->name, c->impl->name, cudaGetErrorString(e));
+    }
+    if (!st)
+        st = run_once(wk, c, state, stream, err);
+    if (!st)
+        st = check_output(c, state, AFTER_TIMING, &r->verify_after, &r->have_verify_after, err);
+    return st;
+}
+
 /* One case end to end; returns the status recorded (TB_DEVFAIL stops the device). */
 static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flush,
                           size_t flush_bytes)
@@ -269,28 +325,13 @@ static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flus
         st = c->impl->setup(c, &env, &state, &err);
         if (!st) {
             /* the verification run: outputs were poisoned by setup */
-            st = c->impl->run(state, &err);
-            if (!st && !wk->dev->is_host) {
-                cudaError_t e = cudaStreamSynchronize((cudaStream_t)stream);
-                if (e == cudaSuccess)
-                    e = cudaGetLastError();
-                if (e != cudaSuccess)
-                    st = tb_err_set(&err, TB_DEVFAIL, "%s/%s run failed: %s (%s)",
-                                    c->bench->name, c->impl->name, cudaGetErrorName(e),
-                                    cudaGetErrorString(e));
-            }
+            st = run_once(wk, c, state, stream, &err);
             if (!st)
-                st = c->bench->verify(c, state, &r.verify, &err);
-            if (!st) {
-                r.have_verify = 1;
-                if (!r.verify.ok) {
-                    char why[512];
-                    tb_verify_describe(&r.verify, why, sizeof why);
-                    st = tb_err_set(&err, TB_WRONG, "%s", why);
-                }
-            }
+                st = check_output(c, state, "", &r.verify, &r.have_verify, &err);
             if (!st)
                 st = measure(wk, c, state, stream, flush, flush_bytes, &r, &err);
+            if (!st)
+                st = verify_after_timing(wk, c, state, stream, &r, &err);
             c->impl->teardown(state);
         }
         if (st)
@@ -371,20 +412,28 @@ static tb_status group_run_once(const tb_case *c, void *state, const tb_group *g
     return st;
 }
 
-static tb_status group_verify(const tb_case *c, void *state, const tb_group *g, tb_result *r,
-                              int *timed_out, tb_err *err)
+/* One execution of a collective case, checked into v (*have set once checked); `when` as
+ * check_output's. */
+static tb_status group_verify(const tb_case *c, void *state, const tb_group *g, const char *when,
+                              tb_verify *v, int *have, int *timed_out, tb_err *err)
 {
     tb_status st = group_run_once(c, state, g, timed_out, err);
     if (!st)
-        st = c->bench->verify(c, state, &r->verify, err);
-    if (!st) {
-        r->have_verify = 1;
-        if (!r->verify.ok) {
-            char why[512];
-            tb_verify_describe(&r->verify, why, sizeof why);
-            st = tb_err_set(err, TB_WRONG, "%s", why);
-        }
-    }
+        st = check_output(c, state, when, v, have, err);
+    return st;
+}
+
+/* The collective form of verify_after_timing: refilled inputs, poisoned outputs, one more
+ * execution of the group, checked into r->verify_after. */
+static tb_status group_verify_after_timing(const tb_case *c, void *state, const tb_group *g,
+                                           tb_result *r, int *timed_out, tb_err *err)
+{
+    if (!c->bench->reinit)
+        return TB_OK;
+    tb_status st = c->bench->reinit(c, state, err);
+    if (!st)
+        st = group_verify(c, state, g, AFTER_TIMING, &r->verify_after, &r->have_verify_after,
+                          timed_out, err);
     return st;
 }
 
@@ -478,18 +527,11 @@ static tb_status run_group_case(worker *wk, const tb_case *c, tb_group *g)
     int timed_out = 0;
     st = c->impl->setup(c, &env, &state, &err);
     if (!st) {
-        st = group_verify(c, state, g, &r, &timed_out, &err);
+        st = group_verify(c, state, g, "", &r.verify, &r.have_verify, &timed_out, &err);
         if (!st)
             st = measure_group(wk, c, state, g, &r, &timed_out, &err);
-        if (!st && c->bench->reinit) {
-            /* nccl-tests' check: one more execution after the timed loop, on fresh inputs
-             * and poisoned outputs; its result is the one recorded */
-            memset(&r.verify, 0, sizeof r.verify);
-            r.have_verify = 0;
-            st = c->bench->reinit(c, state, &err);
-            if (!st)
-                st = group_verify(c, state, g, &r, &timed_out, &err);
-        }
+        if (!st)
+            st = group_verify_after_timing(c, state, g, &r, &timed_out, &err);
         int drained = 1;
         if (timed_out || st == TB_DEVFAIL || st == TB_CASEFAIL) {
             /* a timeout, or a failure after some ranks may have been given work their peers

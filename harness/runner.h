@@ -1,8 +1,10 @@
 /* runner.h - runs a list of cases on each device: one thread per GPU, all loaded at once
  * (how a node trains, and what exposes a weak GPU), or one device at a time with serial.
  *
- * Per case: check the device can run it -> setup -> one run -> verify -> measure -> record
- * -> teardown. A wrong result is recorded and not timed. Implementations marked exclusive
+ * Per case: check the device can run it -> setup -> one run -> verify -> measure -> reinit
+ * (inputs refilled, outputs poisoned), one more run, verify again (tb_result.verify_after) ->
+ * record -> teardown. A result wrong before timing is recorded and not timed; one wrong only
+ * after it is recorded wrong, with its figures and a reason that says so. Implementations marked exclusive
  * (they measure something the GPUs share, such as the host link) run on one GPU at a time. A
  * device failure is recorded and stops that device's remaining cases; results already
  * written stay written.
@@ -11,7 +13,7 @@
  * every device together as one group, driven from one thread: timed by nccl-tests' method
  * (sampler.h), every wait bounded by the stopping rule's timeout (a hang is aborted through
  * tb_bench.abort, recorded as timed out, and stops the group), and checked again after the
- * timed loop when the benchmark can refill its inputs (tb_bench.reinit). A case a library
+ * timed loop (tb_bench.reinit) like every case. A case a library
  * refused (TB_CASEFAIL) is recorded as an error and the group goes on; the run exits 4. */
 #ifndef TB_RUNNER_H
 #define TB_RUNNER_H

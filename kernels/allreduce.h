@@ -67,6 +67,8 @@ cudaError_t tb_ar_fill(void *buf, int dtype, long long count, uint64_t seed, int
 typedef struct {
     unsigned long long n_wrong;
     unsigned int max_abs_err_bits; /* float bits of the largest |out - expected| (inf for NaN) */
+    double err2;                   /* sum of |out - expected|^2 (inf for NaN): norm-wise */
+    double ref2;                   /* sum of expected^2 */
 } tb_ar_check_result;
 
 /* Compares out with tb_ar_expected over nranks ranks; res must be zeroed first. */

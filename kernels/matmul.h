@@ -91,6 +91,12 @@ cudaError_t tb_mm_check(int storage, const void *C, const float *ref, const floa
                         float bound_scale, int64_t n, float abs_tol, float rel_tol,
                         tb_mm_check_result *res, int sm_count, cudaStream_t stream);
 
+/* Adds the norm-wise sums of C (storage type) against the fp32 reference: sums[0] the
+ * squared error (infinite when an element is NaN), sums[1] the squared reference, both fp64
+ * in device memory, zeroed first. */
+cudaError_t tb_mm_norm(int storage, const void *C, const float *ref, int64_t n, double *sums,
+                       int sm_count, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

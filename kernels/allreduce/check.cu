@@ -15,19 +15,33 @@ __global__ void ar_check_kernel(const void *out, int dt, long long count, uint64
 {
     unsigned long long wrong = 0;
     float max_abs = 0.0f;
+    double err2 = 0.0, ref2 = 0.0; // the norm-wise sums
     long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += stride) {
         float want = (float)tb_ar_expected(seed, nranks, op, i);
         float got = tb_ar_get(out, dt, i);
+        ref2 += (double)want * want;
         if (got != want) { // NaN (an unwritten, poisoned output) is never equal
             wrong++;
             float err = fabsf(got - want);
-            max_abs = fmaxf(max_abs, err != err ? __int_as_float(0x7f800000) : err);
+            err = err != err ? __int_as_float(0x7f800000) : err;
+            max_abs = fmaxf(max_abs, err);
+            err2 += (double)err * err;
         }
     }
-    if (wrong) {
-        atomicAdd(&res->n_wrong, wrong);
-        atomicMax(&res->max_abs_err_bits, __float_as_uint(max_abs));
+    for (int o = 16; o > 0; o >>= 1) {
+        wrong += __shfl_down_sync(0xffffffffu, wrong, o);
+        max_abs = fmaxf(max_abs, __shfl_down_sync(0xffffffffu, max_abs, o));
+        err2 += __shfl_down_sync(0xffffffffu, err2, o);
+        ref2 += __shfl_down_sync(0xffffffffu, ref2, o);
+    }
+    if ((threadIdx.x & 31) == 0) {
+        if (wrong) {
+            atomicAdd(&res->n_wrong, wrong);
+            atomicMax(&res->max_abs_err_bits, __float_as_uint(max_abs));
+            atomicAdd(&res->err2, err2);
+        }
+        atomicAdd(&res->ref2, ref2);
     }
 }
 

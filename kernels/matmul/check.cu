@@ -71,6 +71,28 @@ __global__ void mm_check_kernel(int storage, const void *C, const float *__restr
     }
 }
 
+// The norm-wise sums of C against the reference: sums[0] += sum (C_i - ref_i)^2 (infinite
+// for a NaN output), sums[1] += sum ref_i^2, in fp64.
+__global__ void mm_norm_kernel(int storage, const void *C, const float *__restrict__ ref,
+                               long long n, double *sums)
+{
+    double err2 = 0.0, ref2 = 0.0;
+    long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        double want = ref[i], d = (double)tb_mm_load(storage, C, i) - want;
+        err2 += d != d ? __longlong_as_double(0x7ff0000000000000LL) : d * d;
+        ref2 += want * want;
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        err2 += __shfl_down_sync(0xffffffffu, err2, o);
+        ref2 += __shfl_down_sync(0xffffffffu, ref2, o);
+    }
+    if ((threadIdx.x & 31) == 0) {
+        atomicAdd(&sums[0], err2);
+        atomicAdd(&sums[1], ref2);
+    }
+}
+
 static unsigned grid_for(long long n, int sm_count)
 {
     long long want = (n + 255) / 256, cap = (long long)(sm_count > 0 ? sm_count : 1) * 8;
@@ -92,5 +114,12 @@ extern "C" cudaError_t tb_mm_check(int storage, const void *C, const float *ref,
     mm_check_kernel<<<grid_for(n, sm_count), 256, 0, stream>>>(storage, C, ref, bound,
                                                                bound_scale, n, abs_tol, rel_tol,
                                                                res);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t tb_mm_norm(int storage, const void *C, const float *ref, int64_t n,
+                                  double *sums, int sm_count, cudaStream_t stream)
+{
+    mm_norm_kernel<<<grid_for(n, sm_count), 256, 0, stream>>>(storage, C, ref, n, sums);
     return cudaGetLastError();
 }

@@ -254,3 +254,44 @@ Test(allreduce_cli, end_table_gives_percent_of_nccl_and_the_crossovers)
     cr_assert(strstr(buf, "crossover, out-of-place: faster than nccl 8..1K; slower than nccl 1M..1G"),
               "%s", buf);
 }
+
+/* ar-skip-peer: every host schedule at 4 ranks and several sizes is wrong with the fault (the
+ * exact check and the norm-wise measure per rank buffer both fail) and ok without it. */
+Test(allreduce_cli, a_skipped_peer_is_wrong_in_every_schedule_and_size, .timeout = 300)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "ar_skip.jsonl");
+    for (int fault = 1; fault >= 0; fault--) {
+        cli_result *r = run_cli(fault ? "TRAINBENCH_TEST_FAULT=ar-skip-peer" : NULL, "run",
+                                "allreduce", "--host", "--ranks", "4", "--bytes",
+                                "4100,65540,1M", "--dtype", "fp32,bf16", "--min-samples", "3",
+                                "--min-time", "0", "-q", "-o", path, NULL);
+        cr_assert_eq(r->code, fault ? 1 : 0, "fault %d: exit %d: %s", fault, r->code, r->err);
+        static cJSON *rs[64];
+        int n = results(path, rs, 64);
+        /* 3 schedules x 3 sizes x 2 dtypes x 2 placements */
+        cr_assert_eq(n, 36, "%d rows", n);
+        for (int i = 0; i < n; i++) {
+            cJSON *o = rs[i];
+            const char *impl = cJSON_GetObjectItem(o, "impl")->valuestring;
+            cJSON *v = cJSON_GetObjectItem(o, "verify");
+            cJSON *norm = cJSON_GetObjectItem(v, "norm");
+            cr_assert_str_eq(cJSON_GetObjectItem(norm, "unit")->valuestring, "rank buffer");
+            cr_assert_eq(num(norm, "n"), 4);
+            cr_assert_eq(num(norm, "bound"), 0, "exact");
+            if (fault) {
+                cr_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "wrong", "%s",
+                                 impl);
+                cr_assert_gt(num(v, "n_wrong"), 0, "%s", impl);
+                cr_assert_eq(num(norm, "n_failed"), 4, "%s: every rank's buffer", impl);
+                cr_assert_gt(num(norm, "worst"), 0.1, "%s", impl);
+            } else {
+                cr_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "ok", "%s", impl);
+                cr_assert_eq(num(norm, "worst"), 0);
+                cr_assert_eq(num(cJSON_GetObjectItem(v, "after"), "n_wrong"), 0);
+            }
+            cJSON_Delete(o);
+        }
+    }
+    remove(path);
+}

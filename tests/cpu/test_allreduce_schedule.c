@@ -328,3 +328,66 @@ Test(ar_host, a_rank_that_never_arrives_times_out_and_releases_the_others)
         free(h.epochs[r]);
     }
 }
+
+/* ar-skip-peer: the last rank's contribution to slice 0 (the first of n, in whole vectors) is
+ * left out by every schedule, on every rank, and nothing else changes. */
+Test(ar_host, a_skipped_peer_is_missing_from_slice_0_in_every_schedule)
+{
+    static const long long sizes[] = {3, 37, 1000, 4099};
+    const int n = 4, skip = 3;
+    for (int algo = 0; algo < 3; algo++)
+        for (int c = 0; c < 4; c++)
+            for (int op = 0; op < 3; op++)
+                for (int inplace = 0; inplace < 2; inplace++) {
+                    long long count = sizes[c];
+                    tb_ar_host h;
+                    memset(&h, 0, sizeof h);
+                    h.algo = algo;
+                    h.nranks = n;
+                    h.dtype = TB_AR_F32;
+                    h.op = op;
+                    h.inplace = inplace;
+                    h.blocks = 3;
+                    h.piece = 8;
+                    h.count = count;
+                    h.stall_rank = -1;
+                    h.skip_peer = skip;
+                    tb_ar_split(count, n, 4, 0, &h.skip_lo, &h.skip_hi);
+                    cr_assert_gt(h.skip_hi, h.skip_lo, "slice 0 is never empty");
+                    for (int r = 0; r < n; r++) {
+                        h.in[r] = malloc((size_t)count * 4);
+                        h.out[r] = inplace ? h.in[r] : malloc((size_t)count * 4);
+                        h.scratch[r] = malloc((size_t)count * 4);
+                        h.flags[r] = calloc((size_t)TB_AR_FLAG_WORDS, sizeof(unsigned));
+                        h.epochs[r] = calloc(TB_AR_MAX_BLOCKS, sizeof(unsigned));
+                        for (long long i = 0; i < count; i++)
+                            tb_ar_set(h.in[r], TB_AR_F32, i, (float)tb_ar_input(5, r, i));
+                    }
+                    tb_err err;
+                    cr_assert_eq(tb_ar_host_run(&h, 30.0, &err), TB_OK, "%s", err.msg);
+                    long long differ = 0;
+                    for (long long i = 0; i < count; i++) {
+                        int in_slice = i >= h.skip_lo && i < h.skip_hi;
+                        int want = tb_ar_input(5, 0, i);
+                        for (int q = 1; q < n; q++)
+                            if (!(in_slice && q == skip))
+                                want = tb_ar_combine_int(op, want, tb_ar_input(5, q, i));
+                        differ += in_slice && want != tb_ar_expected(5, n, op, i);
+                        for (int r = 0; r < n; r++)
+                            cr_assert_eq(tb_ar_get(h.out[r], TB_AR_F32, i), (float)want,
+                                         "algo %d count %lld op %d inplace %d: rank %d element "
+                                         "%lld",
+                                         algo, count, op, inplace, r, i);
+                    }
+                    if (op == TB_AR_SUM && count >= 37)
+                        cr_assert_gt(differ, 0, "the sum is wrong somewhere in slice 0");
+                    for (int r = 0; r < n; r++) {
+                        free(h.in[r]);
+                        if (!inplace)
+                            free(h.out[r]);
+                        free(h.scratch[r]);
+                        free(h.flags[r]);
+                        free(h.epochs[r]);
+                    }
+                }
+}

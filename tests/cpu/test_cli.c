@@ -219,12 +219,18 @@ Test(cli, matmul_host_quick_verifies, .timeout = 300)
     cli_result *r = run_cli(NULL, "run", "matmul", "--host", "--quick", "--layout",
                             "fwd,dgrad,wgrad", "-q", "-o", path, NULL);
     cr_assert_eq(r->code, 0, "%s", r->err);
-    cr_assert(strstr(r->out, "6 ok, 0 wrong, 0 skipped, 0 failed"), "%s", r->out);
-    cJSON *res[16];
-    int n = results(path, res, 16);
-    cr_assert_eq(n, 6);
+    /* 2 sizes x 3 layouts in fp32, bf16 and fp16; fp8 in the fwd layout only */
+    cr_assert(strstr(r->out, "20 ok, 0 wrong, 4 skipped, 0 failed"), "%s", r->out);
+    cJSON *res[32];
+    int n = results(path, res, 32);
+    cr_assert_eq(n, 24);
     for (int i = 0; i < n; i++) {
         cJSON *o = res[i];
+        if (!strcmp(cJSON_GetObjectItem(o, "status")->valuestring, "skipped")) {
+            cr_assert_str_eq(cJSON_GetObjectItem(o, "dtype")->valuestring, "fp8");
+            cJSON_Delete(o);
+            continue;
+        }
         cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "verify"), "ok")));
         cr_assert_gt(cJSON_GetObjectItem(o, "tflops")->valuedouble, 0);
         cJSON *ax = cJSON_GetObjectItem(o, "axes");
@@ -256,10 +262,11 @@ Test(cli, matmul_bad_input_exits_2)
     /* a dtype an implementation lacks, asked for by name: skipped with the reason */
     char path[512];
     tmp_path(path, sizeof path, "mm_skip.jsonl");
-    r = run_cli(NULL, "run", "matmul", "--host", "--dtype", "bf16", "--impl", "host", "--size",
+    r = run_cli(NULL, "run", "matmul", "--host", "--dtype", "tf32", "--impl", "host", "--size",
                 "64", "-q", "-o", path, NULL);
     cr_assert_eq(r->code, 0, "%s", r->err);
-    cr_assert(strstr(r->out, "skipped: host does not run bf16 (it runs fp32)"), "%s", r->out);
+    cr_assert(strstr(r->out, "skipped: host does not run tf32 (it runs fp32, bf16, fp16, fp8)"),
+              "%s", r->out);
     cr_assert(strstr(r->out, "0 ok, 0 wrong, 1 skipped, 0 failed"), "%s", r->out);
     remove(path);
     r = run_cli(NULL, "list", "matmul", NULL);

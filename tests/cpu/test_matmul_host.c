@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "benches.h"
+#include "cli_helper.h"
 #include "matmul.h"
 #include "matmul/mm_common.h"
 #include "runner.h"
@@ -189,7 +190,10 @@ static const tb_impl *impl(const char *name)
     return m;
 }
 
-static tb_verify host_case(int M, int N, int K, int layout, int run)
+/* Sets up the host implementation for a case, runs it `runs` times (under fault, which may
+ * be NULL) and verifies the last run. */
+static tb_verify host_case_dt(int M, int N, int K, int layout, tb_dtype dtype,
+                              const tb_fault *fault, int runs)
 {
     tb_device host;
     tb_device_host(&host);
@@ -197,21 +201,27 @@ static tb_verify host_case(int M, int N, int K, int layout, int run)
     memset(&c, 0, sizeof c);
     c.bench = &tb_bench_matmul;
     c.impl = impl("host");
-    c.dtype = TB_FP32;
+    c.dtype = dtype;
     c.axis[0] = M;
     c.axis[1] = N;
     c.axis[2] = K;
     c.axis[3] = layout;
-    tb_env env = {&host, NULL, 5, NULL, NULL};
+    tb_env env = {&host, NULL, 5, NULL, fault};
     void *state;
     tb_err err;
+    cr_assert_eq(c.impl->supports(&c, &host, &err), TB_OK, "%s", err.msg);
     cr_assert_eq(c.impl->setup(&c, &env, &state, &err), TB_OK, "%s", err.msg);
-    if (run)
+    for (int i = 0; i < runs; i++)
         cr_assert_eq(c.impl->run(state, &err), TB_OK);
     tb_verify v;
     cr_assert_eq(tb_bench_matmul.verify(&c, state, &v, &err), TB_OK);
     c.impl->teardown(state);
     return v;
+}
+
+static tb_verify host_case(int M, int N, int K, int layout, int run)
+{
+    return host_case_dt(M, N, K, layout, TB_FP32, NULL, run);
 }
 
 Test(matmul_host, host_impl_verifies_and_unwritten_output_fails)
@@ -225,6 +235,137 @@ Test(matmul_host, host_impl_verifies_and_unwritten_output_fails)
     tb_verify v = host_case(16, 16, 16, TB_MM_FWD, 0);
     cr_assert_not(v.ok);
     cr_assert_eq(v.n_wrong, 256);
+}
+
+/* The norm-wise measure of a verification (one output matrix). */
+static const tb_verify_measure *norm_of(const tb_verify *v)
+{
+    const tb_verify_measure *m = tb_verify_measure_find(v, "norm");
+    cr_assert_not_null(m, "no norm-wise measure");
+    cr_assert_str_eq(m->unit, "matrix");
+    cr_assert_eq(m->n_units, 1);
+    return m;
+}
+
+/* The host implementation in the GPU dtypes: inputs rounded to the dtype, the output rounded
+ * as the kernels write it, checked by the GPU path's tolerances: well inside both bounds, yet
+ * not exact (the output rounding is seen). */
+Test(matmul_host, host_impl_runs_the_gpu_dtypes_with_their_tolerances)
+{
+    const tb_dtype dts[] = {TB_BF16, TB_FP16, TB_FP8E4M3};
+    /* u(out) + c(dtype): bf16 out 2^-8 + 2^-10, fp16 2^-11 + 2^-10, fp8 (bf16 out) 2^-8 + 2^-6 */
+    const double bounds[] = {ldexp(1, -8) + ldexp(1, -10), ldexp(1, -11) + ldexp(1, -10),
+                             ldexp(1, -8) + ldexp(1, -6)};
+    for (int d = 0; d < 3; d++)
+        for (int layout = 0; layout < (dts[d] == TB_FP8E4M3 ? 1 : 3); layout++) {
+            tb_verify v = host_case_dt(48, 40, 512, layout, dts[d], NULL, 1);
+            const tb_verify_measure *m = norm_of(&v);
+            cr_assert(v.ok, "%s layout %d: %lld wrong", tb_dtype_name(dts[d]), layout,
+                      (long long)v.n_wrong);
+            cr_assert_gt(v.max_abs_err, 0, "%s: the output is rounded", tb_dtype_name(dts[d]));
+            cr_assert_float_eq(m->bound, bounds[d], 1e-12, "%s", tb_dtype_name(dts[d]));
+            cr_assert_gt(m->worst, 0);
+            cr_assert_lt(m->worst, 0.5 * m->bound, "%s: %g of %g", tb_dtype_name(dts[d]),
+                         m->worst, m->bound);
+        }
+    tb_verify v = host_case_dt(37, 19, 70, TB_MM_DGRAD, TB_FP32, NULL, 1);
+    cr_assert_float_eq(norm_of(&v)->worst, 0, 0, "fp32: the reference's own order, exact");
+}
+
+Test(matmul_host, host_fp8_runs_the_fwd_layout_only_as_the_gpu_path)
+{
+    tb_device host;
+    tb_device_host(&host);
+    tb_case c;
+    memset(&c, 0, sizeof c);
+    c.bench = &tb_bench_matmul;
+    c.impl = impl("host");
+    c.dtype = TB_FP8E4M3;
+    c.axis[0] = c.axis[1] = c.axis[2] = 64;
+    c.axis[3] = TB_MM_DGRAD;
+    tb_err err;
+    cr_assert_eq(c.impl->supports(&c, &host, &err), TB_SKIP);
+    cr_assert(strstr(err.msg, "fwd layout only"), "%s", err.msg);
+    cr_assert(impl("host")->dtypes & TB_DT(TB_BF16));
+    cr_assert_not(impl("host")->dtypes & TB_DT(TB_TF32), "tf32 rounds inside the kernels");
+}
+
+/* mm-drop-kslice at bf16, K = 4096: the first 128 x 128 tile misses 16 of 4096 products,
+ * ~N(0, 16) per element against a tolerance of ~0.56: both checks catch it. */
+Test(matmul_host, a_dropped_k_slice_is_caught_by_both_checks)
+{
+    tb_fault drop = {TB_FAULT_MM_DROP_KSLICE, 0, 0};
+    tb_verify v = host_case_dt(256, 192, 4096, TB_MM_FWD, TB_BF16, &drop, 1);
+    const tb_verify_measure *m = norm_of(&v);
+    cr_assert_not(v.ok);
+    cr_assert_gt(v.n_wrong, 128 * 128 / 2, "element-wise: %lld wrong", (long long)v.n_wrong);
+    cr_assert_leq(v.n_wrong, 128 * 128, "only the tile is wrong");
+    cr_assert_eq(m->n_failed, 1, "norm-wise: %g over %g", m->worst, m->bound);
+    /* the same case without the fault */
+    v = host_case_dt(256, 192, 4096, TB_MM_FWD, TB_BF16, NULL, 1);
+    cr_assert(v.ok, "%lld wrong", (long long)v.n_wrong);
+    cr_assert_eq(norm_of(&v)->n_failed, 0);
+}
+
+/* late-corruption:2: the first two executions are right; the third leaves the last row of C
+ * as it was, which only the poison of reinit (as before the check after timing) shows. */
+Test(matmul_host, late_corruption_leaves_the_last_row_unwritten_after_the_nth_execution)
+{
+    tb_fault late = {TB_FAULT_LATE_CORRUPTION, 2, 0};
+    tb_device host;
+    tb_device_host(&host);
+    tb_case c;
+    memset(&c, 0, sizeof c);
+    c.bench = &tb_bench_matmul;
+    c.impl = impl("host");
+    c.dtype = TB_BF16;
+    c.axis[0] = 24;
+    c.axis[1] = 20;
+    c.axis[2] = 64;
+    c.axis[3] = TB_MM_WGRAD;
+    tb_env env = {&host, NULL, 5, NULL, &late};
+    void *state;
+    tb_err err;
+    tb_verify v;
+    cr_assert_eq(c.impl->setup(&c, &env, &state, &err), TB_OK, "%s", err.msg);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(c.impl->run(state, &err), TB_OK);
+        cr_assert_eq(tb_bench_matmul.verify(&c, state, &v, &err), TB_OK);
+        cr_assert(v.ok, "execution %d looks right (the third keeps the second's last row)",
+                  i + 1);
+    }
+    cr_assert_eq(tb_bench_matmul.reinit(&c, state, &err), TB_OK);
+    cr_assert_eq(c.impl->run(state, &err), TB_OK);
+    cr_assert_eq(tb_bench_matmul.verify(&c, state, &v, &err), TB_OK);
+    cr_assert_not(v.ok);
+    cr_assert_eq(v.n_wrong, 20, "the last row");
+    cr_assert(isinf(norm_of(&v)->worst), "NaN makes the norm-wise error infinite");
+    c.impl->teardown(state);
+}
+
+Test(matmul_host, reinit_refills_and_poisons)
+{
+    tb_device host;
+    tb_device_host(&host);
+    tb_case c;
+    memset(&c, 0, sizeof c);
+    c.bench = &tb_bench_matmul;
+    c.impl = impl("host");
+    c.dtype = TB_BF16;
+    c.axis[0] = c.axis[1] = c.axis[2] = 32;
+    tb_env env = {&host, NULL, 5, NULL, NULL};
+    void *state;
+    tb_err err;
+    tb_verify v;
+    cr_assert_eq(c.impl->setup(&c, &env, &state, &err), TB_OK, "%s", err.msg);
+    cr_assert_eq(c.impl->run(state, &err), TB_OK);
+    cr_assert_eq(tb_bench_matmul.reinit(&c, state, &err), TB_OK);
+    cr_assert_eq(tb_bench_matmul.verify(&c, state, &v, &err), TB_OK);
+    cr_assert_eq(v.n_wrong, 32 * 32, "the output is poisoned again");
+    cr_assert_eq(c.impl->run(state, &err), TB_OK);
+    cr_assert_eq(tb_bench_matmul.verify(&c, state, &v, &err), TB_OK);
+    cr_assert(v.ok);
+    c.impl->teardown(state);
 }
 
 Test(matmul_host, flops_and_peaks)
@@ -322,4 +463,41 @@ Test(matmul_host, wgmma_rows_and_skip_reasons)
     }
     cr_assert_null(tb_mm_wg_unsupported(TB_MM_WG_PLAIN, TB_MM_FWD, 1, 1, 8));
     cr_assert_not_null(tb_mm_wg_unsupported(TB_MM_WG_CLUSTER, TB_MM_FWD, 0, 8, 8));
+}
+
+/* `trainbench run matmul --host --dtype bf16` at M = N = 256, K = 4096: wrong and exit 1 with
+ * mm-drop-kslice, caught by the element-wise and the norm-wise check; ok and exit 0 without. */
+Test(matmul_host, a_dropped_k_slice_run_is_wrong_and_exits_1, .timeout = 300)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "mm_drop.jsonl");
+    for (int fault = 1; fault >= 0; fault--) {
+        cli_result *r = run_cli(fault ? "TRAINBENCH_TEST_FAULT=mm-drop-kslice" : NULL, "run",
+                                "matmul", "--host", "--dtype", "bf16", "--m", "256", "--n",
+                                "256", "--k", "4096", "--min-samples", "2", "--min-time", "0",
+                                "--max-noise", "100", "-q", "-o", path, NULL);
+        cr_assert_eq(r->code, fault ? 1 : 0, "fault %d: exit %d: %s", fault, r->code, r->err);
+        cJSON *rs[2];
+        cr_assert_eq(results(path, rs, 2), 1);
+        cJSON *v = cJSON_GetObjectItem(rs[0], "verify"), *norm = cJSON_GetObjectItem(v, "norm");
+        const char *status = cJSON_GetObjectItem(rs[0], "status")->valuestring;
+        double n_wrong = cJSON_GetObjectItem(v, "n_wrong")->valuedouble;
+        double n_failed = cJSON_GetObjectItem(norm, "n_failed")->valuedouble;
+        if (fault) {
+            cr_assert_str_eq(status, "wrong");
+            const char *reason = cJSON_GetObjectItem(rs[0], "reason")->valuestring;
+            cr_assert(strstr(reason, "values outside tolerance") && strstr(reason, "norm: 1 of 1 "
+                                                                                   "matrices"),
+                      "%s", reason);
+            cr_assert_gt(n_wrong, 0);
+            cr_assert_eq(n_failed, 1);
+        } else {
+            cr_assert_str_eq(status, "ok");
+            cr_assert_eq(n_wrong, 0);
+            cr_assert_eq(n_failed, 0);
+            cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(v, "after"), "ok")));
+        }
+        cJSON_Delete(rs[0]);
+    }
+    remove(path);
 }

@@ -11,7 +11,8 @@
 #include "runner.h"
 
 typedef struct {
-    int behaviour; /* 0 good, 1 wrong, 2 skip in setup, 3 device failure in run */
+    int behaviour; /* 0 good, 1 wrong, 2 skip in setup, 3 device failure in run, 4 wrong
+                    * from the second execution on */
     int runs;
     float out;
 } fake_state;
@@ -34,7 +35,16 @@ static tb_status fake_run(void *s, tb_err *err)
     st->runs++;
     if (st->behaviour == 3)
         return tb_err_set(err, TB_DEVFAIL, "fake kernel: an illegal memory access");
+    if (st->behaviour == 4 && st->runs > 1)
+        return TB_OK; /* leaves the output as it was */
     st->out = st->behaviour == 1 ? 41.0f : 42.0f;
+    return TB_OK;
+}
+
+static tb_status fake_reinit(const tb_case *c, void *s, tb_err *err)
+{
+    (void)c, (void)err;
+    ((fake_state *)s)->out = 0.0f; /* poisoned */
     return TB_OK;
 }
 
@@ -71,7 +81,7 @@ static const tb_impl fake_impls[] = {
 };
 static const tb_bench fake = {"fake", "a fake benchmark", fake_axes, 1, fake_impls, 1, 0, NULL,
                               fake_bytes, NULL, fake_verify, NULL, 0, NULL, NULL, NULL, NULL,
-                              NULL, NULL, NULL, NULL};
+                              NULL, fake_reinit, NULL, NULL};
 
 static tb_status run_cases(const int *behaviours, int n, const char *path)
 {
@@ -179,6 +189,47 @@ Test(runner, ok_cases_are_measured_with_the_stopping_rule, .init = tmp)
     cr_assert_gt(cJSON_GetObjectItem(o, "gbps")->valuedouble, 0);
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "verify"), "ok")));
     cJSON_Delete(o);
+    remove(path);
+}
+
+/* The result lines of a file, parsed (the caller deletes them). */
+static int result_lines(const char *p, cJSON **out, int max)
+{
+    FILE *f = fopen(p, "r");
+    static char line[1 << 16];
+    int n = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (n >= 0 && n < max)
+            out[n] = cJSON_Parse(line);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+Test(runner, a_case_is_checked_again_after_timing_on_refilled_inputs, .init = tmp)
+{
+    const int b[] = {0, 4};
+    cr_assert_eq(run_cases(b, 2, path), TB_WRONG, "a failure after timing makes the run exit 1");
+    cJSON *o[2];
+    cr_assert_eq(result_lines(path, o, 2), 2);
+    cJSON *v = cJSON_GetObjectItem(o[0], "verify"), *after = cJSON_GetObjectItem(v, "after");
+    cr_assert_str_eq(cJSON_GetObjectItem(o[0], "status")->valuestring, "ok");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(after, "ok")), "the good case is checked after");
+    cr_assert_eq(cJSON_GetObjectItem(after, "n_checked")->valuedouble, 1);
+    /* the late fault: right before timing, timed, wrong after it (its output still held the
+     * earlier result: only the poison of reinit shows it) */
+    v = cJSON_GetObjectItem(o[1], "verify");
+    after = cJSON_GetObjectItem(v, "after");
+    cr_assert_str_eq(cJSON_GetObjectItem(o[1], "status")->valuestring, "wrong");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(v, "ok")));
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(after, "ok")));
+    cr_assert_eq(cJSON_GetObjectItem(after, "n_wrong")->valuedouble, 1);
+    cr_assert_geq(cJSON_GetObjectItem(o[1], "samples")->valuedouble, 3, "timed first");
+    cr_assert_str_eq(cJSON_GetObjectItem(o[1], "reason")->valuestring,
+                     "after timing: 1 of 1 values outside tolerance 0 (max abs err 42)");
+    cJSON_Delete(o[0]);
+    cJSON_Delete(o[1]);
     remove(path);
 }
 
@@ -294,7 +345,12 @@ Test(runner, a_collective_case_is_checked_again_after_timing_and_records_its_gro
     cr_assert_not_null(fgets(line, sizeof line, f));
     o = cJSON_Parse(line);
     cr_assert_gt(cJSON_GetObjectItem(o, "samples")->valuedouble, 0, "it was timed first");
-    cr_assert_eq(cJSON_GetObjectItem(o, "n_wrong")->valuedouble, 3);
+    cr_assert_eq(cJSON_GetObjectItem(o, "n_wrong")->valuedouble, 3, "#wrong: the last check");
+    cJSON *v = cJSON_GetObjectItem(o, "verify");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(v, "ok")), "the check before timing is kept");
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(v, "after"), "ok")));
+    cr_assert(strstr(cJSON_GetObjectItem(o, "reason")->valuestring, "after timing: ") ==
+              cJSON_GetObjectItem(o, "reason")->valuestring);
     cJSON_Delete(o);
     fclose(f);
     remove(path);

@@ -48,6 +48,13 @@ static void sweep(const int (*shapes)[3], int n)
                               im->name, tb_dtype_name((tb_dtype)d), layout, shapes[s][0],
                               shapes[s][1], shapes[s][2], (long long)v.n_wrong,
                               (long long)v.n_checked, v.max_abs_err);
+                    /* the norm-wise check of the output matrix, inside its bound */
+                    const tb_verify_measure *m = tb_verify_measure_find(&v, "norm");
+                    cr_assert_not_null(m, "%s: no norm-wise measure", im->name);
+                    cr_assert(m->n_units == 1 && m->n_failed == 0 && m->worst <= m->bound,
+                              "%s %s layout %d %dx%dx%d: norm-wise %g over %g", im->name,
+                              tb_dtype_name((tb_dtype)d), layout, shapes[s][0], shapes[s][1],
+                              shapes[s][2], m->worst, m->bound);
                 }
         }
     }
@@ -74,8 +81,57 @@ Test(matmul_gpu, unwritten_outputs_are_caught, .init = need_gpu)
             continue;
         tb_dtype dt = (im->dtypes & TB_DT(TB_BF16)) ? TB_BF16 : TB_FP32;
         tb_verify v;
-        if (check(im, dt, 256, 256, 256, TB_MM_FWD, 0, &v, NULL))
+        if (check(im, dt, 256, 256, 256, TB_MM_FWD, 0, &v, NULL)) {
             cr_assert_not(v.ok, "%s passed without running", im->name);
+            const tb_verify_measure *m = tb_verify_measure_find(&v, "norm");
+            cr_assert(m && m->n_failed == 1, "%s: the NaN output fails the norm-wise check",
+                      im->name);
+        }
+    }
+}
+
+/* The check after the timed loop on the GPU: reinit poisons the output (it fails unrun) and
+ * refills the inputs as setup did (one more execution is right again), for every
+ * implementation. */
+Test(matmul_gpu, reinit_poisons_and_refills_for_the_check_after_timing, .init = need_gpu)
+{
+    for (int i = 0; i < tb_bench_matmul.n_impls; i++) {
+        const tb_impl *im = &tb_bench_matmul.impls[i];
+        if (im->kind == TB_KIND_HOST)
+            continue;
+        tb_case c;
+        memset(&c, 0, sizeof c);
+        c.bench = &tb_bench_matmul;
+        c.impl = im;
+        c.dtype = (im->dtypes & TB_DT(TB_BF16)) ? TB_BF16 : TB_FP32;
+        c.axis[0] = c.axis[1] = c.axis[2] = 256;
+        c.axis[3] = TB_MM_FWD;
+        tb_err err;
+        if (im->supports && im->supports(&c, &devs[0], &err) == TB_SKIP)
+            continue;
+        cudaStream_t s;
+        cr_assert_eq(cudaSetDevice(0), cudaSuccess);
+        cr_assert_eq(cudaStreamCreate(&s), cudaSuccess);
+        tb_env env = {&devs[0], s, 11, NULL, NULL};
+        void *state;
+        tb_status st = im->setup(&c, &env, &state, &err);
+        if (st == TB_SKIP) {
+            cudaStreamDestroy(s);
+            continue;
+        }
+        cr_assert_eq(st, TB_OK, "%s: %s", im->name, err.msg);
+        tb_verify v;
+        cr_assert_eq(im->run(state, &err), TB_OK, "%s", err.msg);
+        cr_assert_eq(cudaStreamSynchronize(s), cudaSuccess);
+        cr_assert_eq(tb_bench_matmul.reinit(&c, state, &err), TB_OK, "%s", err.msg);
+        cr_assert_eq(tb_bench_matmul.verify(&c, state, &v, &err), TB_OK, "%s", err.msg);
+        cr_assert_eq(v.n_wrong, 256 * 256, "%s: reinit poisons the whole output", im->name);
+        cr_assert_eq(im->run(state, &err), TB_OK, "%s", err.msg);
+        cr_assert_eq(cudaStreamSynchronize(s), cudaSuccess);
+        cr_assert_eq(tb_bench_matmul.verify(&c, state, &v, &err), TB_OK, "%s", err.msg);
+        cr_assert(v.ok, "%s after reinit: %lld wrong", im->name, (long long)v.n_wrong);
+        im->teardown(state);
+        cudaStreamDestroy(s);
     }
 }
 
