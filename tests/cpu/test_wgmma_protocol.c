@@ -973,9 +973,12 @@ static int emulate_tile(descs_fn descs, int stages, int cluster, int KT, uint64_
 
 Test(wgmma_protocol, tile_through_the_descriptors_is_exact, .timeout = 600)
 {
-    cr_assert_eq(emulate_tile(tb_wg_mma_descs, TB_WG_WS_STAGES, 1, 5, 1), 0);
-    cr_assert_eq(emulate_tile(tb_wg_mma_descs, TB_WG_CLUSTER_STAGES, TB_WG_CLUSTER_SIZE, 4, 2),
-                 0);
+    int wrong = emulate_tile(tb_wg_mma_descs, TB_WG_WS_STAGES, 1, 5, 1);
+    cr_assert_eq(wrong, 0, "wgmma_ws: %d of %d elements of the tile wrong", wrong,
+                 TB_WG_BM * TB_WG_WS_BN);
+    wrong = emulate_tile(tb_wg_mma_descs, TB_WG_CLUSTER_STAGES, TB_WG_CLUSTER_SIZE, 4, 2);
+    cr_assert_eq(wrong, 0, "wgmma_cluster: %d of %d elements of the tile wrong", wrong,
+                 TB_WG_BM * TB_WG_WS_BN);
 }
 
 static void descs_swapped(uint32_t a_tile, uint32_t b_tile, int kk, uint64_t *da, uint64_t *db)
