@@ -26,7 +26,7 @@
 #define M_SLOTS (2 * M_RANKS)
 
 enum { ALG_ONESHOT, ALG_TWOSHOT, ALG_RING };
-enum { BUF_IN, BUF_OUT, BUF_SCRATCH, N_BUFS }; /* a rank's buffers (as numbered in messages) */
+enum { BUF_IN, BUF_OUT, BUF_SCRATCH, N_BUFS };
 
 /* The helpers the model runs; a test swaps one for a broken version of it. */
 typedef struct {
@@ -270,13 +270,32 @@ static int buf_of(const model *m, int buf)
     return m->p.inplace && buf == BUF_OUT ? BUF_IN : buf;
 }
 
+static const char *const buf_names[] = {"input", "output", "scratch"};
+
+/* Records the first race: `kind`, who did what to which element, and the other party. */
+static void race(model *m, const char *kind, int actor, const char *did, int buf, int owner,
+                 int idx, int other)
+{
+    char a[32], o[32];
+    if (m->why[0])
+        return;
+    if (actor >= M_RANKS * M_BLOCKS)
+        snprintf(a, sizeof a, "the host of rank %d", actor - M_RANKS * M_BLOCKS);
+    else
+        snprintf(a, sizeof a, "rank %d block %d", actor / M_BLOCKS, actor % M_BLOCKS);
+    if (other >= M_RANKS * M_BLOCKS)
+        snprintf(o, sizeof o, "the host of rank %d", other - M_RANKS * M_BLOCKS);
+    else
+        snprintf(o, sizeof o, "rank %d block %d", other / M_BLOCKS, other % M_BLOCKS);
+    snprintf(m->why, sizeof m->why, "%s: %s %s element %d of rank %d's %s, unordered with %s",
+             kind, a, did, idx, owner, buf_names[buf], o);
+}
+
 static unsigned mem_read(model *m, int actor, int buf, int owner, int idx)
 {
     cell *x = &m->mem[buf_of(m, buf)][owner][idx];
     if (x->w_actor >= 0 && x->w_clock > m->vc[actor].c[x->w_actor])
-        fail(m, "read before published: actor %d reads element %d of rank %d's buffer %d "
-                "before its writer published it",
-             actor, idx, owner, buf);
+        race(m, "read before published", actor, "reads", buf, owner, idx, x->w_actor);
     x->r_clock[actor] = m->vc[actor].c[actor];
     return x->val;
 }
@@ -285,14 +304,10 @@ static void mem_write(model *m, int actor, int buf, int owner, int idx, unsigned
 {
     cell *x = &m->mem[buf_of(m, buf)][owner][idx];
     if (x->w_actor >= 0 && x->w_actor != actor && x->w_clock > m->vc[actor].c[x->w_actor])
-        fail(m, "write-write race: actor %d writes element %d of rank %d's buffer %d unordered "
-                "with its last writer",
-             actor, idx, owner, buf);
+        race(m, "write-write race", actor, "writes", buf, owner, idx, x->w_actor);
     for (int a = 0; a < M_ACTORS; a++)
         if (a != actor && x->r_clock[a] && x->r_clock[a] > m->vc[actor].c[a])
-            fail(m, "reuse while read: actor %d overwrites element %d of rank %d's buffer %d "
-                    "that a peer may still be reading",
-                 actor, idx, owner, buf);
+            race(m, "reuse while read", actor, "overwrites", buf, owner, idx, a);
     x->val = val;
     x->w_actor = actor;
     x->w_clock = m->vc[actor].c[actor];
