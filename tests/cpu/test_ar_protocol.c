@@ -1,9 +1,10 @@
 /* The hand-written all-reduce kernels' flag protocol on the CPU: a host model of oneshot,
- * twoshot and ring (kernels/allreduce/oneshot.cu, twoshot.cu, ring.cu, ar_device.cuh) built from the kernels' own schedule
- * and epoch helpers (kernels/allreduce/ar_schedule.h), run over many seeded random
- * interleavings of every rank's blocks across consecutive executions (each launch or graph
- * replay reads the epoch the last one left in memory; the host refills the inputs and poisons
- * the outputs between executions, as the post-timing verification does).
+ * twoshot and ring (kernels/allreduce/oneshot.cu, twoshot.cu, ring.cu and ar_device.cuh)
+ * built from the kernels' own schedule and epoch helpers (kernels/allreduce/ar_schedule.h),
+ * run over many seeded random interleavings of every rank's blocks across consecutive
+ * executions (each launch or graph replay reads the epoch the last one left in memory; the
+ * host refills the inputs and poisons the outputs between executions, as the post-timing
+ * verification does).
  *
  * Each block is one actor whose loads, stores, flag releases and acquires are single steps.
  * Happens-before is tracked with vector clocks (a release store carries the writer's clock,
@@ -127,17 +128,17 @@ static void emit_combine(block_prog *b, int src_buf, int src_owner, int add_buf,
 }
 
 /* ar_send: the data, then the flag (or, broken, the flag first). */
-static void emit_send(const shape_ctx *c, block_prog *b, int first_op, int to, int slot, int blk,
+static void emit_send(const shape_ctx *c, block_prog *b, int first_op, int to, int slot,
                       unsigned v)
 {
-    (void)blk;
     if (!c->p->flag_before_data) {
         emit(b, OP_RELEASE, 0, to, slot, 0, v);
         return;
     }
     emit(b, OP_RELEASE, 0, to, slot, 0, v); /* grows the array, then moves it to first_op */
     ar_op f = b->ops[b->n - 1];
-    memmove(&b->ops[first_op + 1], &b->ops[first_op], sizeof(ar_op) * (size_t)(b->n - 1 - first_op));
+    memmove(&b->ops[first_op + 1], &b->ops[first_op],
+            sizeof(ar_op) * (size_t)(b->n - 1 - first_op));
     b->ops[first_op] = f;
 }
 
@@ -186,20 +187,20 @@ static void program(const shape_ctx *c, block_prog *b, int rank, int blk, unsign
                 const int first = b->n;
                 emit_combine(b, BUF_IN, rank, k > 0 ? BUF_SCRATCH : -1, rank, BUF_SCRATCH, next,
                              -1, lo, hi);
-                emit_send(c, b, first, next, p->ring_send_slot(k), blk, rv);
+                emit_send(c, b, first, next, p->ring_send_slot(k), rv);
             }
             tb_ar_ring_piece(c->count, n, c->vec, pieces, tb_ar_ring_owned(rank, n), pc, &lo, &hi);
             emit(b, OP_ACQUIRE, 0, rank, p->ring_recv_slot(n - 1), 0, rv);
             int first = b->n;
             emit_combine(b, BUF_IN, rank, BUF_SCRATCH, rank, BUF_OUT, rank, next, lo, hi);
-            emit_send(c, b, first, next, p->ring_send_slot(n - 1), blk, rv);
+            emit_send(c, b, first, next, p->ring_send_slot(n - 1), rv);
             for (int j = 1; j < n - 1; j++) {
                 tb_ar_ring_piece(c->count, n, c->vec, pieces, tb_ar_ring_ag_chunk(rank, j, n), pc,
                                  &lo, &hi);
                 emit(b, OP_ACQUIRE, 0, rank, p->ring_recv_slot(n - 1 + j), 0, rv);
                 first = b->n;
                 emit_combine(b, BUF_OUT, rank, -1, 0, BUF_OUT, next, -1, lo, hi);
-                emit_send(c, b, first, next, p->ring_send_slot(n - 1 + j), blk, rv);
+                emit_send(c, b, first, next, p->ring_send_slot(n - 1 + j), rv);
             }
             emit(b, OP_ACQUIRE, 0, rank, p->ring_recv_slot(2 * n - 2), 0, rv);
         }
@@ -317,7 +318,8 @@ static void mem_write(model *m, int actor, int buf, int owner, int idx, unsigned
 /* Execution e's input element i of rank r, and what every rank's output must then hold. */
 static unsigned input_of(const model *m, int e, int r, int i)
 {
-    return (unsigned)tb_mix64(m->seed * 1000003u + (uint64_t)e * 4096 + (uint64_t)r * 64 + (uint64_t)i);
+    return (unsigned)tb_mix64(m->seed * 1000003u + (uint64_t)e * 4096 + (uint64_t)r * 64 +
+                              (uint64_t)i);
 }
 
 static unsigned sum_of(const model *m, int e, int i)

@@ -932,7 +932,8 @@ static int emulate_tile(descs_fn descs, int stages, int cluster, int KT, uint64_
                 const uint32_t dst = sb + (uint32_t)box * TB_WG_BOX_BYTES;
                 for (int r = 0; r < TB_WG_BOX_ROWS; r++)
                     for (int k = 0; k < TB_WG_BK; k++) {
-                        uint16_t h = bf16_of_int(B[(box * TB_WG_BOX_ROWS + r) * K + kt * TB_WG_BK + k]);
+                        const int n = box * TB_WG_BOX_ROWS + r;
+                        uint16_t h = bf16_of_int(B[n * K + kt * TB_WG_BK + k]);
                         memcpy(smem + dst + tb_wg_sw128_offset(r, k), &h, 2);
                     }
             }
