@@ -75,6 +75,7 @@ typedef struct {
     int stages, cluster, consumers, b_boxes_per_stage;
     int in_flight;    /* k-tiles of wgmma a consumer holds in flight (its releases lag by it) */
     int wait_pending; /* wgmma.wait_group's argument: groups left pending */
+    int refill_before_barrier; /* plain, broken: thread 0 refills before the CTA barrier */
     uint32_t full_count, empty_count, expect_tx, box_bytes;
     uint32_t (*full_parity)(uint32_t it, int stages);
     uint32_t (*empty_parity)(uint32_t it, int stages);
@@ -443,6 +444,18 @@ static int consumer_step(model *m, int cta, int w, int run)
     }
 }
 
+/* The plain kernel's thread 0 refills the stage of k-tile kt with k-tile kt + stages. */
+static void plain_refill(model *m, int cta, const actor *a)
+{
+    const int next = a->kt + m->p.stages;
+    const int s = (int)tb_wg_stage((uint32_t)a->kt, m->p.stages);
+    if (next >= m->KT)
+        return;
+    mbar_expect_tx(&m->full[cta][s], m->p.expect_tx);
+    issue_tma(m, cta, s, 0, a->tm, next, 1);
+    issue_tma(m, cta, s, 1, a->tn, next, 1);
+}
+
 /* A warpgroup of the plain kernel: waits, computes, meets the other at a CTA barrier, and
  * (warpgroup 0's thread 0) refills the stage; thread 0 also issues the first loads. */
 static int plain_step(model *m, int cta, int w, int run)
@@ -497,6 +510,8 @@ static int plain_step(model *m, int cta, int w, int run)
     case 3: /* __syncthreads: arrive */
         if (!run)
             return 1;
+        if (w == 0 && p->refill_before_barrier)
+            plain_refill(m, cta, a);
         a->d = m->bar_gen[cta];
         if (++m->bar_arrived[cta] == p->consumers) {
             m->bar_arrived[cta] = 0;
@@ -509,13 +524,8 @@ static int plain_step(model *m, int cta, int w, int run)
             return 0;
         if (!run)
             return 1;
-        const int next = a->kt + p->stages;
-        const int s = (int)tb_wg_stage((uint32_t)a->kt, p->stages);
-        if (w == 0 && next < m->KT) {
-            mbar_expect_tx(&m->full[cta][s], p->expect_tx);
-            issue_tma(m, cta, s, 0, a->tm, next, 1);
-            issue_tma(m, cta, s, 1, a->tn, next, 1);
-        }
+        if (w == 0 && !p->refill_before_barrier)
+            plain_refill(m, cta, a);
         a->kt++;
         a->pc = 1;
         return 1;
@@ -856,6 +866,15 @@ Test(wgmma_protocol, empty_parity_flipped_is_caught)
     wg_proto p = proto_of(V_WS);
     p.empty_parity = empty_parity_flipped;
     expect_caught(V_WS, &p, "overwrite");
+}
+
+/* The plain kernel refilling a stage before the CTA barrier: the other warpgroup's wgmma may
+ * still read it. */
+Test(wgmma_protocol, plain_refill_before_barrier_is_caught)
+{
+    wg_proto p = proto_of(V_PLAIN);
+    p.refill_before_barrier = 1;
+    expect_caught(V_PLAIN, &p, "overwrite");
 }
 
 /* A barrier that expects two producer arrivals never completes: a deadlock, not a hang. */
