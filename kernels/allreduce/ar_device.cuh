@@ -25,7 +25,7 @@
 __device__ __forceinline__ int ar_wait(const unsigned *flag, unsigned v, const int *abort)
 {
     unsigned spins = 0;
-    while ((int)(tb_ptx_ld_acquire_sys(flag) - v) < 0) {
+    while (!tb_ar_flag_reached(tb_ptx_ld_acquire_sys(flag), v)) {
         if ((++spins & 1023u) == 0 && tb_ptx_ld_volatile(abort))
             return 0;
     }
@@ -40,7 +40,7 @@ __device__ __forceinline__ int ar_barrier(const tb_ar_args *a, int rank, int slo
     __syncthreads();
     int ok = 1;
     int t = threadIdx.x;
-    if (t < a->nranks && t != rank) {
+    if (tb_ar_barrier_peer(t, rank, a->nranks)) {
         tb_ptx_st_release_sys(a->flags[t] + tb_ar_flag_index(slot, rank, blockIdx.x), v);
         ok = ar_wait(a->flags[rank] + tb_ar_flag_index(slot, t, blockIdx.x), v, a->abort);
     }

@@ -113,4 +113,58 @@ TB_HD long long tb_ar_flag_index(int slot, int src, int block)
 
 #define TB_AR_FLAG_WORDS ((long long)TB_AR_SLOTS * TB_AR_MAX_RANKS * TB_AR_MAX_BLOCKS)
 
+/* The flag protocol's rules, shared by the kernels (ar_device.cuh and the bodies) and the CPU
+ * model that runs them over random interleavings (tests/cpu/test_ar_protocol.c).
+ *
+ * Epochs: block b of a rank keeps a counter in its rank's memory; a launch computes its epoch
+ * v from it, raises flags to v (ring: v + q in round q), waits for flags that have reached
+ * its own value, and stores the counter back at the end, so the next launch (or graph
+ * replay) waits for values no earlier launch wrote. */
+
+/* The epoch of a launch, from the counter the previous launch left. */
+TB_HD unsigned tb_ar_epoch_begin(unsigned stored)
+{
+    return stored + 1u;
+}
+
+/* The flag value of round q (ring; 0 for the one round of oneshot and twoshot). */
+TB_HD unsigned tb_ar_round_epoch(unsigned v, int q)
+{
+    return v + (unsigned)q;
+}
+
+/* The counter a launch of epoch v leaves after `rounds` rounds (1 for oneshot, twoshot): the
+ * last flag value it raised. */
+TB_HD unsigned tb_ar_epoch_end(unsigned v, int rounds)
+{
+    return v + (unsigned)(rounds > 0 ? rounds - 1 : 0);
+}
+
+/* A flag holding `flag` has reached epoch v (wrap-safe). */
+TB_HD int tb_ar_flag_reached(unsigned flag, unsigned v)
+{
+    return (int)(flag - v) >= 0;
+}
+
+/* Whether thread t of a block of rank `rank` takes part in a barrier among n ranks: one
+ * thread per peer raises that peer's flag and waits for the peer's. */
+TB_HD int tb_ar_barrier_peer(int t, int rank, int n)
+{
+    return t < n && t != rank;
+}
+
+/* ring: the 2n - 2 sends of a round, t = 0 .. 2n - 3 (reduce-scatter steps 0 .. n - 2, the
+ * owned chunk at n - 1, all-gather steps 1 .. n - 2 after it) raise slot 1 + t of the next
+ * rank; before send t > 0, and once more after the last, a rank waits for slot t of its own
+ * flags (the previous rank's send t - 1). Slot 0 is the barrier at the start. */
+TB_HD int tb_ar_ring_send_slot(int t)
+{
+    return 1 + t;
+}
+
+TB_HD int tb_ar_ring_recv_slot(int t)
+{
+    return t;
+}
+
 #endif

@@ -14,7 +14,7 @@ __device__ __forceinline__ void oneshot_body(const tb_ar_args *a, int DT, int OP
     const int V = 16 / (DT == TB_AR_F32 ? 4 : 2);
     int rank = a->first_rank + (int)blockIdx.y;
     unsigned *epoch = a->epochs[rank] + blockIdx.x;
-    unsigned v = *epoch + 1;
+    unsigned v = tb_ar_epoch_begin(*epoch);
     long long lo, hi;
     tb_ar_oneshot_range(a->count, V, (int)gridDim.x, (int)blockIdx.x, &lo, &hi);
     if (!ar_barrier(a, rank, 0, v)) // every input is ready
@@ -25,7 +25,7 @@ __device__ __forceinline__ void oneshot_body(const tb_ar_args *a, int DT, int OP
     if (a->inplace)
         ar_combine(a->scratch[rank], NULL, a->out[rank], NULL, lo, hi, DT, OP);
     if (threadIdx.x == 0)
-        *epoch = v;
+        *epoch = tb_ar_epoch_end(v, 1);
 }
 
 #define ONESHOT_KERNEL(NAME, DT, OP)                                                           \

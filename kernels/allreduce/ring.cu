@@ -22,7 +22,7 @@ __device__ __forceinline__ void ring_body(const tb_ar_args *a, int DT, int OP)
     int next = rank + 1 < n ? rank + 1 : 0;
     int b = (int)blockIdx.x, blocks = (int)gridDim.x;
     unsigned *epoch = a->epochs[rank] + b;
-    unsigned v = *epoch + 1;
+    unsigned v = tb_ar_epoch_begin(*epoch);
     int pieces = tb_ar_ring_pieces(a->count, n, V, RING_PIECE_BYTES / (DT == TB_AR_F32 ? 4 : 2));
     int rounds = tb_ar_ring_rounds(pieces, blocks);
     // the previous launch has ended on every rank: its staging buffers may be overwritten
@@ -30,35 +30,35 @@ __device__ __forceinline__ void ring_body(const tb_ar_args *a, int DT, int OP)
         return;
     for (int q = 0; q < rounds && q * blocks + b < pieces; q++) {
         int p = q * blocks + b;
-        unsigned rv = v + (unsigned)q;
+        unsigned rv = tb_ar_round_epoch(v, q);
         long long lo, hi;
         for (int k = 0; k < n - 1; k++) { // reduce-scatter step k: slot 1 + k
             tb_ar_ring_piece(a->count, n, V, pieces, tb_ar_ring_rs_chunk(rank, k, n), p, &lo, &hi);
-            if (k > 0 && !ar_recv(a, rank, k, rv))
+            if (k > 0 && !ar_recv(a, rank, tb_ar_ring_recv_slot(k), rv))
                 return;
             ar_combine(a->in[rank], k > 0 ? a->scratch[rank] : NULL, a->scratch[next], NULL, lo,
                        hi, DT, OP);
-            ar_send(a, next, 1 + k, rv);
+            ar_send(a, next, tb_ar_ring_send_slot(k), rv);
         }
         // the owned chunk: the last partial sum plus this rank's input, kept and sent on
         tb_ar_ring_piece(a->count, n, V, pieces, tb_ar_ring_owned(rank, n), p, &lo, &hi);
-        if (!ar_recv(a, rank, n - 1, rv))
+        if (!ar_recv(a, rank, tb_ar_ring_recv_slot(n - 1), rv))
             return;
         ar_combine(a->in[rank], a->scratch[rank], a->out[rank], a->out[next], lo, hi, DT, OP);
-        ar_send(a, next, n, rv);
+        ar_send(a, next, tb_ar_ring_send_slot(n - 1), rv);
         for (int j = 1; j < n - 1; j++) { // all-gather step j: slot n + j
             tb_ar_ring_piece(a->count, n, V, pieces, tb_ar_ring_ag_chunk(rank, j, n), p, &lo, &hi);
-            if (!ar_recv(a, rank, n + j - 1, rv))
+            if (!ar_recv(a, rank, tb_ar_ring_recv_slot(n - 1 + j), rv))
                 return;
             ar_combine(a->out[rank], NULL, a->out[next], NULL, lo, hi, DT, OP);
-            ar_send(a, next, n + j, rv);
+            ar_send(a, next, tb_ar_ring_send_slot(n - 1 + j), rv);
         }
-        if (!ar_recv(a, rank, 2 * n - 2, rv)) // the last chunk from rank r - 1
+        if (!ar_recv(a, rank, tb_ar_ring_recv_slot(2 * n - 2), rv)) // the last chunk from r - 1
             return;
     }
     __syncthreads();
     if (threadIdx.x == 0)
-        *epoch = v + (unsigned)(rounds > 0 ? rounds - 1 : 0);
+        *epoch = tb_ar_epoch_end(v, rounds);
 }
 
 #define RING_KERNEL(NAME, DT, OP)                                                              \

@@ -13,7 +13,7 @@ __device__ __forceinline__ void twoshot_body(const tb_ar_args *a, int DT, int OP
     const int V = 16 / (DT == TB_AR_F32 ? 4 : 2);
     int rank = a->first_rank + (int)blockIdx.y, n = a->nranks;
     unsigned *epoch = a->epochs[rank] + blockIdx.x;
-    unsigned v = *epoch + 1;
+    unsigned v = tb_ar_epoch_begin(*epoch);
     long long lo, hi;
     if (!ar_barrier(a, rank, 0, v)) // every input is ready
         return;
@@ -29,7 +29,7 @@ __device__ __forceinline__ void twoshot_body(const tb_ar_args *a, int DT, int OP
     if (!ar_barrier(a, rank, 2, v)) // every peer has read this rank's slice
         return;
     if (threadIdx.x == 0)
-        *epoch = v;
+        *epoch = tb_ar_epoch_end(v, 1);
 }
 
 #define TWOSHOT_KERNEL(NAME, DT, OP)                                                           \

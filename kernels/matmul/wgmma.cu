@@ -11,9 +11,9 @@
 #include "wgmma_common.cuh"
 
 #define PLAIN_BN WG_PLAIN_BN
-#define PLAIN_STAGES 4
-#define PLAIN_THREADS 256
-#define PLAIN_STAGE_BYTES (2 * WG_BOX_BYTES) // A 16 KiB + B 16 KiB
+#define PLAIN_STAGES TB_WG_PLAIN_STAGES
+#define PLAIN_THREADS (128 * TB_WG_PLAIN_WARPGROUPS)
+#define PLAIN_STAGE_BYTES TB_WG_PLAIN_STAGE_BYTES // A 16 KiB + B 16 KiB
 #define PLAIN_SMEM_BYTES (PLAIN_STAGES * PLAIN_STAGE_BYTES + 64 + WG_SMEM_SLACK)
 
 __global__ void __launch_bounds__(PLAIN_THREADS, 1)
@@ -31,7 +31,7 @@ __global__ void __launch_bounds__(PLAIN_THREADS, 1)
 
     if (tid == 0) {
         for (int s = 0; s < PLAIN_STAGES; s++)
-            tb_ptx_mbarrier_init(full0 + 8 * s, 1);
+            tb_ptx_mbarrier_init(full0 + 8 * s, tb_wg_full_count());
         tb_ptx_fence_mbarrier_init();
     }
     __syncthreads();
@@ -45,10 +45,9 @@ __global__ void __launch_bounds__(PLAIN_THREADS, 1)
 
     if (tid == 0)
         for (int s = 0; s < PLAIN_STAGES && s < KT; s++) {
-            const uint32_t sa = s0 + s * PLAIN_STAGE_BYTES;
-            tb_ptx_mbarrier_arrive_expect_tx(full0 + 8 * s, PLAIN_STAGE_BYTES);
-            tb_ptx_tma_load_2d(sa, &tm_a, s * TB_WG_BK, m0, full0 + 8 * s);
-            tb_ptx_tma_load_2d(sa + WG_BOX_BYTES, &tm_b, s * TB_WG_BK, n0, full0 + 8 * s);
+            tb_ptx_mbarrier_arrive_expect_tx(full0 + 8 * s, tb_wg_plain_expect_tx());
+            tb_ptx_tma_load_2d(tb_wg_plain_stage_a(s0, s), &tm_a, s * TB_WG_BK, m0, full0 + 8 * s);
+            tb_ptx_tma_load_2d(tb_wg_plain_stage_b(s0, s), &tm_b, s * TB_WG_BK, n0, full0 + 8 * s);
         }
 
     float acc[64];
@@ -57,19 +56,19 @@ __global__ void __launch_bounds__(PLAIN_THREADS, 1)
         acc[i] = 0.0f;
 
     for (int kt = 0; kt < KT; kt++) {
-        const int s = kt % PLAIN_STAGES;
-        const uint32_t sa = s0 + s * PLAIN_STAGE_BYTES;
-        tb_ptx_mbarrier_wait_parity(full0 + 8 * s, (uint32_t)(kt / PLAIN_STAGES) & 1u);
+        const uint32_t s = tb_wg_stage((uint32_t)kt, PLAIN_STAGES);
+        const uint32_t sa = tb_wg_plain_stage_a(s0, s), sb = tb_wg_plain_stage_b(s0, s);
+        tb_ptx_mbarrier_wait_parity(full0 + 8 * s, tb_wg_full_parity((uint32_t)kt, PLAIN_STAGES));
         tb_ptx_wgmma_fence();
-        wg_ktile_n128(acc, sa + wg * (64 * TB_WG_SW128_ROW_BYTES), sa + WG_BOX_BYTES);
+        wg_ktile_n128(acc, tb_wg_warpgroup_a(sa, wg), sb);
         tb_ptx_wgmma_commit_group();
         TB_PTX_WGMMA_WAIT_GROUP(0);
         __syncthreads(); // both warpgroups are done with stage s
         const int next = kt + PLAIN_STAGES;
         if (tid == 0 && next < KT) {
-            tb_ptx_mbarrier_arrive_expect_tx(full0 + 8 * s, PLAIN_STAGE_BYTES);
+            tb_ptx_mbarrier_arrive_expect_tx(full0 + 8 * s, tb_wg_plain_expect_tx());
             tb_ptx_tma_load_2d(sa, &tm_a, next * TB_WG_BK, m0, full0 + 8 * s);
-            tb_ptx_tma_load_2d(sa + WG_BOX_BYTES, &tm_b, next * TB_WG_BK, n0, full0 + 8 * s);
+            tb_ptx_tma_load_2d(sb, &tm_b, next * TB_WG_BK, n0, full0 + 8 * s);
         }
     }
 #pragma unroll

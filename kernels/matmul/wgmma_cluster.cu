@@ -11,8 +11,8 @@
 // Not yet measured.
 #include "wgmma_ws.cuh"
 
-#define CLUSTER_SIZE 2
-#define CLUSTER_STAGES 3
+#define CLUSTER_SIZE TB_WG_CLUSTER_SIZE
+#define CLUSTER_STAGES TB_WG_CLUSTER_STAGES
 #define CLUSTER_SMEM WS_SMEM_BYTES(CLUSTER_STAGES, 1)
 
 __global__ void __launch_bounds__(WS_THREADS, 1)

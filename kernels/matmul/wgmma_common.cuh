@@ -11,17 +11,18 @@
 #include "../ptx.cuh"
 #include "mm_common.h"
 #include "wgmma_desc.h"
+#include "wgmma_protocol.h"
 #include "wgmma_sched.h"
 
 // Every variant: 128-row tiles of A; TMA boxes of 64 k (one 128-byte swizzled row) x 128 rows
 // for A and B; C boxes (TMA stores) of 64 x 64.
-#define WG_BM 128
-#define WG_BOX_ROWS 128
-#define WG_BOX_BYTES (WG_BOX_ROWS * TB_WG_BK * 2) // 16 KiB
+#define WG_BM TB_WG_BM
+#define WG_BOX_ROWS TB_WG_BOX_ROWS
+#define WG_BOX_BYTES TB_WG_BOX_BYTES // 16 KiB
 #define WG_C_BOX 64
 #define WG_GROUP_M 8 // tile rows per group of the grouped tile order
-#define WG_PLAIN_BN 128 // tile columns of wgmma; the warp-specialized variants take 256
-#define WG_WS_BN 256
+#define WG_PLAIN_BN TB_WG_PLAIN_BN // tile columns of wgmma; the warp-specialized variants take 256
+#define WG_WS_BN TB_WG_WS_BN
 
 // Each variant's .cu: allows its dynamic shared memory on the current device, and enqueues one
 // launch of a plan (wgmma_host.cu makes the plans and dispatches).
@@ -55,18 +56,22 @@ __device__ __forceinline__ unsigned char *wg_smem_aligned(unsigned char *raw)
 __device__ __forceinline__ void wg_ktile_n128(float acc[64], uint32_t sa, uint32_t sb)
 {
 #pragma unroll
-    for (int kk = 0; kk < TB_WG_BK; kk += 16)
-        tb_ptx_wgmma_m64n128k16_bf16(acc, tb_wg_desc_kmajor_sw128(sa, kk),
-                                     tb_wg_desc_kmajor_sw128(sb, kk));
+    for (int kk = 0; kk < TB_WG_BK; kk += 16) {
+        uint64_t da, db;
+        tb_wg_mma_descs(sa, sb, kk, &da, &db);
+        tb_ptx_wgmma_m64n128k16_bf16(acc, da, db);
+    }
 }
 
 // The same for 256 columns: D (64 x 256) += A (64 rows at sa) B (256 rows at sb)^T.
 __device__ __forceinline__ void wg_ktile_n256(float acc[128], uint32_t sa, uint32_t sb)
 {
 #pragma unroll
-    for (int kk = 0; kk < TB_WG_BK; kk += 16)
-        tb_ptx_wgmma_m64n256k16_bf16(acc, tb_wg_desc_kmajor_sw128(sa, kk),
-                                     tb_wg_desc_kmajor_sw128(sb, kk));
+    for (int kk = 0; kk < TB_WG_BK; kk += 16) {
+        uint64_t da, db;
+        tb_wg_mma_descs(sa, sb, kk, &da, &db);
+        tb_ptx_wgmma_m64n256k16_bf16(acc, da, db);
+    }
 }
 
 // Two adjacent outputs of row `row`, columns col and col + 1 (col even), rounded to bf16;

@@ -10,7 +10,7 @@
 // staging buffer. 3 stages of 48 KiB + 64 KiB of C staging. Not yet measured.
 #include "wgmma_ws.cuh"
 
-#define PERS_STAGES 3
+#define PERS_STAGES TB_WG_PERSISTENT_STAGES
 #define PERS_SMEM WS_SMEM_BYTES(PERS_STAGES, 1)
 
 __global__ void __launch_bounds__(WS_THREADS, 1)

@@ -10,7 +10,7 @@
 // predicated stores. Not yet measured.
 #include "wgmma_ws.cuh"
 
-#define WS_PLAIN_STAGES 4
+#define WS_PLAIN_STAGES TB_WG_WS_STAGES
 #define WS_PLAIN_SMEM WS_SMEM_BYTES(WS_PLAIN_STAGES, 0)
 
 __global__ void __launch_bounds__(WS_THREADS, 1)

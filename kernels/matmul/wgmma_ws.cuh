@@ -8,10 +8,10 @@
 #include "wgmma_common.cuh"
 
 #define WS_BN WG_WS_BN
-#define WS_THREADS 384 // producer warpgroup + two consumer warpgroups
-#define WS_A_BYTES WG_BOX_BYTES             // 128 x 64 bf16
-#define WS_B_BYTES (2 * WG_BOX_BYTES)       // 256 x 64 bf16
-#define WS_STAGE_BYTES (WS_A_BYTES + WS_B_BYTES) // 48 KiB
+#define WS_THREADS (128 * (1 + TB_WG_WS_CONSUMERS)) // producer warpgroup + consumer warpgroups
+#define WS_A_BYTES TB_WG_WS_A_BYTES         // 128 x 64 bf16
+#define WS_B_BYTES TB_WG_WS_B_BYTES         // 256 x 64 bf16
+#define WS_STAGE_BYTES TB_WG_WS_STAGE_BYTES // 48 KiB
 #define WS_C_BYTES (WG_BM * WS_BN * 2)      // the C tile staged for TMA stores: 64 KiB
 // setmaxnreg: the producer gives registers up, the consumers (128 fp32 accumulators each
 // thread) take them: 128 x 40 + 256 x 232 = 64512 of the SM's 65536.
@@ -56,8 +56,8 @@ __device__ __forceinline__ void ws_body(const int stages, const int tma_store, c
 
     if (tid == 0) {
         for (int s = 0; s < stages; s++) {
-            tb_ptx_mbarrier_init(full0 + 8 * s, 1);
-            tb_ptx_mbarrier_init(empty0 + 8 * s, 2 * cluster);
+            tb_ptx_mbarrier_init(full0 + 8 * s, tb_wg_full_count());
+            tb_ptx_mbarrier_init(empty0 + 8 * s, tb_wg_empty_count(cluster));
         }
         tb_ptx_fence_mbarrier_init();
     }
@@ -83,21 +83,22 @@ __device__ __forceinline__ void ws_body(const int stages, const int tma_store, c
                  step++) {
                 const int m0 = (int)tm * WG_BM, n0 = (int)tn * WS_BN;
                 for (int kt = 0; kt < KT; kt++, it++) {
-                    const uint32_t s = it % stages;
-                    const uint32_t sa = s0 + s * WS_STAGE_BYTES, sb = sa + WS_A_BYTES;
+                    const uint32_t s = tb_wg_stage(it, stages);
+                    const uint32_t sa = tb_wg_ws_stage_a(s0, s), sb = tb_wg_ws_stage_b(s0, s);
                     const uint32_t full = full0 + 8 * s;
-                    if (it >= (uint32_t)stages) // the consumers' release of this stage's last use
-                        tb_ptx_mbarrier_wait_parity(empty0 + 8 * s, (it / stages + 1) & 1u);
-                    tb_ptx_mbarrier_arrive_expect_tx(full, WS_STAGE_BYTES);
+                    if (tb_wg_waits_empty(it, stages)) // the consumers' release of its last use
+                        tb_ptx_mbarrier_wait_parity(empty0 + 8 * s, tb_wg_empty_parity(it, stages));
+                    tb_ptx_mbarrier_arrive_expect_tx(full, tb_wg_ws_expect_tx(cluster));
                     tb_ptx_tma_load_2d(sa, tm_a, kt * TB_WG_BK, m0, full);
-                    if (cluster > 1) {
-                        tb_ptx_tma_load_2d_multicast(sb + rank * WG_BOX_BYTES, tm_b, kt * TB_WG_BK,
-                                                     n0 + (int)rank * WG_BOX_ROWS, full,
-                                                     (uint16_t)((1u << cluster) - 1));
-                    } else {
-                        tb_ptx_tma_load_2d(sb, tm_b, kt * TB_WG_BK, n0, full);
-                        tb_ptx_tma_load_2d(sb + WG_BOX_BYTES, tm_b, kt * TB_WG_BK,
-                                           n0 + WG_BOX_ROWS, full);
+                    for (int j = 0; j < tb_wg_ws_b_boxes(cluster); j++) {
+                        const int box = tb_wg_ws_b_box(cluster, (int)rank, j);
+                        const uint32_t dst = sb + (uint32_t)box * WG_BOX_BYTES;
+                        const int row = n0 + box * WG_BOX_ROWS;
+                        if (cluster > 1)
+                            tb_ptx_tma_load_2d_multicast(dst, tm_b, kt * TB_WG_BK, row, full,
+                                                         (uint16_t)((1u << cluster) - 1));
+                        else
+                            tb_ptx_tma_load_2d(dst, tm_b, kt * TB_WG_BK, row, full);
                     }
                 }
             }
@@ -116,19 +117,22 @@ __device__ __forceinline__ void ws_body(const int stages, const int tma_store, c
             for (int i = 0; i < 128; i++)
                 acc[i] = 0.0f;
             for (int kt = 0; kt < KT; kt++, it++) {
-                const uint32_t s = it % stages;
-                const uint32_t sa = s0 + s * WS_STAGE_BYTES;
-                tb_ptx_mbarrier_wait_parity(full0 + 8 * s, (it / stages) & 1u);
+                const uint32_t s = tb_wg_stage(it, stages);
+                tb_ptx_mbarrier_wait_parity(full0 + 8 * s, tb_wg_full_parity(it, stages));
                 tb_ptx_wgmma_fence();
-                wg_ktile_n256(acc, sa + cw * (64 * TB_WG_SW128_ROW_BYTES), sa + WS_A_BYTES);
+                wg_ktile_n256(acc, tb_wg_warpgroup_a(tb_wg_ws_stage_a(s0, s), cw),
+                              tb_wg_ws_stage_b(s0, s));
                 tb_ptx_wgmma_commit_group();
-                // one k-tile of MMAs stays in flight; the one before it is done: free its stage
-                TB_PTX_WGMMA_WAIT_GROUP(1);
-                if (kt > 0)
-                    ws_release(empty0, (it - 1) % stages, cluster);
+                // TB_WG_WS_MMA_IN_FLIGHT k-tiles of MMAs stay in flight; the newest one the wait
+                // retired is done: free its stage
+                TB_PTX_WGMMA_WAIT_GROUP(TB_WG_WS_MMA_IN_FLIGHT);
+                if (kt >= TB_WG_WS_MMA_IN_FLIGHT)
+                    ws_release(empty0, tb_wg_stage(tb_wg_ws_retired(it), stages), cluster);
             }
             TB_PTX_WGMMA_WAIT_GROUP(0);
-            ws_release(empty0, (it - 1) % stages, cluster);
+            // the tile's last k-tiles, still held: all retired now
+            for (int d = KT < TB_WG_WS_MMA_IN_FLIGHT ? KT : TB_WG_WS_MMA_IN_FLIGHT; d > 0; d--)
+                ws_release(empty0, tb_wg_stage(it - (uint32_t)d, stages), cluster);
 #pragma unroll
             for (int i = 0; i < 128; i++)
                 tb_ptx_fence_operand(&acc[i]);
