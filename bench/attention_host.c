@@ -41,23 +41,36 @@ static void transpose_rows(const float *K, int j0, int n, int S, int D, float *k
             kT[(int64_t)d * ld + c] = j0 + c < S ? K[(int64_t)(j0 + c) * D + d] : 0.0f;
 }
 
+/* rows of a head computed together by the reference (they share each K and V row) */
+#define REF_RB 4
+
 /* p[r][j] (r < rb, j < n) = sum_d q_r[d] kT[d][j] in double, d in order. */
 TB_VECTOR static void dots_double(const float *q, int rb, int D, const float *kT, int64_t ld,
                                   int n, double *p, int64_t ldp)
 {
-    enum { JB = 256 };
+    enum { JB = 32 };
     for (int j0 = 0; j0 < n; j0 += JB) {
         const int jn = j0 + JB < n ? JB : n - j0;
         for (int r = 0; r < rb; r++) {
-            double *pr = p + r * ldp + j0;
-            for (int j = 0; j < jn; j++)
-                pr[j] = 0.0;
-            for (int d = 0; d < D; d++) {
-                const double qd = q[(int64_t)r * D + d];
-                const float *kd = kT + d * ld + j0;
-                for (int j = 0; j < jn; j++)
-                    pr[j] += qd * kd[j];
+            double acc[JB] = {0.0};
+            const float *qr = q + (int64_t)r * D;
+            if (jn == JB) {
+                /* a full block: its accumulators stay in registers */
+                for (int d = 0; d < D; d++) {
+                    const double qd = qr[d];
+                    const float *kd = kT + d * ld + j0;
+                    for (int j = 0; j < JB; j++)
+                        acc[j] += qd * kd[j];
+                }
+            } else {
+                for (int d = 0; d < D; d++) {
+                    const double qd = qr[d];
+                    const float *kd = kT + d * ld + j0;
+                    for (int j = 0; j < jn; j++)
+                        acc[j] += qd * kd[j];
+                }
             }
+            memcpy(p + r * ldp + j0, acc, sizeof(double) * (size_t)jn);
         }
     }
 }
@@ -113,9 +126,6 @@ static void host_row_probs(const tb_attn_shape *sh, const float *Q, const float 
             lse_out[r] = m + log(l);
     }
 }
-
-/* rows of a head computed together by the reference (they share each K and V row) */
-#define REF_RB 4
 
 int tb_attn_host_naive_fwd(const tb_attn_shape *sh, const float *Q, const float *K,
                            const float *V, float *O, float *lse, float *Oabs)
@@ -287,6 +297,21 @@ int tb_attn_host_naive_bwd(const tb_attn_shape *sh, const float *Q, const float 
 TB_VECTOR static void tile_dots(const float *a, int rows, int D, const float *bT, int n,
                                 float *s)
 {
+    if (n == 64) {
+        /* the common width, fixed so that the row's accumulators stay in registers */
+        for (int r = 0; r < rows; r++) {
+            float acc[64] = {0.0f};
+            const float *ar = a + (int64_t)r * D;
+            for (int d = 0; d < D; d++) {
+                const float x = ar[d];
+                const float *bd = bT + d * 64;
+                for (int c = 0; c < 64; c++)
+                    acc[c] += x * bd[c];
+            }
+            memcpy(s + r * 64, acc, sizeof acc);
+        }
+        return;
+    }
     for (int r = 0; r < rows; r++) {
         float *sr = s + r * n;
         const float *ar = a + (int64_t)r * D;
