@@ -201,9 +201,17 @@ Test(attention_faults, command_line_reports_the_fault_wrong, .timeout = 600)
     tmp_path(path, sizeof path, "fault.jsonl");
     /* the done-means command, one mask, and no more timing than one sample */
 #define CASE "run", "attention", "--host", "--dtype", "bf16", "--seq", "4096", "--heads", "1", \
-             "--head-dim", "128", "--pass", "fwd", "--causal", "no", "--min-samples", "1",   \
+             "--head-dim", "128", "--pass", "fwd", "--causal", "yes", "--min-samples", "1",  \
              "--min-time", "0", "--timeout", "0.1", "-q", "-o", path
-    cli_result *r = run_cli("TRAINBENCH_TEST_FAULT=attn-drop-tile", CASE, NULL);
+    static const char *const others[] = {"TRAINBENCH_TEST_FAULT=attn-stale-v",
+                                         "TRAINBENCH_TEST_FAULT=attn-scale"};
+    cli_result *r;
+    for (int i = 0; i < 2; i++) {
+        r = run_cli(others[i], CASE, NULL);
+        cr_assert_eq(r->code, 1, "%s: exit %d: %s", others[i], r->code, r->err);
+        cr_assert(strstr(r->out, "0 ok, 1 wrong"), "%s: %s", others[i], r->out);
+    }
+    r = run_cli("TRAINBENCH_TEST_FAULT=attn-drop-tile", CASE, NULL);
     cr_assert_eq(r->code, 1, "exit %d: %s", r->code, r->err);
     cr_assert(strstr(r->out, "0 ok, 1 wrong"), "%s", r->out);
     cr_assert(strstr(r->out, "tile: 1 of 64 query tiles over"), "%s", r->out);
