@@ -6,9 +6,14 @@
  * rounded inputs, so only the implementation's own roundings separate them.
  *
  * Element-wise: |out - ref| <= 2u |ref| + 8u bound_i + 2^-20, bound_i the output's sum with
- * every term made absolute (bench/attention.c). It holds whatever the data, so it is as large
- * as the worst case, and at long sequences that is as large as the signal: |O| shrinks like
- * sqrt(e/S) while P|V| stays near E|v| = 0.8.
+ * every term made absolute: P |V| for O, P (|dP| + sum|dO o O|) against |K| (dQ) and |Q| (dK),
+ * P |dO| for dV. The error of a sum of rounded terms is at most u times that sum per rounding:
+ * the implementations round P (and dS) before the P V (dS K, dS^T Q) products, O before
+ * D = rowsum(dO o O), and the unfused path the scores before the softmax (u |s|, which moves P
+ * by up to u |s| relative, |s| < 6 for all but a vanishing fraction of N(0,1) scores); 8u
+ * covers their sum, 2u |ref| the output's own rounding. It holds whatever the data, so it is
+ * as large as the worst case, and at long sequences that is as large as the signal: |O|
+ * shrinks like sqrt(e/S) while P|V| stays near E|v| = 0.8.
  *
  * Norm-wise, per head and per CTA tile: ||out - ref|| / ||ref|| <= u sqrt(3k). A rounding to
  * nearest has an absolute error uniform within half an ulp, so its relative error has an RMS
