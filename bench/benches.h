@@ -25,12 +25,20 @@ void tb_matmul_host_reference(int layout, const float *A, const float *B, float 
 void tb_matmul_linear_gemms(int64_t in, int64_t out, int column_parallel, int64_t tokens,
                             int64_t tp, int64_t gemms[3][4]);
 
-/* attention on the host (attention_host.c), fp32 tensors in the layouts of
- * kernels/attention/attn_common.h (sh->storage is ignored). The naive functions are the
- * reference: materialized rows, double accumulation, and the bounds verification scales its
+/* attention on the host (attention_host.c), fp32 arrays in the layouts of
+ * kernels/attention/attn_common.h. The naive functions are the reference (sh->storage is
+ * ignored): materialized rows, double accumulation, and the bounds verification scales its
  * tolerances by (P |V|; for the backward A = P (|dP| + sum |dO o O|) against |K|, |Q|, and
  * P |dO|); any bound pointer may be NULL. The flash functions run the kernels' tiles and
- * online softmax in fp32. Those that allocate return -1 when out of memory, else 0. */
+ * online softmax in fp32 and round where the kernels round to sh->storage (TB_MM_F32: not at
+ * all; the inputs must already hold values of that type), committing `bug` on purpose. Each
+ * returns -1 when out of memory, else 0. */
+typedef enum {
+    TB_ATTN_BUG_NONE,
+    TB_ATTN_BUG_DROP_TILE, /* one CTA skips one of its tiles */
+    TB_ATTN_BUG_STALE_V,   /* one CTA reads the previous key tile's V for one of its tiles */
+    TB_ATTN_BUG_SCALE      /* the softmax scale is 2 % off everywhere */
+} tb_attn_bug;
 int tb_attn_host_naive_fwd(const tb_attn_shape *sh, const float *Q, const float *K,
                            const float *V, float *O, float *lse, float *Oabs);
 int tb_attn_host_naive_bwd(const tb_attn_shape *sh, const float *Q, const float *K,
@@ -38,11 +46,11 @@ int tb_attn_host_naive_bwd(const tb_attn_shape *sh, const float *Q, const float 
                            float *dV, float *dQabs, float *dKabs, float *dVabs);
 void tb_attn_host_rowdot(const tb_attn_shape *sh, const float *dO, const float *O, float *Drow,
                          float *Dabs);
-void tb_attn_host_flash_fwd(const tb_attn_shape *sh, const float *Q, const float *K,
-                            const float *V, float *O, float *lse);
+int tb_attn_host_flash_fwd(const tb_attn_shape *sh, const float *Q, const float *K,
+                           const float *V, float *O, float *lse, tb_attn_bug bug);
 int tb_attn_host_flash_bwd(const tb_attn_shape *sh, const float *Q, const float *K,
                            const float *V, const float *O, const float *lse, const float *dO,
-                           float *dQ, float *dK, float *dV);
+                           float *dQ, float *dK, float *dV, tb_attn_bug bug);
 
 /* Every benchmark, in the order `list` shows and the default suite runs them; NULL-ended. */
 extern const tb_bench *const tb_benches[];

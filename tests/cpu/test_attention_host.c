@@ -76,7 +76,7 @@ static void check_flash(tb_attn_shape sh, float q_scale)
     cr_assert(O && lse && Or && lser && g && gr);
     memset(O, 0xff, (size_t)in.nq * 4);
     memset(g, 0xff, (size_t)(in.nq + 2 * in.nkv) * 4);
-    tb_attn_host_flash_fwd(&sh, in.Q, in.K, in.V, O, lse);
+    cr_assert_eq(tb_attn_host_flash_fwd(&sh, in.Q, in.K, in.V, O, lse, TB_ATTN_BUG_NONE), 0);
     cr_assert_eq(tb_attn_host_naive_fwd(&sh, in.Q, in.K, in.V, Or, lser, NULL), 0);
     /* fp32 against double; the logits scale the error of the scores they come from */
     const double tol = 2e-5 * q_scale;
@@ -86,7 +86,7 @@ static void check_flash(tb_attn_shape sh, float q_scale)
     cr_assert_leq(w, 1.0, "lse: S=%d causal=%d scale=%g: worst %.3g", sh.S, sh.causal, q_scale, w);
 
     cr_assert_eq(tb_attn_host_flash_bwd(&sh, in.Q, in.K, in.V, O, lse, in.dO, g, g + in.nq,
-                                        g + in.nq + in.nkv),
+                                        g + in.nq + in.nkv, TB_ATTN_BUG_NONE),
                  0);
     cr_assert_eq(tb_attn_host_naive_bwd(&sh, in.Q, in.K, in.V, Or, in.dO, gr, gr + in.nq,
                                         gr + in.nq + in.nkv, NULL, NULL, NULL),

@@ -286,11 +286,11 @@ Test(cli, attention_host_quick_verifies, .timeout = 300)
     cli_result *r = run_cli(NULL, "run", "attention", "--host", "--quick", "--pass",
                             "fwd,bwd,fwdbwd", "-q", "-o", path, NULL);
     cr_assert_eq(r->code, 0, "%s", r->err);
-    /* seq 64 and 100 (not a tile multiple) x causal no, yes x three passes */
-    cr_assert(strstr(r->out, "12 ok, 0 wrong, 0 skipped, 0 failed"), "%s", r->out);
-    cJSON *res[16];
-    int n = results(path, res, 16);
-    cr_assert_eq(n, 12);
+    /* seq 100 (not a tile multiple) x causal no, yes x three passes x fp32, bf16, fp16 */
+    cr_assert(strstr(r->out, "18 ok, 0 wrong, 0 skipped, 0 failed"), "%s", r->out);
+    cJSON *res[24];
+    int n = results(path, res, 24);
+    cr_assert_eq(n, 18);
     for (int i = 0; i < n; i++) {
         cJSON *o = res[i];
         cJSON *v = cJSON_GetObjectItem(o, "verify");
