@@ -38,7 +38,7 @@ typedef struct {
     char first[200]; /* the first hazard or conflict, for the failure message */
 } emu_smem;
 
-static void emu_note(emu_smem *m, long *count, const char *what, uint32_t addr)
+static inline void emu_note(emu_smem *m, long *count, const char *what, uint32_t addr)
 {
     if (!m->hazards && !m->conflicts)
         snprintf(m->first, sizeof m->first, "%s at byte %u (epoch %d, group %d, landed %d)",
@@ -46,7 +46,7 @@ static void emu_note(emu_smem *m, long *count, const char *what, uint32_t addr)
     (*count)++;
 }
 
-static void emu_smem_init(emu_smem *m, int bytes)
+static inline void emu_smem_init(emu_smem *m, int bytes)
 {
     memset(m, 0, sizeof *m);
     m->bytes = bytes;
@@ -58,7 +58,7 @@ static void emu_smem_init(emu_smem *m, int bytes)
 }
 
 /* A fresh thread block: nothing written, no groups, no barriers (hazard counts are kept). */
-static void emu_smem_reset(emu_smem *m)
+static inline void emu_smem_reset(emu_smem *m)
 {
     for (int e = 0; e < m->bytes / 2; e++)
         m->val[e] = m->pend[e] = NAN;
@@ -70,7 +70,7 @@ static void emu_smem_reset(emu_smem *m)
     m->open = m->landed = m->epoch = 0;
 }
 
-static void emu_smem_free(emu_smem *m)
+static inline void emu_smem_free(emu_smem *m)
 {
     free(m->val);
     free(m->pend);
@@ -80,7 +80,7 @@ static void emu_smem_free(emu_smem *m)
 }
 
 /* cp.async of `bytes` (4 or 16) to addr from src (bytes/2 elements), or zero-fill (src NULL). */
-static void emu_cp_async(emu_smem *m, uint32_t addr, int bytes, const double *src)
+static inline void emu_cp_async(emu_smem *m, uint32_t addr, int bytes, const double *src)
 {
     if (addr % (uint32_t)bytes || addr + (uint32_t)bytes > (uint32_t)m->bytes) {
         emu_note(m, &m->hazards, "misaligned or out-of-range cp.async", addr);
@@ -97,14 +97,14 @@ static void emu_cp_async(emu_smem *m, uint32_t addr, int bytes, const double *sr
         m->pend[addr / 2 + e] = src ? src[e] : 0.0;
 }
 
-static void emu_commit(emu_smem *m)
+static inline void emu_commit(emu_smem *m)
 {
     if (m->open + 1 < EMU_MAX_GROUPS)
         m->open++;
 }
 
 /* cp.async.wait_group n: every group but the newest n lands (its data appears). */
-static void emu_wait(emu_smem *m, int n)
+static inline void emu_wait(emu_smem *m, int n)
 {
     const int upto = m->open - n;
     if (upto <= m->landed)
@@ -118,13 +118,13 @@ static void emu_wait(emu_smem *m, int n)
     m->landed = upto;
 }
 
-static void emu_barrier(emu_smem *m)
+static inline void emu_barrier(emu_smem *m)
 {
     m->epoch++;
 }
 
 /* A read of `bytes` at addr by some warp: checks it against the protocol, returns the data. */
-static const double *emu_read(emu_smem *m, uint32_t addr, int bytes)
+static inline const double *emu_read(emu_smem *m, uint32_t addr, int bytes)
 {
     static const double nan4[8] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     if (addr % 4 || addr + (uint32_t)bytes > (uint32_t)m->bytes) {
@@ -145,7 +145,7 @@ static const double *emu_read(emu_smem *m, uint32_t addr, int bytes)
 }
 
 /* st.shared of n elements (n even) at addr. */
-static void emu_store(emu_smem *m, uint32_t addr, const double *v, int n)
+static inline void emu_store(emu_smem *m, uint32_t addr, const double *v, int n)
 {
     if (addr % 4 || addr + (uint32_t)(2 * n) > (uint32_t)m->bytes) {
         emu_note(m, &m->hazards, "misaligned or out-of-range shared store", addr);
@@ -166,7 +166,7 @@ typedef double emu_reg[2];
 /* ldmatrix.sync.aligned.m8n8.x4(.trans).shared.b16: lane l supplies the address of row l % 8
  * of matrix l / 8; register i of lane l receives row l / 4, columns 2 (l % 4) and +1 of
  * matrix i, or with .trans row 2 (l % 4) and +1 of column l / 4. */
-static void emu_ldmatrix_x4(emu_smem *m, const uint32_t addr[32], int trans, emu_reg out[32][4])
+static inline void emu_ldmatrix_x4(emu_smem *m, const uint32_t addr[32], int trans, emu_reg out[32][4])
 {
     for (int i = 0; i < 4; i++) {
         double mat[8][8];
@@ -197,7 +197,7 @@ static void emu_ldmatrix_x4(emu_smem *m, const uint32_t addr[32], int trans, emu
 /* mma.sync.aligned.m16n8k16.row.col.f32: lane l = 4g + t. A (16 x 16): a0 (g, 2t..2t+1),
  * a1 (g+8, 2t..), a2 (g, 2t+8..), a3 (g+8, 2t+8..); B (16 x 8): b0 (k 2t..2t+1, n g),
  * b1 (k 2t+8.., n g); C (16 x 8): c0 c1 (g, 2t..2t+1), c2 c3 (g+8, 2t..). d += A B. */
-static void emu_mma_16816(double d[32][4], const emu_reg a[32][4], const emu_reg b[32][2])
+static inline void emu_mma_16816(double d[32][4], const emu_reg a[32][4], const emu_reg b[32][2])
 {
     double A[16][16], B[16][8];
     for (int l = 0; l < 32; l++) {
@@ -224,13 +224,13 @@ static void emu_mma_16816(double d[32][4], const emu_reg a[32][4], const emu_reg
 }
 
 /* The hardware's accumulator layout (above), for checks independent of the kernels' helpers. */
-static int emu_c_row(int lane, int v)
+static inline int emu_c_row(int lane, int v)
 {
     return lane / 4 + (v / 2) * 8;
 }
 
 /* max |x - ref| / max |ref| over n elements; NaN (an element never written) counts as infinite. */
-static double emu_rel_err(const double *x, const double *ref, int64_t n)
+static inline double emu_rel_err(const double *x, const double *ref, int64_t n)
 {
     double worst = 0.0, scale = 0.0;
     for (int64_t i = 0; i < n; i++) {
