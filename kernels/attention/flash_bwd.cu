@@ -168,7 +168,7 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
             for (int kk = 0; kk < BC / 16; kk++) {
                 // A = dS (queries x keys) from dS^T, transposed
                 uint32_t a[4];
-                tb_ptx_ldmatrix_x4_trans(a, sDS + tb_fl_dst_ldsm_at(lane, m0, kk));
+                fl_ldmatrix_x4<TB_FL_LDSM_DST_TRANS>(a, sDS + tb_fl_dst_ldsm_at(lane, m0, kk));
 #pragma unroll
                 for (int np = 0; np < HT / 2; np++) {
                     uint32_t b0[2], b1[2];

@@ -55,12 +55,22 @@ __device__ __forceinline__ void fl_c_to_a(uint32_t a[4], const float c0[4], cons
 #undef FL_REPACK
 }
 
+// ldmatrix.x4, transposed or not as flash_layout.h says for the operand.
+template <bool TRANS>
+__device__ __forceinline__ void fl_ldmatrix_x4(uint32_t r[4], uint32_t smem_addr)
+{
+    if (TRANS)
+        tb_ptx_ldmatrix_x4_trans(r, smem_addr);
+    else
+        tb_ptx_ldmatrix_x4(r, smem_addr);
+}
+
 // A fragment of rows m0..m0+15, k-slice kk, from a row-major (K-contiguous) swizzled tile.
 template <int D>
 __device__ __forceinline__ void fl_ldsm_a(uint32_t a[4], uint32_t s_tile, int m0, int kk)
 {
     const tb_fl_rc at = tb_fl_ldsm_a_at(threadIdx.x & 31, m0, kk);
-    tb_ptx_ldmatrix_x4(a, s_tile + tb_fl_off(D, at.row, at.chunk));
+    fl_ldmatrix_x4<TB_FL_LDSM_A_TRANS>(a, s_tile + tb_fl_off(D, at.row, at.chunk));
 }
 
 // Splits the four registers of an x4 ldmatrix into the B fragments of two n8 tiles (spelled
@@ -81,7 +91,7 @@ __device__ __forceinline__ void fl_ldsm_bt(uint32_t b0[2], uint32_t b1[2], uint3
 {
     const tb_fl_rc at = tb_fl_ldsm_bt_at(threadIdx.x & 31, n0, kk);
     uint32_t t[4];
-    tb_ptx_ldmatrix_x4(t, s_tile + tb_fl_off(D, at.row, at.chunk));
+    fl_ldmatrix_x4<TB_FL_LDSM_BT_TRANS>(t, s_tile + tb_fl_off(D, at.row, at.chunk));
     fl_split_b(b0, b1, t);
 }
 
@@ -93,7 +103,7 @@ __device__ __forceinline__ void fl_ldsm_b(uint32_t b0[2], uint32_t b1[2], uint32
 {
     const tb_fl_rc at = tb_fl_ldsm_b_at(threadIdx.x & 31, k0, n0);
     uint32_t t[4];
-    tb_ptx_ldmatrix_x4_trans(t, s_tile + tb_fl_off(D, at.row, at.chunk));
+    fl_ldmatrix_x4<TB_FL_LDSM_B_TRANS>(t, s_tile + tb_fl_off(D, at.row, at.chunk));
     fl_split_b(b0, b1, t);
 }
 

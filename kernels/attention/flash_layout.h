@@ -41,6 +41,14 @@ TB_HD uint32_t tb_fl_off(int D, int row, int chunk)
     return (uint32_t)(row * (D * 2) + ((chunk ^ (row & 7)) << 4));
 }
 
+/* Whether each ldmatrix reads its 8x8 matrices transposed (.trans): the K-contiguous A and B^T
+ * tiles plainly, the N-contiguous B tiles (V, dO, Q, K as the second operand) and dS^T
+ * transposed. */
+#define TB_FL_LDSM_A_TRANS 0
+#define TB_FL_LDSM_BT_TRANS 0
+#define TB_FL_LDSM_B_TRANS 1
+#define TB_FL_LDSM_DST_TRANS 1
+
 /* A row and a 16-byte chunk of a tile. */
 typedef struct {
     int row, chunk;

@@ -191,7 +191,7 @@ static void fl_ldsm_a(const fl_ctx *x, emu_reg a[32][4], uint32_t s_tile, int m0
         const tb_fl_rc at = tb_fl_ldsm_a_at(lane, m0, kk);
         addr[lane] = s_tile + fl_read_off(x, at.row, at.chunk);
     }
-    emu_ldmatrix_x4(x->m, addr, 0, a);
+    emu_ldmatrix_x4(x->m, addr, TB_FL_LDSM_A_TRANS, a);
 }
 
 static void fl_split_b(emu_reg b0[32][2], emu_reg b1[32][2], emu_reg t[32][4])
@@ -216,7 +216,7 @@ static void fl_ldsm_bt(const fl_ctx *x, emu_reg b0[32][2], emu_reg b1[32][2], ui
         const tb_fl_rc at = tb_fl_ldsm_bt_at(l, n0, kk);
         addr[lane] = s_tile + fl_read_off(x, at.row, at.chunk);
     }
-    emu_ldmatrix_x4(x->m, addr, 0, t);
+    emu_ldmatrix_x4(x->m, addr, TB_FL_LDSM_BT_TRANS, t);
     fl_split_b(b0, b1, t);
 }
 
@@ -229,7 +229,7 @@ static void fl_ldsm_b(const fl_ctx *x, emu_reg b0[32][2], emu_reg b1[32][2], uin
         const tb_fl_rc at = tb_fl_ldsm_b_at(lane, k0, n0);
         addr[lane] = s_tile + fl_read_off(x, at.row, at.chunk);
     }
-    emu_ldmatrix_x4(x->m, addr, !x->kn->b_plain, t);
+    emu_ldmatrix_x4(x->m, addr, TB_FL_LDSM_B_TRANS && !x->kn->b_plain, t);
     fl_split_b(b0, b1, t);
 }
 
@@ -604,7 +604,7 @@ static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int bx, int bk, fl_b
                 uint32_t addr[32];
                 for (int l = 0; l < 32; l++)
                     addr[l] = sDS + tb_fl_dst_ldsm_at(l, m0, kk);
-                emu_ldmatrix_x4(m, addr, !x->kn->dst_plain, a);
+                emu_ldmatrix_x4(m, addr, TB_FL_LDSM_DST_TRANS && !x->kn->dst_plain, a);
                 for (int np = 0; np < HT / 2; np++) {
                     fl_ldsm_b(x, b0, b1, sK, kk * 16, c0 + np * 16);
                     emu_mma_16816(dq[2 * np], a, b0);
