@@ -121,7 +121,8 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
         for (int i = 0; i < QN; i++)
 #pragma unroll
             for (int v = 0; v < 4; v++) {
-                const int ql = i * 8 + tb_fl_t4_col(t4) + tb_fl_c_vcol(v), kj = key_lo + tb_fl_c_vrow(v);
+                const int ql = i * 8 + tb_fl_t4_col(t4) + tb_fl_c_vcol(v),
+                          kj = key_lo + tb_fl_c_vrow(v);
                 float p = exp2f(fmaf(sT[i][v], scale_log2, -lse_t[ql] * TB_ATTN_LOG2E));
                 if (masked && tb_attn_masked(q0 + ql, kj, S, causal))
                     p = 0.0f;

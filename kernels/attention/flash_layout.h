@@ -163,7 +163,8 @@ TB_HD int tb_fl_quad_xor(int step)
 
 /* Backward shared memory: K and V (TB_ATTN_BWD_BC rows each), TB_FL_STAGES Q then dO tiles
  * (TB_ATTN_BWD_BR rows), the dS^T tile, then TB_FL_STAGES rows of lse and of D (fp32). */
-#define TB_FL_DS_STRIDE (TB_ATTN_BWD_BR + 8) /* dS^T row pitch: 80 bytes keeps ldmatrix rows apart */
+/* dS^T row pitch in elements: 80 bytes keeps the rows one ldmatrix reads in distinct banks */
+#define TB_FL_DS_STRIDE (TB_ATTN_BWD_BR + 8)
 #define TB_FL_BWD_KV(D) (TB_ATTN_BWD_BC * (D) * 2)
 #define TB_FL_BWD_QT(D) (TB_ATTN_BWD_BR * (D) * 2)
 #define TB_FL_BWD_K_OFF(D) 0

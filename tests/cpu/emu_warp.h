@@ -166,7 +166,8 @@ typedef double emu_reg[2];
 /* ldmatrix.sync.aligned.m8n8.x4(.trans).shared.b16: lane l supplies the address of row l % 8
  * of matrix l / 8; register i of lane l receives row l / 4, columns 2 (l % 4) and +1 of
  * matrix i, or with .trans row 2 (l % 4) and +1 of column l / 4. */
-static inline void emu_ldmatrix_x4(emu_smem *m, const uint32_t addr[32], int trans, emu_reg out[32][4])
+static inline void emu_ldmatrix_x4(emu_smem *m, const uint32_t addr[32], int trans,
+                                   emu_reg out[32][4])
 {
     for (int i = 0; i < 4; i++) {
         double mat[8][8];
@@ -197,7 +198,8 @@ static inline void emu_ldmatrix_x4(emu_smem *m, const uint32_t addr[32], int tra
 /* mma.sync.aligned.m16n8k16.row.col.f32: lane l = 4g + t. A (16 x 16): a0 (g, 2t..2t+1),
  * a1 (g+8, 2t..), a2 (g, 2t+8..), a3 (g+8, 2t+8..); B (16 x 8): b0 (k 2t..2t+1, n g),
  * b1 (k 2t+8.., n g); C (16 x 8): c0 c1 (g, 2t..2t+1), c2 c3 (g+8, 2t..). d += A B. */
-static inline void emu_mma_16816(double d[32][4], const emu_reg a[32][4], const emu_reg b[32][2])
+static inline void emu_mma_16816(double d[32][4], const emu_reg a[32][4],
+                                 const emu_reg b[32][2])
 {
     double A[16][16], B[16][8];
     for (int l = 0; l < 32; l++) {

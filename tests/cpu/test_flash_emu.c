@@ -254,6 +254,7 @@ static void fl_zero(double (*c)[32][4], int n)
 /* ---- flash_fwd.cu ---- */
 
 #define FL_MAX_DT 16 /* D / 8 for D = 128 */
+#define FL_LN2 0.6931471805599453
 
 typedef struct {
     double *O, *lse; /* outputs, NaN until written */
@@ -329,7 +330,7 @@ static void fl_fwd_block(const fl_ctx *x, const fl_case *c, int bx, int bh, fl_f
                         double xv = s[i][l][v] * scale_log2;
                         if (masked) {
                             const int qi = r_lo + tb_fl_c_vrow(v);
-                            const int kj = k0 + i * 8 + tb_fl_t4_col(tb_fl_lane_t4(l)) + tb_fl_c_vcol(v) +
+                            const int kj = k0 + i * 8 + tb_fl_c_col(l, 0) + tb_fl_c_vcol(v) +
                                            x->kn->mask_shift;
                             if (tb_attn_masked(qi, kj, S, causal))
                                 xv = -INFINITY;
@@ -410,13 +411,13 @@ static void fl_fwd_block(const fl_ctx *x, const fl_case *c, int bx, int bh, fl_f
                 const int64_t orow = ((int64_t)bh * S + qi) * D;
                 for (int i = 0; i < DT; i++)
                     for (int e = 0; e < 2; e++) {
-                        const int64_t at = orow + i * 8 + tb_fl_t4_col(tb_fl_lane_t4(l)) + e;
+                        const int64_t at = orow + i * 8 + tb_fl_c_col(l, 0) + e;
                         out->O[at] = o[w][i][l][2 * r + e] * inv;
                         out->O_writes[at]++;
                     }
-                if (tb_fl_t4_col(tb_fl_lane_t4(l)) == 0) {
+                if (tb_fl_c_col(l, 0) == 0) {
                     const int64_t at = (int64_t)bh * S + qi;
-                    out->lse[at] = L > 0.0 ? (rm[w][l][r] + log2(L)) * 0.6931471805599453 : -INFINITY;
+                    out->lse[at] = L > 0.0 ? (rm[w][l][r] + log2(L)) * FL_LN2 : -INFINITY;
                     out->lse_writes[at]++;
                 }
             }
@@ -560,7 +561,7 @@ static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int bx, int bk, fl_b
                 const int key_lo = k.k0 + w * 16 + tb_fl_lane_g(l);
                 for (int i = 0; i < QN; i++)
                     for (int v = 0; v < 4; v++) {
-                        const int ql = i * 8 + tb_fl_t4_col(tb_fl_lane_t4(l)) + tb_fl_c_vcol(v);
+                        const int ql = i * 8 + tb_fl_c_col(l, 0) + tb_fl_c_vcol(v);
                         const int kj = key_lo + tb_fl_c_vrow(v) + x->kn->mask_shift;
                         const double lse = emu_read(m, lse_t + (uint32_t)ql * 4, 4)[0];
                         const double dr = emu_read(m, dr_t + (uint32_t)ql * 4, 4)[0];
@@ -619,7 +620,7 @@ static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int bx, int bk, fl_b
                         continue;
                     for (int i = 0; i < HT; i++)
                         for (int e = 0; e < 2; e++)
-                            dqh[(int64_t)qi * D + c0 + i * 8 + tb_fl_t4_col(tb_fl_lane_t4(l)) + e] +=
+                            dqh[(int64_t)qi * D + c0 + i * 8 + tb_fl_c_col(l, 0) + e] +=
                                 dq[i][l][2 * r + e] * scale;
                 }
         }
@@ -637,7 +638,7 @@ static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int bx, int bk, fl_b
                 const int64_t row = ((int64_t)bk * S + kj) * D;
                 for (int i = 0; i < DT; i++)
                     for (int e = 0; e < 2; e++) {
-                        const int64_t at = row + i * 8 + tb_fl_t4_col(tb_fl_lane_t4(l)) + e;
+                        const int64_t at = row + i * 8 + tb_fl_c_col(l, 0) + e;
                         out->dK[at] = dk[w][i][l][2 * r + e] * scale;
                         out->dV[at] = dv[w][i][l][2 * r + e];
                         out->dK_writes[at]++;

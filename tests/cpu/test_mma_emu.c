@@ -227,7 +227,8 @@ static mm_result mm_run(const mm_shape *sh, const mm_knobs *kn)
     emu_smem m;
     emu_smem_init(&m, TB_MMA_SMEM_BYTES);
     const mm_ctx x = {&m, kn};
-    const int64_t tiles = (int64_t)((M + TB_MMA_BM - 1) / TB_MMA_BM) * ((N + TB_MMA_BN - 1) / TB_MMA_BN);
+    const int64_t tiles =
+        (int64_t)((M + TB_MMA_BM - 1) / TB_MMA_BM) * ((N + TB_MMA_BN - 1) / TB_MMA_BN);
     for (int64_t pid = 0; pid < tiles; pid++)
         mm_block(&x, sh, A, B, pid, &out);
 
