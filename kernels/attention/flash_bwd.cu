@@ -16,21 +16,8 @@
 #include "../attention.h"
 #include "flash_common.cuh"
 
-#define DS_STRIDE (TB_ATTN_BWD_BR + 8) // dS^T rows, padded: 80 bytes keeps ldmatrix rows apart
-
-template <int D>
-struct bwd_smem {
-    static constexpr int KV = TB_ATTN_BWD_BC * D * 2; // one K or V tile
-    static constexpr int QT = TB_ATTN_BWD_BR * D * 2; // one Q or dO tile
-    static constexpr int K_OFF = 0, V_OFF = KV, Q_OFF = 2 * KV, DO_OFF = Q_OFF + 2 * QT;
-    static constexpr int DS_OFF = DO_OFF + 2 * QT;
-    static constexpr int LSE_OFF = DS_OFF + TB_ATTN_BWD_BC * DS_STRIDE * 2;
-    static constexpr int DR_OFF = LSE_OFF + 2 * TB_ATTN_BWD_BR * 4;
-    static constexpr int BYTES = DR_OFF + 2 * TB_ATTN_BWD_BR * 4;
-};
-
 template <int D, bool BF16>
-__global__ void __launch_bounds__(FL_THREADS)
+__global__ void __launch_bounds__(TB_FL_THREADS)
     flash_bwd_kernel(const uint16_t *__restrict__ Q, const uint16_t *__restrict__ K,
                      const uint16_t *__restrict__ V, const uint16_t *__restrict__ dO,
                      const float *__restrict__ lse, const float *__restrict__ Drow,
@@ -40,15 +27,16 @@ __global__ void __launch_bounds__(FL_THREADS)
     constexpr int BR = TB_ATTN_BWD_BR, BC = TB_ATTN_BWD_BC;
     constexpr int DT = D / 8; // n8 tiles of dK / dV per warp
     constexpr int QN = BR / 8; // n8 tiles of S^T per warp (queries)
-    using L = bwd_smem<D>;
     extern __shared__ __align__(128) unsigned char smem[];
     const uint32_t s0 = tb_ptx_smem_addr(smem);
-    const uint32_t sK = s0 + L::K_OFF, sV = s0 + L::V_OFF;
-    uint16_t *dsT = (uint16_t *)(smem + L::DS_OFF);
-    const uint32_t sDS = s0 + L::DS_OFF;
-    const float *s_lse = (const float *)(smem + L::LSE_OFF), *s_dr = (const float *)(smem + L::DR_OFF);
+    const uint32_t sK = s0 + TB_FL_BWD_K_OFF(D), sV = s0 + TB_FL_BWD_V_OFF(D);
+    uint16_t *dsT = (uint16_t *)(smem + TB_FL_BWD_DS_OFF(D));
+    const uint32_t sDS = s0 + TB_FL_BWD_DS_OFF(D);
+    const float *s_lse = (const float *)(smem + TB_FL_BWD_LSE_OFF(D));
+    const float *s_dr = (const float *)(smem + TB_FL_BWD_DR_OFF(D));
 
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = tb_fl_lane_g(lane), t4 = tb_fl_lane_t4(lane);
     const int k0 = blockIdx.x * BC;
     const int bk = blockIdx.y, b = bk / KVH, kvh = bk % KVH;
     const int G = H / KVH;
@@ -63,23 +51,25 @@ __global__ void __launch_bounds__(FL_THREADS)
     auto load_item = [&](int it, int st) {
         const int h = kvh * G + it / per_head, q0 = (first + it % per_head) * BR;
         const int64_t bh = (int64_t)b * H + h;
-        fl_load_tile<D, BR>(s0 + L::Q_OFF + st * L::QT, Q + bh * S * D, q0, S);
-        fl_load_tile<D, BR>(s0 + L::DO_OFF + st * L::QT, dO + bh * S * D, q0, S);
+        fl_load_tile<D, BR>(s0 + TB_FL_BWD_Q_OFF(D, st), Q + bh * S * D, q0, S);
+        fl_load_tile<D, BR>(s0 + TB_FL_BWD_DO_OFF(D, st), dO + bh * S * D, q0, S);
         if (threadIdx.x < BR) {
             // a row past the sequence gets lse = D = 0 (zero-filled, like its Q and dO rows):
             // its p is not 0, but dS = p (dO.V - D) = 0 and p dO = 0, so it adds nothing
             const int qi = q0 + threadIdx.x;
             const bool ok = qi < S;
-            const uint32_t at = (uint32_t)(st * BR + threadIdx.x) * 4;
-            tb_ptx_cp_async4(s0 + L::LSE_OFF + at, ok ? lse + bh * S + qi : lse, ok ? 4 : 0);
-            tb_ptx_cp_async4(s0 + L::DR_OFF + at, ok ? Drow + bh * S + qi : Drow, ok ? 4 : 0);
+            const uint32_t at = (uint32_t)(tb_fl_bwd_row_slot(st) + threadIdx.x) * 4;
+            tb_ptx_cp_async4(s0 + TB_FL_BWD_LSE_OFF(D) + at, ok ? lse + bh * S + qi : lse,
+                             ok ? 4 : 0);
+            tb_ptx_cp_async4(s0 + TB_FL_BWD_DR_OFF(D) + at, ok ? Drow + bh * S + qi : Drow,
+                             ok ? 4 : 0);
         }
     };
 
     fl_load_tile<D, BC>(sK, Kh, k0, S);
     fl_load_tile<D, BC>(sV, Vh, k0, S);
     if (items > 0)
-        load_item(0, 0);
+        load_item(0, tb_fl_stage(0));
     tb_ptx_cp_async_commit();
 
     float dk[DT][4], dv[DT][4];
@@ -88,17 +78,17 @@ __global__ void __launch_bounds__(FL_THREADS)
 #pragma unroll
         for (int v = 0; v < 4; v++)
             dk[i][v] = dv[i][v] = 0.0f;
-    const int key_lo = k0 + warp * 16 + g; // this thread's keys: key_lo and key_lo + 8
+    const int key_lo = k0 + warp * 16 + g; // the lane's first key
 
     for (int it = 0; it < items; it++) {
-        const int st = it & 1;
+        const int st = tb_fl_stage(it);
         if (it + 1 < items)
-            load_item(it + 1, st ^ 1);
+            load_item(it + 1, tb_fl_stage(it + 1));
         tb_ptx_cp_async_commit();
-        TB_PTX_CP_ASYNC_WAIT(1);
+        TB_PTX_CP_ASYNC_WAIT(TB_FL_WAIT_PENDING); // item it has landed
         __syncthreads();
-        const uint32_t sQ = s0 + L::Q_OFF + st * L::QT, sdO = s0 + L::DO_OFF + st * L::QT;
-        const float *lse_t = s_lse + st * BR, *dr_t = s_dr + st * BR;
+        const uint32_t sQ = s0 + TB_FL_BWD_Q_OFF(D, st), sdO = s0 + TB_FL_BWD_DO_OFF(D, st);
+        const float *lse_t = s_lse + tb_fl_bwd_row_slot(st), *dr_t = s_dr + tb_fl_bwd_row_slot(st);
         const int h = kvh * G + it / per_head, q0 = (first + it % per_head) * BR;
 
         // S^T = K Q^T and dP^T = V dO^T: 16 keys x 32 queries per warp
@@ -131,7 +121,8 @@ __global__ void __launch_bounds__(FL_THREADS)
         for (int i = 0; i < QN; i++)
 #pragma unroll
             for (int v = 0; v < 4; v++) {
-                const int ql = i * 8 + t4 * 2 + (v & 1), kj = key_lo + (v >> 1) * 8;
+                const int ql = i * 8 + tb_fl_t4_col(t4) + tb_fl_c_vcol(v),
+                          kj = key_lo + tb_fl_c_vrow(v);
                 float p = exp2f(fmaf(sT[i][v], scale_log2, -lse_t[ql] * TB_ATTN_LOG2E));
                 if (masked && tb_attn_masked(q0 + ql, kj, S, causal))
                     p = 0.0f;
@@ -162,7 +153,7 @@ __global__ void __launch_bounds__(FL_THREADS)
         for (int i = 0; i < QN; i++)
 #pragma unroll
             for (int r = 0; r < 2; r++)
-                *(uint32_t *)(dsT + (warp * 16 + g + r * 8) * DS_STRIDE + i * 8 + t4 * 2) =
+                *(uint32_t *)(dsT + tb_fl_dst_store_at(warp, lane, i, r)) =
                     fl_pack<BF16>(dpT[i][2 * r], dpT[i][2 * r + 1]);
         __syncthreads();
 
@@ -173,15 +164,12 @@ __global__ void __launch_bounds__(FL_THREADS)
 #pragma unroll
             for (int i = 0; i < HT; i++)
                 dq[i][0] = dq[i][1] = dq[i][2] = dq[i][3] = 0.0f;
-            const int m0 = (warp & 1) * 16, c0 = (warp >> 1) * (D / 2);
-            const int i8 = lane >> 3, r8 = lane & 7;
+            const int m0 = tb_fl_dq_m0(warp), c0 = tb_fl_dq_c0(warp, D);
 #pragma unroll
             for (int kk = 0; kk < BC / 16; kk++) {
-                // A = dS (queries x keys) from dS^T: matrix i holds queries m0 + (i & 1) 8,
-                // keys kk 16 + (i >> 1) 8, transposed
+                // A = dS (queries x keys) from dS^T, transposed
                 uint32_t a[4];
-                const int key = kk * 16 + r8 + (i8 >> 1) * 8, q = m0 + (i8 & 1) * 8;
-                tb_ptx_ldmatrix_x4_trans(a, sDS + (uint32_t)((key * DS_STRIDE + q) * 2));
+                fl_ldmatrix_x4<TB_FL_LDSM_DST_TRANS>(a, sDS + tb_fl_dst_ldsm_at(lane, m0, kk));
 #pragma unroll
                 for (int np = 0; np < HT / 2; np++) {
                     uint32_t b0[2], b1[2];
@@ -193,12 +181,12 @@ __global__ void __launch_bounds__(FL_THREADS)
             float *dqh = dQacc + ((int64_t)b * H + h) * S * D;
 #pragma unroll
             for (int r = 0; r < 2; r++) {
-                const int qi = q0 + m0 + g + r * 8;
+                const int qi = q0 + m0 + g + tb_fl_c_vrow(2 * r);
                 if (qi >= S)
                     continue;
 #pragma unroll
                 for (int i = 0; i < HT; i++) {
-                    float *p = dqh + (int64_t)qi * D + c0 + i * 8 + t4 * 2;
+                    float *p = dqh + (int64_t)qi * D + c0 + i * 8 + tb_fl_t4_col(t4);
 #if __CUDA_ARCH__ >= 900
                     // one vector atomic for the pair (8-byte aligned: the column is even)
                     atomicAdd((float2 *)p, make_float2(dq[i][2 * r] * scale,
@@ -216,15 +204,16 @@ __global__ void __launch_bounds__(FL_THREADS)
 
 #pragma unroll
     for (int r = 0; r < 2; r++) {
-        const int kj = key_lo + r * 8;
+        const int kj = key_lo + tb_fl_c_vrow(2 * r);
         if (kj >= S)
             continue;
         uint16_t *dkr = dK + ((int64_t)bk * S + kj) * D, *dvr = dV + ((int64_t)bk * S + kj) * D;
 #pragma unroll
         for (int i = 0; i < DT; i++) {
-            *(uint32_t *)(dkr + i * 8 + t4 * 2) =
+            *(uint32_t *)(dkr + i * 8 + tb_fl_t4_col(t4)) =
                 fl_pack<BF16>(dk[i][2 * r] * scale, dk[i][2 * r + 1] * scale);
-            *(uint32_t *)(dvr + i * 8 + t4 * 2) = fl_pack<BF16>(dv[i][2 * r], dv[i][2 * r + 1]);
+            *(uint32_t *)(dvr + i * 8 + tb_fl_t4_col(t4)) =
+                fl_pack<BF16>(dv[i][2 * r], dv[i][2 * r + 1]);
         }
     }
 }
@@ -245,7 +234,7 @@ template <int D, bool BF16>
 static cudaError_t bwd_prepare(void)
 {
     return cudaFuncSetAttribute((const void *)flash_bwd_kernel<D, BF16>,
-                                cudaFuncAttributeMaxDynamicSharedMemorySize, bwd_smem<D>::BYTES);
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, TB_FL_BWD_SMEM(D));
 }
 
 cudaError_t tb_attn_flash_bwd_prepare(void)
@@ -267,7 +256,7 @@ static cudaError_t bwd_launch(const tb_attn_shape *sh, const void *Q, const void
 {
     const dim3 grid((unsigned)((sh->S + TB_ATTN_BWD_BC - 1) / TB_ATTN_BWD_BC),
                     (unsigned)(sh->B * sh->KVH));
-    flash_bwd_kernel<D, BF16><<<grid, FL_THREADS, bwd_smem<D>::BYTES, stream>>>(
+    flash_bwd_kernel<D, BF16><<<grid, TB_FL_THREADS, TB_FL_BWD_SMEM(D), stream>>>(
         (const uint16_t *)Q, (const uint16_t *)K, (const uint16_t *)V, (const uint16_t *)dO, lse,
         Drow, dQacc, (uint16_t *)dK, (uint16_t *)dV, sh->H, sh->KVH, sh->S, sh->causal,
         1.0f / sqrtf((float)D));

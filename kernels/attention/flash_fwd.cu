@@ -15,20 +15,20 @@
 #include "flash_common.cuh"
 
 template <int D, bool BF16>
-__global__ void __launch_bounds__(FL_THREADS)
+__global__ void __launch_bounds__(TB_FL_THREADS)
     flash_fwd_kernel(const uint16_t *__restrict__ Q, const uint16_t *__restrict__ K,
                      const uint16_t *__restrict__ V, uint16_t *__restrict__ O,
                      float *__restrict__ lse, int H, int KVH, int S, int causal, float scale_log2)
 {
     constexpr int BR = TB_ATTN_FWD_BR, BC = TB_ATTN_FWD_BC;
-    constexpr int TILE = BC * D * 2; // bytes of one K or V tile (= the Q tile: BR == BC)
-    constexpr int NT = BC / 8;       // n8 tiles of S per warp
-    constexpr int DT = D / 8;        // n8 tiles of O per warp
+    constexpr int NT = BC / 8; // n8 tiles of S per warp
+    constexpr int DT = D / 8;  // n8 tiles of O per warp
     extern __shared__ __align__(128) unsigned char smem[];
-    const uint32_t sQ = tb_ptx_smem_addr(smem);
-    const uint32_t sK = sQ + TILE, sV = sK + 2 * TILE;
+    const uint32_t s0 = tb_ptx_smem_addr(smem);
+    const uint32_t sQ = s0 + TB_FL_FWD_Q_OFF(D);
 
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = tb_fl_lane_g(lane), t4 = tb_fl_lane_t4(lane);
     const int nq = (S + BR - 1) / BR;
     const int q0 = (nq - 1 - (int)blockIdx.x) * BR;
     const int bh = blockIdx.y, b = bh / H, h = bh % H;
@@ -39,27 +39,28 @@ __global__ void __launch_bounds__(FL_THREADS)
 
     const int T = tb_attn_kv_tiles(q0, BR, BC, S, causal);
     fl_load_tile<D, BR>(sQ, Qh, q0, S);
-    fl_load_tile<D, BC>(sK, Kh, 0, S);
-    fl_load_tile<D, BC>(sV, Vh, 0, S);
+    fl_load_tile<D, BC>(s0 + TB_FL_FWD_K_OFF(D, tb_fl_stage(0)), Kh, 0, S);
+    fl_load_tile<D, BC>(s0 + TB_FL_FWD_V_OFF(D, tb_fl_stage(0)), Vh, 0, S);
     tb_ptx_cp_async_commit();
 
     float o[DT][4];
 #pragma unroll
     for (int i = 0; i < DT; i++)
         o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
-    tb_attn_row row[2] = {{-INFINITY, 0.0f}, {-INFINITY, 0.0f}}; // rows g and g + 8
-    const int r_lo = q0 + warp * 16 + g;                          // this thread's rows
+    tb_attn_row row[2] = {{-INFINITY, 0.0f}, {-INFINITY, 0.0f}}; // accumulator rows v = 0, 2
+    const int r_lo = q0 + warp * 16 + g; // the lane's first row
 
     for (int t = 0; t < T; t++) {
         if (t + 1 < T) {
-            const int st = (t + 1) & 1;
-            fl_load_tile<D, BC>(sK + st * TILE, Kh, (t + 1) * BC, S);
-            fl_load_tile<D, BC>(sV + st * TILE, Vh, (t + 1) * BC, S);
+            const int st = tb_fl_stage(t + 1);
+            fl_load_tile<D, BC>(s0 + TB_FL_FWD_K_OFF(D, st), Kh, (t + 1) * BC, S);
+            fl_load_tile<D, BC>(s0 + TB_FL_FWD_V_OFF(D, st), Vh, (t + 1) * BC, S);
         }
         tb_ptx_cp_async_commit();
-        TB_PTX_CP_ASYNC_WAIT(1); // tile t (and Q) have landed
+        TB_PTX_CP_ASYNC_WAIT(TB_FL_WAIT_PENDING); // tile t (and Q) have landed
         __syncthreads();
-        const uint32_t kt = sK + (t & 1) * TILE, vt = sV + (t & 1) * TILE;
+        const uint32_t kt = s0 + TB_FL_FWD_K_OFF(D, tb_fl_stage(t));
+        const uint32_t vt = s0 + TB_FL_FWD_V_OFF(D, tb_fl_stage(t));
         const int k0 = t * BC;
 
         // S = Q K^T for the warp's 16 rows x 64 keys
@@ -89,7 +90,8 @@ __global__ void __launch_bounds__(FL_THREADS)
             for (int v = 0; v < 4; v++) {
                 float x = s[i][v] * scale_log2;
                 if (masked) {
-                    const int qi = r_lo + (v >> 1) * 8, kj = k0 + i * 8 + t4 * 2 + (v & 1);
+                    const int qi = r_lo + tb_fl_c_vrow(v);
+                    const int kj = k0 + i * 8 + tb_fl_t4_col(t4) + tb_fl_c_vcol(v);
                     if (tb_attn_masked(qi, kj, S, causal))
                         x = -INFINITY;
                 }
@@ -98,8 +100,8 @@ __global__ void __launch_bounds__(FL_THREADS)
             }
 #pragma unroll
         for (int r = 0; r < 2; r++) {
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], tb_fl_quad_xor(0)));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], tb_fl_quad_xor(1)));
             const float alpha = tb_attn_row_update(&row[r], mx[r]);
 #pragma unroll
             for (int i = 0; i < DT; i++) {
@@ -130,37 +132,35 @@ __global__ void __launch_bounds__(FL_THREADS)
                 fl_mma<BF16>(o[2 * np + 1], a, b1);
             }
         }
-        __syncthreads(); // stage t & 1 is refilled by the next iteration's loads
+        __syncthreads(); // this stage is refilled by a later iteration's loads
     }
     TB_PTX_CP_ASYNC_WAIT(0);
 
 #pragma unroll
     for (int r = 0; r < 2; r++) {
-        row[r].l += __shfl_xor_sync(0xffffffffu, row[r].l, 1);
-        row[r].l += __shfl_xor_sync(0xffffffffu, row[r].l, 2);
-        const int qi = r_lo + r * 8;
+        row[r].l += __shfl_xor_sync(0xffffffffu, row[r].l, tb_fl_quad_xor(0));
+        row[r].l += __shfl_xor_sync(0xffffffffu, row[r].l, tb_fl_quad_xor(1));
+        const int qi = r_lo + tb_fl_c_vrow(2 * r);
         if (qi >= S)
             continue;
         const float inv = tb_attn_row_inv(row[r]);
         uint16_t *orow = O + ((int64_t)bh * S + qi) * D;
 #pragma unroll
         for (int i = 0; i < DT; i++)
-            *(uint32_t *)(orow + i * 8 + t4 * 2) =
+            *(uint32_t *)(orow + i * 8 + tb_fl_t4_col(t4)) =
                 fl_pack<BF16>(o[i][2 * r] * inv, o[i][2 * r + 1] * inv);
-        if (t4 == 0)
+        if (t4 == 0) // one lane of the row's quad
             lse[(int64_t)bh * S + qi] = tb_attn_row_lse(row[r]);
     }
 }
 
-// the Q tile and two stages of K and V tiles (the Q tile is a K tile's size: BR == BC)
-#define FWD_SMEM(D) (5 * TB_ATTN_FWD_BC * (D) * 2)
-static_assert(TB_ATTN_FWD_BR == TB_ATTN_FWD_BC, "FWD_SMEM and TILE assume square tiles");
+static_assert(TB_ATTN_FWD_BR == TB_ATTN_FWD_BC, "TB_FL_FWD_* size the Q tile as a K tile");
 
 template <int D, bool BF16>
 static cudaError_t fwd_prepare(void)
 {
     return cudaFuncSetAttribute((const void *)flash_fwd_kernel<D, BF16>,
-                                cudaFuncAttributeMaxDynamicSharedMemorySize, FWD_SMEM(D));
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, TB_FL_FWD_SMEM(D));
 }
 
 template <int D, bool BF16>
@@ -170,7 +170,7 @@ static cudaError_t fwd_launch(const tb_attn_shape *sh, const void *Q, const void
     const dim3 grid((unsigned)((sh->S + TB_ATTN_FWD_BR - 1) / TB_ATTN_FWD_BR),
                     (unsigned)(sh->B * sh->H));
     const float scale_log2 = TB_ATTN_LOG2E / sqrtf((float)D);
-    flash_fwd_kernel<D, BF16><<<grid, FL_THREADS, FWD_SMEM(D), stream>>>(
+    flash_fwd_kernel<D, BF16><<<grid, TB_FL_THREADS, TB_FL_FWD_SMEM(D), stream>>>(
         (const uint16_t *)Q, (const uint16_t *)K, (const uint16_t *)V, (uint16_t *)O, lse,
         sh->H, sh->KVH, sh->S, sh->causal, scale_log2);
     return cudaGetLastError();

@@ -12,28 +12,16 @@
 #include "../ptx.cuh"
 #include "../tb_dtype.h"
 #include "mm_common.h"
+#include "mma_layout.h" // every tile size, shared-memory offset and fragment index
 
-#define MMA_BM 128
-#define MMA_BN 128
-#define MMA_BK 32
-#define MMA_STAGES 4
-#define MMA_THREADS 256
-#define MMA_GROUP_M 8
-#define MMA_TILE_BYTES (MMA_BM * MMA_BK * 2) /* one operand, one stage: 8 KiB */
-#define MMA_SMEM_BYTES (MMA_STAGES * 2 * MMA_TILE_BYTES)
-
-// A K-contiguous tile: 128 rows (m or n) of 32 elements = four 16-byte chunks; chunk c of
-// row r sits at c ^ ((r >> 1) & 3), so the 8 rows an ldmatrix reads hit distinct banks.
-__device__ __forceinline__ uint32_t kmaj_off(int row, int chunk)
+// ldmatrix.x4, transposed or not as mma_layout.h says for the tile's layout (a constant:
+// the branch folds away).
+__device__ __forceinline__ void ldsm_x4(uint32_t r[4], uint32_t smem_addr, const int trans)
 {
-    return (uint32_t)(row * 64 + ((chunk ^ ((row >> 1) & 3)) << 4));
-}
-
-// An M/N-contiguous tile: 32 rows (k) of 128 elements = sixteen chunks; chunk c of row k sits
-// at c ^ (k & 7).
-__device__ __forceinline__ uint32_t mnmaj_off(int k, int chunk)
-{
-    return (uint32_t)(k * 256 + ((chunk ^ (k & 7)) << 4));
+    if (trans)
+        tb_ptx_ldmatrix_x4_trans(r, smem_addr);
+    else
+        tb_ptx_ldmatrix_x4(r, smem_addr);
 }
 
 // Issues the cp.async copies of one operand's tile (rows r0.. of R, k0.. of K).
@@ -42,20 +30,20 @@ __device__ __forceinline__ void load_tile(uint32_t s_tile, const uint16_t *__res
 {
     const int tid = threadIdx.x;
 #pragma unroll
-    for (int i = 0; i < 2; i++) {
-        const int q = tid + i * MMA_THREADS;
+    for (int i = 0; i < TB_MMA_LOADS; i++) {
+        const int q = tid + i * TB_MMA_THREADS;
         if (kmajor) {
-            const int r = q >> 2, c = q & 3;
-            const int gr = r0 + r, gk = k0 + c * 8;
+            const tb_mma_rc at = tb_mma_load_kmaj_at(q);
+            const int gr = r0 + at.row, gk = k0 + at.chunk * 8;
             const bool ok = gr < R && gk < K;
             const uint16_t *src = ok ? G + (int64_t)gr * K + gk : G;
-            tb_ptx_cp_async16(s_tile + kmaj_off(r, c), src, ok ? 16 : 0);
+            tb_ptx_cp_async16(s_tile + tb_mma_kmaj_off(at.row, at.chunk), src, ok ? 16 : 0);
         } else {
-            const int kr = q >> 4, c = q & 15;
-            const int gk = k0 + kr, gc = r0 + c * 8;
+            const tb_mma_rc at = tb_mma_load_mnmaj_at(q);
+            const int gk = k0 + at.row, gc = r0 + at.chunk * 8;
             const bool ok = gk < K && gc < R;
             const uint16_t *src = ok ? G + (int64_t)gk * R + gc : G;
-            tb_ptx_cp_async16(s_tile + mnmaj_off(kr, c), src, ok ? 16 : 0);
+            tb_ptx_cp_async16(s_tile + tb_mma_mnmaj_off(at.row, at.chunk), src, ok ? 16 : 0);
         }
     }
 }
@@ -93,12 +81,13 @@ __device__ __forceinline__ void mma_body(const int a_kmajor, const int b_kmajor,
     extern __shared__ __align__(128) unsigned char smem[];
     const uint32_t s0 = tb_ptx_smem_addr(smem);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-    const int wm = warp >> 2, wn = warp & 3; // 2 x 4 warps, 64 x 32 each
+    const int wm = tb_mma_warp_row(warp), wn = tb_mma_warp_col(warp);
 
     int64_t tile_m, tile_n;
-    const int64_t m_tiles = (M + MMA_BM - 1) / MMA_BM, n_tiles = (N + MMA_BN - 1) / MMA_BN;
-    tb_mm_tile_of(blockIdx.x, m_tiles, n_tiles, MMA_GROUP_M, &tile_m, &tile_n);
-    const int m0 = (int)tile_m * MMA_BM, n0 = (int)tile_n * MMA_BN;
+    const int64_t m_tiles = (M + TB_MMA_BM - 1) / TB_MMA_BM;
+    const int64_t n_tiles = (N + TB_MMA_BN - 1) / TB_MMA_BN;
+    tb_mm_tile_of(blockIdx.x, m_tiles, n_tiles, TB_MMA_GROUP_M, &tile_m, &tile_n);
+    const int m0 = (int)tile_m * TB_MMA_BM, n0 = (int)tile_n * TB_MMA_BN;
 
     float acc[4][4][4];
 #pragma unroll
@@ -109,67 +98,61 @@ __device__ __forceinline__ void mma_body(const int a_kmajor, const int b_kmajor,
             for (int v = 0; v < 4; v++)
                 acc[i][j][v] = 0.0f;
 
-    const int KT = (K + MMA_BK - 1) / MMA_BK;
+    const int KT = (K + TB_MMA_BK - 1) / TB_MMA_BK;
 #pragma unroll
-    for (int s = 0; s < MMA_STAGES - 1; s++) {
+    for (int s = 0; s < TB_MMA_STAGES - 1; s++) {
         if (s < KT) {
-            const uint32_t sa = s0 + s * 2 * MMA_TILE_BYTES;
-            load_tile(sa, A, a_kmajor, M, K, m0, s * MMA_BK);
-            load_tile(sa + MMA_TILE_BYTES, B, b_kmajor, N, K, n0, s * MMA_BK);
+            const uint32_t sa = s0 + tb_mma_stage(s) * 2 * TB_MMA_TILE_BYTES;
+            load_tile(sa, A, a_kmajor, M, K, m0, s * TB_MMA_BK);
+            load_tile(sa + TB_MMA_TILE_BYTES, B, b_kmajor, N, K, n0, s * TB_MMA_BK);
         }
         tb_ptx_cp_async_commit();
     }
 
     for (int kt = 0; kt < KT; kt++) {
-        TB_PTX_CP_ASYNC_WAIT(MMA_STAGES - 2); // tile kt has landed
-        __syncthreads();                       // ... for every thread; stage kt-1 is free
-        const int pf = kt + MMA_STAGES - 1;
+        TB_PTX_CP_ASYNC_WAIT(TB_MMA_WAIT_PENDING); // tile kt has landed
+        __syncthreads();                            // ... for every thread; stage kt-1 is free
+        const int pf = kt + TB_MMA_STAGES - 1;
         if (pf < KT) {
-            const uint32_t sa = s0 + (pf % MMA_STAGES) * 2 * MMA_TILE_BYTES;
-            load_tile(sa, A, a_kmajor, M, K, m0, pf * MMA_BK);
-            load_tile(sa + MMA_TILE_BYTES, B, b_kmajor, N, K, n0, pf * MMA_BK);
+            const uint32_t sa = s0 + tb_mma_stage(pf) * 2 * TB_MMA_TILE_BYTES;
+            load_tile(sa, A, a_kmajor, M, K, m0, pf * TB_MMA_BK);
+            load_tile(sa + TB_MMA_TILE_BYTES, B, b_kmajor, N, K, n0, pf * TB_MMA_BK);
         }
         tb_ptx_cp_async_commit();
 
-        const uint32_t sa = s0 + (kt % MMA_STAGES) * 2 * MMA_TILE_BYTES;
-        const uint32_t sb = sa + MMA_TILE_BYTES;
+        const uint32_t sa = s0 + tb_mma_stage(kt) * 2 * TB_MMA_TILE_BYTES;
+        const uint32_t sb = sa + TB_MMA_TILE_BYTES;
         // not unrolled: the two k16 steps share registers rather than doubling them
 #pragma unroll 1
-        for (int kk = 0; kk < MMA_BK / 16; kk++) {
+        for (int kk = 0; kk < TB_MMA_BK / 16; kk++) {
             // B fragments for the warp's four n8 tiles, then A one m16 tile at a time: only
             // 4 A registers live at once keeps the kernel within 128 registers
             uint32_t bf[4][2];
-            const int i8 = lane >> 3, r8 = lane & 7;
 #pragma unroll
             for (int np = 0; np < 2; np++) {
-                const int nb = wn * 32 + np * 16;
+                const int nb = wn * TB_MMA_WARP_N + np * 16;
                 uint32_t t[4];
                 if (b_kmajor) {
-                    // matrix i: n + (i >> 1) * 8, k + (i & 1) * 8
-                    const int n = nb + r8 + (i8 >> 1) * 8, c = kk * 2 + (i8 & 1);
-                    tb_ptx_ldmatrix_x4(t, sb + kmaj_off(n, c));
+                    const tb_mma_rc at = tb_mma_ldsm_b_kmaj_at(lane, nb, kk);
+                    ldsm_x4(t, sb + tb_mma_kmaj_off(at.row, at.chunk), TB_MMA_LDSM_KMAJ_TRANS);
                 } else {
-                    // matrix i: k + (i & 1) * 8, n + (i >> 1) * 8, transposed
-                    const int k = kk * 16 + r8 + (i8 & 1) * 8, n = nb + (i8 >> 1) * 8;
-                    tb_ptx_ldmatrix_x4_trans(t, sb + mnmaj_off(k, n >> 3));
+                    const tb_mma_rc at = tb_mma_ldsm_b_mnmaj_at(lane, nb, kk);
+                    ldsm_x4(t, sb + tb_mma_mnmaj_off(at.row, at.chunk), TB_MMA_LDSM_MNMAJ_TRANS);
                 }
-                bf[np * 2][0] = t[0];
-                bf[np * 2][1] = t[1];
-                bf[np * 2 + 1][0] = t[2];
-                bf[np * 2 + 1][1] = t[3];
+#pragma unroll
+                for (int reg = 0; reg < 4; reg++)
+                    bf[np * 2 + tb_mma_x4_b_tile(reg)][tb_mma_x4_b_half(reg)] = t[reg];
             }
 #pragma unroll
             for (int mi = 0; mi < 4; mi++) {
-                const int rb = wm * 64 + mi * 16;
+                const int rb = wm * TB_MMA_WARP_M + mi * 16;
                 uint32_t af[4];
                 if (a_kmajor) {
-                    // matrices: rows 0-7 / 8-15 (lanes 0-15) x k 0-7 / 8-15 (lanes 16-31)
-                    const int r = rb + (lane & 15), c = kk * 2 + (lane >> 4);
-                    tb_ptx_ldmatrix_x4(af, sa + kmaj_off(r, c));
+                    const tb_mma_rc at = tb_mma_ldsm_a_kmaj_at(lane, rb, kk);
+                    ldsm_x4(af, sa + tb_mma_kmaj_off(at.row, at.chunk), TB_MMA_LDSM_KMAJ_TRANS);
                 } else {
-                    // matrix i: m + (i & 1) * 8, k + (i >> 1) * 8, transposed
-                    const int k = kk * 16 + r8 + (i8 >> 1) * 8, m = rb + (i8 & 1) * 8;
-                    tb_ptx_ldmatrix_x4_trans(af, sa + mnmaj_off(k, m >> 3));
+                    const tb_mma_rc at = tb_mma_ldsm_a_mnmaj_at(lane, rb, kk);
+                    ldsm_x4(af, sa + tb_mma_mnmaj_off(at.row, at.chunk), TB_MMA_LDSM_MNMAJ_TRANS);
                 }
 #pragma unroll
                 for (int ni = 0; ni < 4; ni++) {
@@ -183,21 +166,23 @@ __device__ __forceinline__ void mma_body(const int a_kmajor, const int b_kmajor,
     }
     TB_PTX_CP_ASYNC_WAIT(0);
 
-    // accumulator (mi, ni): c0 c1 at (g, 2t .. 2t+1), c2 c3 at (g + 8, ...)
-    const int g = lane >> 2, t4 = lane & 3;
+    // accumulator (mi, ni): elements 0, 1 at row g, 2, 3 at row g + 8; pairs of columns
+    const int g = tb_mma_lane_g(lane), t4 = tb_mma_lane_t4(lane);
 #pragma unroll
     for (int mi = 0; mi < 4; mi++)
 #pragma unroll
         for (int ni = 0; ni < 4; ni++) {
-            const int row = m0 + wm * 64 + mi * 16 + g;
-            const int col = n0 + wn * 32 + ni * 8 + t4 * 2;
-            store_pair(C, M, N, row, col, acc[mi][ni][0], acc[mi][ni][1], is_bf16);
-            store_pair(C, M, N, row + 8, col, acc[mi][ni][2], acc[mi][ni][3], is_bf16);
+            const int row = m0 + wm * TB_MMA_WARP_M + mi * 16 + g;
+            const int col = n0 + wn * TB_MMA_WARP_N + ni * 8 + tb_mma_t4_col(t4);
+            store_pair(C, M, N, row + tb_mma_c_vrow(0), col + tb_mma_c_vcol(0), acc[mi][ni][0],
+                       acc[mi][ni][1], is_bf16);
+            store_pair(C, M, N, row + tb_mma_c_vrow(2), col + tb_mma_c_vcol(2), acc[mi][ni][2],
+                       acc[mi][ni][3], is_bf16);
         }
 }
 
 #define MMA_KERNEL(NAME, A_KMAJOR, B_KMAJOR, IS_BF16)                                        \
-    __global__ void __launch_bounds__(MMA_THREADS, 2)                                        \
+    __global__ void __launch_bounds__(TB_MMA_THREADS, 2)                                        \
         NAME(const uint16_t *__restrict__ A, const uint16_t *__restrict__ B,                 \
              uint16_t *__restrict__ C, int M, int N, int K)                                  \
     {                                                                                        \
@@ -233,7 +218,7 @@ extern "C" cudaError_t tb_mm_mma_prepare(void)
     for (int i = 0; i < 6; i++) {
         cudaError_t e = cudaFuncSetAttribute((const void *)all[i],
                                              cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             MMA_SMEM_BYTES);
+                                             TB_MMA_SMEM_BYTES);
         if (e != cudaSuccess)
             return e;
     }
@@ -251,10 +236,10 @@ extern "C" cudaError_t tb_mm_mma(int layout, int is_bf16, const void *A, const v
     if (layout < 0 || layout > 2)
         return cudaErrorInvalidValue;
     mma_kernel_fn fn = kernels[is_bf16 ? 1 : 0][layout];
-    int64_t tiles = (int64_t)((M + MMA_BM - 1) / MMA_BM) * ((N + MMA_BN - 1) / MMA_BN);
+    int64_t tiles = (int64_t)((M + TB_MMA_BM - 1) / TB_MMA_BM) * ((N + TB_MMA_BN - 1) / TB_MMA_BN);
     if (tiles > 0x7fffffff)
         return cudaErrorInvalidConfiguration;
-    fn<<<(unsigned)tiles, MMA_THREADS, MMA_SMEM_BYTES, stream>>>(
+    fn<<<(unsigned)tiles, TB_MMA_THREADS, TB_MMA_SMEM_BYTES, stream>>>(
         (const uint16_t *)A, (const uint16_t *)B, (uint16_t *)C, M, N, K);
     return cudaGetLastError();
 }
