@@ -150,7 +150,8 @@ static tb_status order_cases(model *m, size_t ngroups, tb_err *err)
         start[g + 1] += start[g];
     for (size_t c = 0; c < m->nc; c++)
         sorted[start[rank[m->cases[c].group]]++] = m->cases[c];
-    memcpy(m->cases, sorted, m->nc * sizeof *sorted);
+    if (m->nc)
+        memcpy(m->cases, sorted, m->nc * sizeof *sorted);
     free(heads);
     free(rank);
     free(start);
