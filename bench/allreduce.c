@@ -41,6 +41,7 @@
 
 #include "../harness/bench.h"
 #include "../harness/cudacheck.h"
+#include "../harness/keyindex.h"
 #include "../harness/record.h"
 #include "../harness/sweep.h"
 #include "../harness/timer.h"
@@ -842,24 +843,60 @@ static tb_status ar_points(const tb_bench *b, const char *const *axis_values,
 
 /* Do two results belong to one table (same implementation, op, ranks, group)? The dtypes
  * share it, a block of rows each, as nccl-tests' "-d all" prints them. */
-static int same_table(const tb_result *a, const tb_result *b)
+/* NCCL's results of a run, found by dtype and axes: the first ok one of each point. */
+typedef struct {
+    int64_t axis[TB_MAX_AXES];
+    int64_t dtype; /* 64 bits: no padding in the key's bytes */
+} ar_point;
+
+typedef struct {
+    const tb_result *const *rs;
+    ar_point *points; /* one per result: the keys the index points at */
+    tb_keyindex index;
+} ar_nccl_index;
+
+static ar_point point_of(const tb_result *r)
 {
-    return a->c.impl == b->c.impl &&
-           a->c.axis[AX_OP] == b->c.axis[AX_OP] && a->c.axis[AX_RPG] == b->c.axis[AX_RPG] &&
-           a->coll.ranks == b->coll.ranks && a->c.axis[AX_RANKS] == b->c.axis[AX_RANKS];
+    ar_point p;
+    memset(&p, 0, sizeof p);
+    memcpy(p.axis, r->c.axis, sizeof p.axis);
+    p.dtype = (int64_t)r->c.dtype;
+    return p;
+}
+
+/* Indexes NCCL's ok results among rs; -1 when memory runs out. */
+static int nccl_index(ar_nccl_index *x, const tb_result *const *rs, size_t n)
+{
+    x->rs = rs;
+    tb_keyindex_init(&x->index);
+    x->points = malloc((n ? n : 1) * sizeof *x->points);
+    if (!x->points)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const tb_result *r = rs[i];
+        if (r->status != TB_OK || impl_algo(r->c.impl) != IMPL_NCCL ||
+            r->c.impl->kind != TB_KIND_VENDOR)
+            continue;
+        x->points[i] = point_of(r);
+        if (tb_keyindex_put(&x->index, (const char *)&x->points[i], sizeof x->points[i], i) ==
+            TB_KEYINDEX_NONE)
+            return -1;
+    }
+    return 0;
+}
+
+static void nccl_index_free(ar_nccl_index *x)
+{
+    tb_keyindex_free(&x->index);
+    free(x->points);
 }
 
 /* NCCL's result for the same point, or NULL. */
-static const tb_result *nccl_of(const tb_result *const *rs, size_t n, const tb_result *r)
+static const tb_result *nccl_of(ar_nccl_index *x, const tb_result *r)
 {
-    for (size_t i = 0; i < n; i++) {
-        const tb_result *x = rs[i];
-        if (x->status == TB_OK && impl_algo(x->c.impl) == IMPL_NCCL &&
-            x->c.impl->kind == TB_KIND_VENDOR && x->c.dtype == r->c.dtype &&
-            !memcmp(x->c.axis, r->c.axis, sizeof x->c.axis))
-            return x;
-    }
-    return NULL;
+    ar_point p = point_of(r);
+    size_t i = tb_keyindex_get(&x->index, (const char *)&p, sizeof p);
+    return i == TB_KEYINDEX_NONE ? NULL : x->rs[i];
 }
 
 static void cell(char *buf, size_t n, double v, const char *fmt)
@@ -908,7 +945,7 @@ static void place_cells(FILE *f, const tb_result *r, const tb_result *nccl)
 
 /* The sizes where a hand-written implementation is faster or slower than NCCL, as runs. */
 static void crossovers(FILE *f, const tb_result *const *rows, size_t nrows,
-                       const tb_result *const *all, size_t nall, int inplace, const char *dtype)
+                       ar_nccl_index *nccl, int inplace, const char *dtype)
 {
     char line[1024];
     size_t used = 0;
@@ -922,7 +959,7 @@ static void crossovers(FILE *f, const tb_result *const *rows, size_t nrows,
             const tb_result *r = rows[i];
             if (r->c.axis[AX_INPLACE] != inplace || r->status != TB_OK || !r->have_stats)
                 continue;
-            const tb_result *nc = nccl_of(all, nall, r);
+            const tb_result *nc = nccl_of(nccl, r);
             if (!nc || !nc->have_stats)
                 continue;
             faster = r->stats.median < nc->stats.median;
@@ -954,25 +991,56 @@ static int by_dtype_bytes(const void *a, const void *b)
     return (x->c.axis[AX_BYTES] > y->c.axis[AX_BYTES]) - (x->c.axis[AX_BYTES] < y->c.axis[AX_BYTES]);
 }
 
+/* What puts results in one table. */
+typedef struct {
+    const tb_impl *impl;
+    int64_t op, rpg, ranks_axis, ranks; /* 64 bits: no padding in the key's bytes */
+} ar_table_key;
+
 static void ar_end_tables(const tb_result *const *rs, size_t n, FILE *f)
 {
-    const tb_result **rows = malloc((n ? n : 1) * sizeof *rows);
-    char *done = calloc(n ? n : 1, 1);
-    if (!rows || !done) {
-        free(rows);
-        free(done);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (done[i] || !rs[i]->coll.ranks)
+    /* tables in order of their first result, each with its results in run order: numbered
+     * through an index and placed by a counting sort, linear in the results */
+    size_t m = n ? n : 1;
+    const tb_result **rows = malloc(m * sizeof *rows);
+    ar_table_key *keys = calloc(m, sizeof *keys);
+    size_t *table = malloc(m * sizeof *table), *start = calloc(m + 1, sizeof *start);
+    size_t *order = malloc(m * sizeof *order);
+    ar_nccl_index nccl;
+    tb_keyindex tables;
+    tb_keyindex_init(&tables);
+    size_t nt = 0;
+    int failed = nccl_index(&nccl, rs, n) || !rows || !keys || !table || !start || !order;
+    for (size_t i = 0; i < n && !failed; i++) {
+        table[i] = (size_t)-1;
+        if (!rs[i]->coll.ranks)
             continue;
-        const tb_result *head = rs[i];
-        size_t nr = 0;
-        for (size_t j = i; j < n; j++)
-            if (!done[j] && rs[j]->coll.ranks && same_table(rs[j], head)) {
-                done[j] = 1;
-                rows[nr++] = rs[j];
-            }
+        keys[i].impl = rs[i]->c.impl;
+        keys[i].op = rs[i]->c.axis[AX_OP];
+        keys[i].rpg = rs[i]->c.axis[AX_RPG];
+        keys[i].ranks_axis = rs[i]->c.axis[AX_RANKS];
+        keys[i].ranks = rs[i]->coll.ranks;
+        table[i] = tb_keyindex_put(&tables, (const char *)&keys[i], sizeof keys[i], nt);
+        failed = table[i] == TB_KEYINDEX_NONE;
+        if (table[i] == nt)
+            nt++;
+    }
+    for (size_t i = 0; i < n && !failed; i++)
+        if (table[i] != (size_t)-1)
+            start[table[i] + 1]++;
+    for (size_t t = 0; t < nt; t++)
+        start[t + 1] += start[t];
+    for (size_t i = 0; i < n && !failed; i++)
+        if (table[i] != (size_t)-1)
+            order[start[table[i]]++] = i;
+    for (size_t t = nt; t > 0; t--)
+        start[t] = start[t - 1];
+    start[0] = 0;
+    for (size_t t = 0; t < nt && !failed; t++) {
+        size_t nr = start[t + 1] - start[t];
+        for (size_t k = 0; k < nr; k++)
+            rows[k] = rs[order[start[t] + k]];
+        const tb_result *head = rows[0];
         qsort(rows, nr, sizeof *rows, by_dtype_bytes);
         char dtypes[64] = "";
         for (size_t k = 0; k < nr; k++)
@@ -1025,7 +1093,7 @@ static void ar_end_tables(const tb_result *const *rs, size_t n, FILE *f)
             fprintf(f, "%12lld %12lld %5s %5s ", size, count, tb_dtype_name(r->c.dtype),
                     op_names[r->c.axis[AX_OP]]);
             for (int pl = 0; pl < 2; pl++)
-                place_cells(f, place[pl], place[pl] ? nccl_of(rs, n, place[pl]) : NULL);
+                place_cells(f, place[pl], place[pl] ? nccl_of(&nccl, place[pl]) : NULL);
             fprintf(f, "  %s/%s\n",
                     place[0] && place[0]->have_stats ? place[0]->timing : "-",
                     place[1] && place[1]->have_stats ? place[1]->timing : "-");
@@ -1040,7 +1108,7 @@ static void ar_end_tables(const tb_result *const *rs, size_t n, FILE *f)
                 while (k1 < nr && rows[k1]->c.dtype == rows[k0]->c.dtype)
                     k1++;
                 for (int pl = 0; pl < 2; pl++)
-                    crossovers(f, rows + k0, k1 - k0, rs, n, pl,
+                    crossovers(f, rows + k0, k1 - k0, &nccl, pl,
                                strchr(dtypes, '/') ? tb_dtype_name(rows[k0]->c.dtype) : NULL);
                 k0 = k1;
             }
@@ -1049,7 +1117,12 @@ static void ar_end_tables(const tb_result *const *rs, size_t n, FILE *f)
                "of many operations was timed), algbw = size / time, GB = 1e9 bytes; timing: graph "
                "(graph replay), batch (back-to-back launches) or host\n");
     free(rows);
-    free(done);
+    free(keys);
+    free(table);
+    free(start);
+    free(order);
+    nccl_index_free(&nccl);
+    tb_keyindex_free(&tables);
 }
 
 /* ---- the table ---- */

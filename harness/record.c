@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "grow.h"
+#include "keyindex.h"
 #include "results.h"
 #include "sweep.h"
 
@@ -389,6 +390,7 @@ struct tb_writer {
     int header_done;
     int case_width; /* of the table's case column */
     int table_failed, csv_failed;
+    unsigned long long probes; /* hash probes of the end-of-run tables */
 };
 
 /* Opens path for writing without truncating it. A default path is created new (O_EXCL),
@@ -621,56 +623,134 @@ static void note_figure(tb_writer *w, const tb_result *r)
     e->pct_peak = r->pct_peak;
 }
 
-static int same_group(const ladder_entry *a, const ladder_entry *b)
+/* The bytes of a group's key: pointers and numbers as they lie in memory, which the entry
+ * copies into its own key buffer so the index can point at it. */
+typedef struct {
+    char bytes[3 * sizeof(void *)];
+} group_key;
+
+static group_key make_key(const void *p, const void *q, int v)
 {
-    return a->device == b->device && a->bench == b->bench && a->dtype == b->dtype;
+    group_key k;
+    memset(&k, 0, sizeof k);
+    memcpy(k.bytes, &p, sizeof p);
+    memcpy(k.bytes + sizeof p, &q, sizeof q);
+    memcpy(k.bytes + 2 * sizeof p, &v, sizeof v);
+    return k;
+}
+
+/* Numbers the groups of n items in the order of their first item (gid[i]); returns how many
+ * groups, or -1 when memory runs out. keys[i] must stay alive while this runs. */
+static long number_groups(const group_key *keys, size_t n, size_t *gid,
+                          unsigned long long *probes)
+{
+    tb_keyindex ix;
+    tb_keyindex_init(&ix);
+    size_t ng = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t g = tb_keyindex_put(&ix, keys[i].bytes, sizeof keys[i].bytes, ng);
+        if (g == TB_KEYINDEX_NONE) {
+            *probes += ix.probes;
+            tb_keyindex_free(&ix);
+            return -1;
+        }
+        if (g == ng)
+            ng++;
+        gid[i] = g;
+    }
+    *probes += ix.probes;
+    tb_keyindex_free(&ix);
+    return (long)ng;
+}
+
+/* order[] lists the items of group 0, then group 1, ..., each in item order; start[g] is
+ * where group g begins (start has ng + 1 entries). */
+static void order_by_group(const size_t *gid, size_t n, size_t ng, size_t *start, size_t *order)
+{
+    memset(start, 0, (ng + 1) * sizeof *start);
+    for (size_t i = 0; i < n; i++)
+        start[gid[i] + 1]++;
+    for (size_t g = 0; g < ng; g++)
+        start[g + 1] += start[g];
+    size_t *at = start; /* advanced while placing, restored below */
+    for (size_t i = 0; i < n; i++)
+        order[at[gid[i]]++] = i;
+    for (size_t g = ng; g > 0; g--)
+        start[g] = start[g - 1];
+    start[0] = 0;
 }
 
 void tb_writer_ladder(tb_writer *w, FILE *f)
 {
     pthread_mutex_lock(&w->lock);
-    size_t n = w->n_ladder;
-    char *done = calloc(n ? n : 1, 1);
-    const tb_impl **impls = malloc((n ? n : 1) * sizeof *impls);
-    const char **rows = malloc((n ? n : 1) * sizeof *rows);
-    for (size_t g = 0; done && impls && rows && g < n; g++) {
-        if (done[g])
-            continue;
-        const ladder_entry *head = &w->ladder[g];
+    size_t n = w->n_ladder, m = n ? n : 1;
+    group_key *keys = malloc(m * sizeof *keys);
+    size_t *gid = calloc(m, sizeof *gid), *order = malloc(m * sizeof *order);
+    size_t *start = malloc((m + 1) * sizeof *start);
+    size_t *col = malloc(m * sizeof *col), *row = malloc(m * sizeof *row);
+    size_t *impl_at = malloc(m * sizeof *impl_at), *row_at = malloc(m * sizeof *row_at);
+    double *grid = NULL;
+    long ng = -1;
+    if (keys && gid && order && start && col && row && impl_at && row_at) {
+        for (size_t i = 0; i < n; i++)
+            keys[i] = make_key(w->ladder[i].device, w->ladder[i].bench, (int)w->ladder[i].dtype);
+        ng = number_groups(keys, n, gid, &w->probes);
+    }
+    if (ng >= 0)
+        order_by_group(gid, n, (size_t)ng, start, order);
+    for (long g = 0; g < ng; g++) {
+        const size_t *items = order + start[g];
+        size_t count = start[g + 1] - start[g];
+        const ladder_entry *head = &w->ladder[items[0]];
+        /* columns: implementations, rows: cases, each in order of first appearance */
+        tb_keyindex impls, cases;
+        tb_keyindex_init(&impls);
+        tb_keyindex_init(&cases);
         size_t ni = 0, nr = 0;
-        for (size_t i = g; i < n; i++) {
-            const ladder_entry *e = &w->ladder[i];
-            if (!same_group(e, head))
-                continue;
-            done[i] = 1;
-            size_t k = 0;
-            while (k < ni && impls[k] != e->impl)
-                k++;
+        int oom = 0;
+        for (size_t j = 0; j < count && !oom; j++) {
+            const ladder_entry *e = &w->ladder[items[j]];
+            size_t k = tb_keyindex_put(&impls, (const char *)&e->impl, sizeof e->impl, ni);
+            size_t r = tb_keyindex_put(&cases, e->case_text, strlen(e->case_text), nr);
+            oom = k == TB_KEYINDEX_NONE || r == TB_KEYINDEX_NONE;
+            if (oom)
+                break;
             if (k == ni)
-                impls[ni++] = e->impl;
-            k = 0;
-            while (k < nr && strcmp(rows[k], e->case_text) != 0)
-                k++;
-            if (k == nr)
-                rows[nr++] = e->case_text;
+                impl_at[ni++] = items[j];
+            if (r == nr)
+                row_at[nr++] = items[j];
+            col[j] = k;
+            row[j] = r;
         }
-        if (ni < 2)
+        w->probes += impls.probes + cases.probes;
+        tb_keyindex_free(&impls);
+        tb_keyindex_free(&cases);
+        if (oom || ni < 2)
             continue; /* a single implementation: the rows above say it all */
-        int cw = 4;
+        free(grid);
+        grid = malloc(ni * nr * sizeof *grid);
+        if (!grid)
+            continue;
+        for (size_t c = 0; c < ni * nr; c++)
+            grid[c] = NAN;
         double top = 0;
+        for (size_t j = 0; j < count; j++) { /* the last result of a cell is shown */
+            const ladder_entry *e = &w->ladder[items[j]];
+            grid[row[j] * ni + col[j]] = e->figure;
+            if (e->figure > top)
+                top = e->figure;
+        }
+        int cw = 4;
         for (size_t r = 0; r < nr; r++)
-            if ((int)strlen(rows[r]) > cw)
-                cw = (int)strlen(rows[r]);
-        for (size_t i = g; i < n; i++)
-            if (same_group(&w->ladder[i], head) && w->ladder[i].figure > top)
-                top = w->ladder[i].figure;
+            if ((int)strlen(w->ladder[row_at[r]].case_text) > cw)
+                cw = (int)strlen(w->ladder[row_at[r]].case_text);
         /* FLOP rates under 1 TFLOP/s (the host's) read better in GFLOP/s */
         int giga = head->is_tflops && top < 1.0;
         double scale = giga ? 1e3 : 1.0;
         int iw = 11;
         for (size_t k = 0; k < ni; k++)
-            if ((int)strlen(impls[k]->name) > iw)
-                iw = (int)strlen(impls[k]->name);
+            if ((int)strlen(w->ladder[impl_at[k]].impl->name) > iw)
+                iw = (int)strlen(w->ladder[impl_at[k]].impl->name);
         char gpu[32];
         if (head->device->is_host)
             snprintf(gpu, sizeof gpu, "host");
@@ -682,65 +762,72 @@ void tb_writer_ladder(tb_writer *w, FILE *f)
             fprintf(f, "(FLOPs: %s)\n", head->bench->flops_convention);
         fprintf(f, "%-*s", cw, "case");
         for (size_t k = 0; k < ni; k++)
-            fprintf(f, " %*s", iw, impls[k]->name);
+            fprintf(f, " %*s", iw, w->ladder[impl_at[k]].impl->name);
         fputc('\n', f);
         for (size_t r = 0; r < nr; r++) {
-            fprintf(f, "%-*s", cw, rows[r]);
+            fprintf(f, "%-*s", cw, w->ladder[row_at[r]].case_text);
             for (size_t k = 0; k < ni; k++) {
-                double v = NAN;
-                for (size_t i = g; i < n; i++) {
-                    const ladder_entry *e = &w->ladder[i];
-                    if (same_group(e, head) && e->impl == impls[k] &&
-                        strcmp(e->case_text, rows[r]) == 0)
-                        v = e->figure;
-                }
-                char cell[32];
-                fmt_num(cell, sizeof cell, v * scale, "%.2f");
-                fprintf(f, " %*s", iw, cell);
+                char cellt[32];
+                fmt_num(cellt, sizeof cellt, grid[r * ni + k] * scale, "%.2f");
+                fprintf(f, " %*s", iw, cellt);
             }
             fputc('\n', f);
         }
     }
-    free(done);
-    free(impls);
-    free(rows);
+    free(grid);
+    free(keys);
+    free(gid);
+    free(order);
+    free(start);
+    free(col);
+    free(row);
+    free(impl_at);
+    free(row_at);
     pthread_mutex_unlock(&w->lock);
-}
-
-static int same_impl(const ladder_entry *a, const ladder_entry *b)
-{
-    return a->device == b->device && a->impl == b->impl && a->dtype == b->dtype;
 }
 
 void tb_writer_summary(tb_writer *w, FILE *f)
 {
     pthread_mutex_lock(&w->lock);
-    if (w->n_ladder)
+    size_t n = w->n_ladder, m = n ? n : 1;
+    group_key *keys = malloc(m * sizeof *keys);
+    size_t *gid = calloc(m, sizeof *gid), *best = malloc(m * sizeof *best);
+    long ng = -1;
+    if (keys && gid && best) {
+        for (size_t i = 0; i < n; i++)
+            keys[i] = make_key(w->ladder[i].device, w->ladder[i].impl, (int)w->ladder[i].dtype);
+        ng = number_groups(keys, n, gid, &w->probes);
+    }
+    /* the best of each implementation, the first of equal figures; groups in order of their
+     * first result */
+    if (ng > 0) {
+        for (size_t g = 0; g < (size_t)ng; g++)
+            best[g] = (size_t)-1;
+        for (size_t i = 0; i < n; i++) {
+            size_t g = gid[i];
+            if (best[g] == (size_t)-1 || w->ladder[i].figure > w->ladder[best[g]].figure)
+                best[g] = i;
+        }
         fprintf(f, "\nbest per implementation:\n%-5s %-9s %-12s %-5s %12s %-8s %6s  %s\n", "gpu",
                 "bench", "impl", "dtype", "best", "unit", "%peak", "at");
-    for (size_t i = 0; i < w->n_ladder; i++) {
-        const ladder_entry *first = &w->ladder[i], *best = first;
-        int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = same_impl(&w->ladder[j], first);
-        if (seen)
-            continue; /* printed with its first result */
-        for (size_t j = i + 1; j < w->n_ladder; j++)
-            if (same_impl(&w->ladder[j], first) && w->ladder[j].figure > best->figure)
-                best = &w->ladder[j];
+    }
+    for (long g = 0; g < ng; g++) {
+        const ladder_entry *b = &w->ladder[best[g]];
         char gpu[16], pp[32];
-        if (best->device->is_host)
+        if (b->device->is_host)
             snprintf(gpu, sizeof gpu, "host");
         else
-            snprintf(gpu, sizeof gpu, "%d", best->device->ordinal);
-        fmt_num(pp, sizeof pp, best->pct_peak, "%.1f");
+            snprintf(gpu, sizeof gpu, "%d", b->device->ordinal);
+        fmt_num(pp, sizeof pp, b->pct_peak, "%.1f");
         /* FLOP rates under 1 TFLOP/s (the host's) read better in GFLOP/s */
-        int giga = best->is_tflops && best->figure < 1.0;
-        fprintf(f, "%-5s %-9s %-12s %-5s %12.2f %-8s %6s  %s\n", gpu, best->bench->name,
-                best->impl->name, tb_dtype_name(best->dtype),
-                giga ? best->figure * 1e3 : best->figure,
-                giga ? "GFLOP/s" : best->is_tflops ? "TFLOP/s" : "GB/s", pp, best->case_text);
+        int giga = b->is_tflops && b->figure < 1.0;
+        fprintf(f, "%-5s %-9s %-12s %-5s %12.2f %-8s %6s  %s\n", gpu, b->bench->name,
+                b->impl->name, tb_dtype_name(b->dtype), giga ? b->figure * 1e3 : b->figure,
+                giga ? "GFLOP/s" : b->is_tflops ? "TFLOP/s" : "GB/s", pp, b->case_text);
     }
+    free(keys);
+    free(gid);
+    free(best);
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -806,22 +893,39 @@ tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err)
 void tb_writer_bench_summaries(tb_writer *w, FILE *f)
 {
     pthread_mutex_lock(&w->lock);
-    const tb_result **rows = malloc((w->n_kept ? w->n_kept : 1) * sizeof *rows);
-    for (size_t i = 0; rows && i < w->n_kept; i++) {
-        const tb_bench *b = w->kept[i]->c.bench;
-        int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = w->kept[j]->c.bench == b;
-        if (seen)
-            continue;
-        size_t n = 0;
-        for (size_t j = i; j < w->n_kept; j++)
-            if (w->kept[j]->c.bench == b)
-                rows[n++] = w->kept[j];
-        b->end_tables(rows, n, f);
+    size_t n = w->n_kept, m = n ? n : 1;
+    group_key *keys = malloc(m * sizeof *keys);
+    size_t *gid = calloc(m, sizeof *gid), *order = malloc(m * sizeof *order);
+    size_t *start = malloc((m + 1) * sizeof *start);
+    const tb_result **rows = malloc(m * sizeof *rows);
+    long ng = -1;
+    if (keys && gid && order && start && rows) {
+        for (size_t i = 0; i < n; i++)
+            keys[i] = make_key(w->kept[i]->c.bench, NULL, 0);
+        ng = number_groups(keys, n, gid, &w->probes);
     }
+    if (ng >= 0)
+        order_by_group(gid, n, (size_t)ng, start, order);
+    for (long g = 0; g < ng; g++) { /* benchmarks in order of their first result */
+        size_t count = start[g + 1] - start[g];
+        for (size_t j = 0; j < count; j++)
+            rows[j] = w->kept[order[start[g] + j]];
+        rows[0]->c.bench->end_tables(rows, count, f);
+    }
+    free(keys);
+    free(gid);
+    free(order);
+    free(start);
     free(rows);
     pthread_mutex_unlock(&w->lock);
+}
+
+unsigned long long tb_writer_probes(tb_writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    unsigned long long p = w->probes;
+    pthread_mutex_unlock(&w->lock);
+    return p;
 }
 
 void tb_writer_counts(tb_writer *w, int *ok, int *wrong, int *skipped, int *failed)

@@ -102,6 +102,10 @@ void tb_writer_summary(tb_writer *w, FILE *f);
  * of the run, in the order they were written, to write its tables to f. */
 void tb_writer_bench_summaries(tb_writer *w, FILE *f);
 
+/* The hash probes the three end-of-run tables above have cost so far: O(1) per result at any
+ * number of results (keyindex.h), which tests assert. */
+unsigned long long tb_writer_probes(tb_writer *w);
+
 /* Writes "interrupted by NAME: N ok, ... failed; results: PATH" to fd. Async-signal-safe:
  * for a signal handler, while other threads may be writing. */
 void tb_writer_signal_summary(tb_writer *w, int fd, const char *signal_name);

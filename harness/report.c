@@ -1,6 +1,7 @@
 #include "report.h"
 
 #include "grow.h"
+#include "keyindex.h"
 
 #include <errno.h>
 #include <math.h>
@@ -64,6 +65,8 @@ typedef struct {
     const char *bench, *dtype, *impl;
     const char *axes_text, *axes_label;
     const char *unit;
+    char *key;   /* bench, dtype, impl and axes: what makes a case */
+    size_t group; /* of its bench and dtype, in the order tables are written */
     cell *cells; /* one per machine */
 } rcase;
 
@@ -73,12 +76,15 @@ typedef struct {
     int *file_machine; /* machine of each file */
     rcase *cases;
     size_t nc, capc;
+    unsigned long long probes; /* of the model's indexes */
 } model;
 
 static void model_free(model *m)
 {
-    for (size_t i = 0; i < m->nc; i++)
+    for (size_t i = 0; i < m->nc; i++) {
         free(m->cases[i].cells);
+        free(m->cases[i].key);
+    }
     free(m->cases);
     free(m->machines);
     free(m->file_machine);
@@ -93,6 +99,66 @@ static int case_order(const void *a, const void *b)
     return c;
 }
 
+/* Text joining parts with the unit separator (which no name holds); NULL on no memory. */
+static char *join_key(const char *const *parts, int n)
+{
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += strlen(parts[i]) + 1;
+    char *k = malloc(len);
+    if (!k)
+        return NULL;
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(parts[i]);
+        memcpy(k + at, parts[i], l);
+        at += l;
+        k[at++] = i + 1 < n ? '\x1f' : '\0';
+    }
+    return k;
+}
+
+static int group_order(const void *a, const void *b)
+{
+    return case_order(*(const rcase *const *)a, *(const rcase *const *)b);
+}
+
+/* Orders the cases by bench and dtype, keeping the order of first appearance within each:
+ * each group's first case is ranked by a sort of the groups, then the cases are placed
+ * by rank (counting sort), O(cases + groups log groups). */
+static tb_status order_cases(model *m, size_t ngroups, tb_err *err)
+{
+    const rcase **heads = malloc((ngroups ? ngroups : 1) * sizeof *heads);
+    size_t *rank = malloc((ngroups ? ngroups : 1) * sizeof *rank);
+    size_t *start = calloc(ngroups + 1, sizeof *start);
+    rcase *sorted = malloc((m->nc ? m->nc : 1) * sizeof *sorted);
+    if (!heads || !rank || !start || !sorted) {
+        free(heads);
+        free(rank);
+        free(start);
+        free(sorted);
+        return tb_err_set(err, TB_USAGE, "out of host memory");
+    }
+    for (size_t c = m->nc; c-- > 0;)
+        heads[m->cases[c].group] = &m->cases[c];
+    qsort(heads, ngroups, sizeof *heads, group_order);
+    for (size_t g = 0; g < ngroups; g++)
+        rank[heads[g]->group] = g;
+    for (size_t c = 0; c < m->nc; c++)
+        start[rank[m->cases[c].group] + 1]++;
+    for (size_t g = 0; g < ngroups; g++)
+        start[g + 1] += start[g];
+    for (size_t c = 0; c < m->nc; c++)
+        sorted[start[rank[m->cases[c].group]]++] = m->cases[c];
+    if (m->nc)
+        memcpy(m->cases, sorted, m->nc * sizeof *sorted);
+    free(heads);
+    free(rank);
+    free(start);
+    free(sorted);
+    return TB_OK;
+}
+
 static tb_status build_model(const tb_rfile *files, size_t nfiles, model *m, tb_err *err)
 {
     memset(m, 0, sizeof *m);
@@ -100,40 +166,63 @@ static tb_status build_model(const tb_rfile *files, size_t nfiles, model *m, tb_
     m->file_machine = calloc(nfiles ? nfiles : 1, sizeof *m->file_machine);
     if (!m->machines || !m->file_machine)
         return tb_err_set(err, TB_USAGE, "out of host memory");
-    for (size_t f = 0; f < nfiles; f++) {
-        char label[320];
-        tb_report_machine(files[f].context, label, sizeof label);
-        int k = 0;
-        while (k < m->nm && strcmp(m->machines[k].label, label) != 0)
-            k++;
-        if (k == m->nm) {
-            snprintf(m->machines[k].label, sizeof m->machines[k].label, "%s", label);
+    tb_keyindex machines, cases, groups;
+    tb_keyindex_init(&machines);
+    tb_keyindex_init(&cases);
+    tb_keyindex_init(&groups);
+    tb_status st = TB_OK;
+    for (size_t f = 0; f < nfiles && !st; f++) {
+        machine *mc = &m->machines[m->nm];
+        tb_report_machine(files[f].context, mc->label, sizeof mc->label);
+        size_t k = tb_keyindex_put(&machines, mc->label, strlen(mc->label), (size_t)m->nm);
+        if (k == TB_KEYINDEX_NONE) {
+            st = tb_err_set(err, TB_USAGE, "out of host memory");
+            break;
+        }
+        if (k == (size_t)m->nm) {
             const cJSON *g0 =
                 cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(files[f].context, "gpus"), 0);
-            m->machines[k].l2_bytes = tb_json_num(g0, "l2_bytes");
+            mc->l2_bytes = tb_json_num(g0, "l2_bytes");
             m->nm++;
         }
         m->machines[k].runs++;
-        m->file_machine[f] = k;
+        m->file_machine[f] = (int)k;
     }
-    for (size_t f = 0; f < nfiles; f++) {
+    /* a group is keyed by its own copy of bench and dtype */
+    char **group_keys = NULL;
+    size_t ngroups = 0, cap_groups = 0;
+    for (size_t f = 0; f < nfiles && !st; f++) {
         int mk = m->file_machine[f];
-        for (size_t i = 0; i < files[f].n; i++) {
+        for (size_t i = 0; i < files[f].n && !st; i++) {
             const tb_rrow *r = &files[f].rows[i];
             const char *unit;
             double fig = tb_rrow_figure(r, &unit);
-            size_t c = 0;
-            while (c < m->nc &&
-                   !(strcmp(m->cases[c].bench, r->bench) == 0 &&
-                     strcmp(m->cases[c].dtype, r->dtype) == 0 &&
-                     strcmp(m->cases[c].impl, r->impl) == 0 &&
-                     strcmp(m->cases[c].axes_text, r->axes_text) == 0))
-                c++;
-            if (c == m->nc) {
-                rcase *nv = tb_grow(m->cases, &m->capc, m->nc + 1, sizeof *nv);
-                if (!nv)
-                    return tb_err_set(err, TB_USAGE, "out of host memory");
+            const char *parts[] = {r->bench, r->dtype, r->impl, r->axes_text};
+            char *key = join_key(parts, 4);
+            char *gkey = join_key(parts, 2);
+            rcase *nv = tb_grow(m->cases, &m->capc, m->nc + 1, sizeof *nv);
+            char **ng = tb_grow(group_keys, &cap_groups, ngroups + 1, sizeof *ng);
+            if (nv)
                 m->cases = nv;
+            if (ng)
+                group_keys = ng;
+            size_t c = key && nv ? tb_keyindex_put(&cases, key, strlen(key), m->nc)
+                                 : TB_KEYINDEX_NONE;
+            size_t g = gkey && ng ? tb_keyindex_put(&groups, gkey, strlen(gkey), ngroups)
+                                  : TB_KEYINDEX_NONE;
+            if (c == TB_KEYINDEX_NONE || g == TB_KEYINDEX_NONE) {
+                if (c == m->nc)
+                    free(key);
+                if (g == ngroups)
+                    free(gkey);
+                st = tb_err_set(err, TB_USAGE, "out of host memory");
+                break;
+            }
+            if (g == ngroups)
+                group_keys[ngroups++] = gkey;
+            else
+                free(gkey);
+            if (c == m->nc) {
                 rcase *rc = &m->cases[m->nc];
                 memset(rc, 0, sizeof *rc);
                 rc->bench = r->bench;
@@ -141,10 +230,16 @@ static tb_status build_model(const tb_rfile *files, size_t nfiles, model *m, tb_
                 rc->impl = r->impl;
                 rc->axes_text = r->axes_text;
                 rc->axes_label = r->axes_label;
-                rc->cells = calloc((size_t)m->nm, sizeof *rc->cells);
-                if (!rc->cells)
-                    return tb_err_set(err, TB_USAGE, "out of host memory");
+                rc->key = key;
+                rc->group = g;
                 m->nc++;
+                rc->cells = calloc((size_t)m->nm, sizeof *rc->cells);
+                if (!rc->cells) {
+                    st = tb_err_set(err, TB_USAGE, "out of host memory");
+                    break;
+                }
+            } else {
+                free(key);
             }
             rcase *rc = &m->cases[c];
             if (strcmp(r->status, "ok") != 0 || !isfinite(fig))
@@ -158,17 +253,17 @@ static tb_status build_model(const tb_rfile *files, size_t nfiles, model *m, tb_
             }
         }
     }
+    m->probes = machines.probes + cases.probes + groups.probes;
+    tb_keyindex_free(&machines);
+    tb_keyindex_free(&cases);
+    tb_keyindex_free(&groups);
+    for (size_t g = 0; g < ngroups; g++)
+        free(group_keys[g]);
+    free(group_keys);
     /* group tables by bench and dtype, cases in order of first appearance within each */
-    for (size_t i = 1; i < m->nc; i++) {
-        rcase x = m->cases[i];
-        size_t j = i;
-        while (j > 0 && case_order(&m->cases[j - 1], &x) > 0) {
-            m->cases[j] = m->cases[j - 1];
-            j--;
-        }
-        m->cases[j] = x;
-    }
-    return TB_OK;
+    if (!st)
+        st = order_cases(m, ngroups, err);
+    return st;
 }
 
 /* ---- headline ---- */
@@ -273,10 +368,19 @@ static void value_cell(double v, const tb_rrow *r, int with_pct, char *buf, size
 tb_status tb_report_write(const tb_rfile *files, size_t nfiles, const tb_headline_col *cols,
                           int ncols, tb_format fmt, FILE *out, tb_err *err)
 {
+    return tb_report_write_counted(files, nfiles, cols, ncols, fmt, out, NULL, err);
+}
+
+tb_status tb_report_write_counted(const tb_rfile *files, size_t nfiles,
+                                  const tb_headline_col *cols, int ncols, tb_format fmt,
+                                  FILE *out, unsigned long long *probes, tb_err *err)
+{
     if (fmt == TB_FMT_JSON)
         return tb_err_set(err, TB_USAGE, "--format: report writes md or csv, not json");
     model m;
     tb_status st = build_model(files, nfiles, &m, err);
+    if (probes)
+        *probes += m.probes;
     if (st) {
         model_free(&m);
         return st;
@@ -435,7 +539,7 @@ static void file_safe(const char *s, char *out, size_t n)
 }
 
 typedef struct {
-    char label[1024];
+    char *label;
     double *x; /* (x, y) pairs */
     size_t n, cap;
 } series;
@@ -451,6 +555,8 @@ static tb_status write_plot(const model *m, size_t c0, size_t c1, const char *x,
 {
     series *s = NULL;
     size_t ns = 0, cap_series = 0;
+    tb_keyindex labels; /* series by label */
+    tb_keyindex_init(&labels);
     tb_status st = TB_OK;
     for (size_t c = c0; c < c1 && !st; c++)
         for (int k = 0; k < m->nm && !st; k++) {
@@ -464,19 +570,21 @@ static tb_status write_plot(const model *m, size_t c0, size_t c1, const char *x,
             other_axes(r, x, rest, sizeof rest);
             snprintf(label, sizeof label, "%.320s: %.256s%.255s", m->machines[k].label, r->impl,
                      rest);
-            size_t i = 0;
-            while (i < ns && strcmp(s[i].label, label) != 0)
-                i++;
-            if (i == ns) {
+            size_t i = tb_keyindex_get(&labels, label, strlen(label));
+            if (i == TB_KEYINDEX_NONE) {
                 series *nsv = tb_grow(s, &cap_series, ns + 1, sizeof *nsv);
-                if (!nsv) {
+                char *copy = nsv ? malloc(strlen(label) + 1) : NULL;
+                if (nsv)
+                    s = nsv;
+                if (!copy || tb_keyindex_put(&labels, strcpy(copy, label), strlen(label), ns) ==
+                                 TB_KEYINDEX_NONE) {
+                    free(copy);
                     st = tb_err_set(err, TB_USAGE, "out of host memory");
                     break;
                 }
-                s = nsv;
                 memset(&s[ns], 0, sizeof s[ns]);
-                snprintf(s[ns].label, sizeof s[ns].label, "%s", label);
-                ns++;
+                s[ns].label = copy;
+                i = ns++;
             }
             series *se = &s[i];
             double *nx = tb_grow(se->x, &se->cap, se->n + 1, 2 * sizeof *nx);
@@ -560,9 +668,12 @@ static tb_status write_plot(const model *m, size_t c0, size_t c1, const char *x,
         fclose(data);
     if (gp)
         fclose(gp);
-    for (size_t i = 0; i < ns; i++)
+    for (size_t i = 0; i < ns; i++) {
         free(s[i].x);
+        free(s[i].label);
+    }
     free(s);
+    tb_keyindex_free(&labels);
     return st;
 }
 

@@ -38,6 +38,12 @@ typedef struct {
 tb_status tb_report_write(const tb_rfile *files, size_t nfiles, const tb_headline_col *cols,
                           int ncols, tb_format fmt, FILE *out, tb_err *err);
 
+/* tb_report_write, adding to *probes (when not NULL) the hash probes its tables cost: O(1)
+ * per row at any number of rows (keyindex.h). */
+tb_status tb_report_write_counted(const tb_rfile *files, size_t nfiles,
+                                  const tb_headline_col *cols, int ncols, tb_format fmt,
+                                  FILE *out, unsigned long long *probes, tb_err *err);
+
 /* Writes, per benchmark and dtype, DIR/<bench>-<dtype>.csv (one block per series: machine,
  * implementation and the other axes; columns x,y) and DIR/<bench>-<dtype>.gp, a gnuplot script
  * that draws DIR/<bench>-<dtype>.png when run in DIR. The x axis is the first numeric axis

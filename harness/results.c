@@ -1,11 +1,13 @@
 #include "results.h"
 
 #include "grow.h"
+#include "keyindex.h"
 
 #include "sweep.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,11 +88,167 @@ static void axes_text(const cJSON *axes, char *buf, size_t n, int pretty)
     }
 }
 
-static tb_status parse_result(const cJSON *o, int line, const char *name, tb_rrow *r,
-                              tb_err *err)
+/* ---- the store: an arena of strings, interned, and the shared axes trees ---- */
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t used, cap;
+    char data[];
+} chunk;
+
+typedef struct {
+    cJSON *tree;
+    const char *text, *label;
+} axes_entry;
+
+struct tb_rstore {
+    chunk *chunks;
+    size_t bytes;        /* of chunks, index tables and kept trees */
+    tb_keyindex strings; /* text -> its interned copy */
+    tb_keyindex axes;    /* the axes object printed -> its entry */
+    axes_entry *axes_list;
+    size_t n_axes, cap_axes;
+};
+
+enum { CHUNK_BYTES = 1 << 16 };
+
+static char *store_alloc(tb_rstore *s, size_t n)
+{
+    if (!s->chunks || s->chunks->cap - s->chunks->used < n) {
+        size_t cap = n > CHUNK_BYTES ? n : CHUNK_BYTES;
+        chunk *c = malloc(sizeof *c + cap);
+        if (!c)
+            return NULL;
+        c->used = 0;
+        c->cap = cap;
+        if (s->chunks && n > CHUNK_BYTES) { /* a big one: behind the current chunk */
+            c->next = s->chunks->next;
+            s->chunks->next = c;
+        } else {
+            c->next = s->chunks;
+            s->chunks = c;
+        }
+        s->bytes += sizeof *c + cap;
+        c->used = n;
+        return c->data;
+    }
+    char *p = s->chunks->data + s->chunks->used;
+    s->chunks->used += n;
+    return p;
+}
+
+/* The one copy of text in the store; NULL for NULL or when memory runs out. */
+static const char *intern(tb_rstore *s, const char *text, int *oom)
+{
+    if (!text)
+        return NULL;
+    size_t len = strlen(text);
+    size_t v = tb_keyindex_get(&s->strings, text, len);
+    if (v != TB_KEYINDEX_NONE)
+        return (const char *)(uintptr_t)v;
+    char *copy = store_alloc(s, len + 1);
+    if (copy)
+        memcpy(copy, text, len + 1);
+    if (!copy || tb_keyindex_put(&s->strings, copy, len, (size_t)(uintptr_t)copy) ==
+                     TB_KEYINDEX_NONE) {
+        *oom = 1;
+        return NULL;
+    }
+    return copy;
+}
+
+static size_t tree_bytes(const cJSON *t)
+{
+    size_t n = 0;
+    for (; t; t = t->next) {
+        n += sizeof *t + (t->string ? strlen(t->string) + 1 : 0) +
+             (t->valuestring ? strlen(t->valuestring) + 1 : 0) + tree_bytes(t->child);
+    }
+    return n;
+}
+
+static size_t index_bytes(const tb_keyindex *ix)
+{
+    return ix->cap * (sizeof *ix->keys + sizeof *ix->lens + sizeof *ix->hashes +
+                      sizeof *ix->values);
+}
+
+size_t tb_results_store_bytes(const tb_rfile *f)
+{
+    const tb_rstore *s = f->store;
+    if (!s)
+        return 0;
+    size_t n = s->bytes + index_bytes(&s->strings) + index_bytes(&s->axes) +
+               s->cap_axes * sizeof *s->axes_list;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->rows[i].obj)
+            n += tree_bytes(f->rows[i].obj);
+    return n;
+}
+
+unsigned long long tb_results_probes(const tb_rfile *f)
+{
+    return f->store ? f->store->strings.probes + f->store->axes.probes : 0;
+}
+
+static void store_free(tb_rstore *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_axes; i++)
+        cJSON_Delete(s->axes_list[i].tree);
+    free(s->axes_list);
+    tb_keyindex_free(&s->strings);
+    tb_keyindex_free(&s->axes);
+    while (s->chunks) {
+        chunk *next = s->chunks->next;
+        free(s->chunks);
+        s->chunks = next;
+    }
+    free(s);
+}
+
+/* The shared entry of the row's axes object, taken out of the row (o keeps no axes); NULL
+ * when memory runs out. */
+static const axes_entry *shared_axes(tb_rstore *s, cJSON *o, cJSON *axes)
+{
+    char *printed = cJSON_PrintUnformatted(axes);
+    if (!printed)
+        return NULL;
+    size_t len = strlen(printed);
+    size_t v = tb_keyindex_get(&s->axes, printed, len);
+    if (v != TB_KEYINDEX_NONE) {
+        cJSON_free(printed);
+        return &s->axes_list[v];
+    }
+    axes_entry *nl = tb_grow(s->axes_list, &s->cap_axes, s->n_axes + 1, sizeof *nl);
+    char *key = nl ? store_alloc(s, len + 1) : NULL;
+    if (nl)
+        s->axes_list = nl;
+    if (!key) {
+        cJSON_free(printed);
+        return NULL;
+    }
+    memcpy(key, printed, len + 1);
+    cJSON_free(printed);
+    char text[256], label[256];
+    axes_text(axes, text, sizeof text, 0);
+    axes_text(axes, label, sizeof label, 1);
+    int oom = 0;
+    axes_entry e = {NULL, intern(s, text, &oom), intern(s, label, &oom)};
+    if (oom || tb_keyindex_put(&s->axes, key, len, s->n_axes) == TB_KEYINDEX_NONE)
+        return NULL;
+    e.tree = cJSON_DetachItemViaPointer(o, axes);
+    s->axes_list[s->n_axes] = e;
+    s->bytes += tree_bytes(e.tree);
+    return &s->axes_list[s->n_axes++];
+}
+
+/* Fills r from the parsed line o (which the caller then frees). */
+static tb_status parse_result(cJSON *o, int line, const char *name, const char *ctx_host,
+                              tb_rstore *s, tb_rrow *r, tb_err *err)
 {
     memset(r, 0, sizeof *r);
-    r->obj = o;
     r->line = line;
     static const char *const required[] = {"bench", "impl", "dtype", "status"};
     const char *vals[4];
@@ -100,33 +258,35 @@ static tb_status parse_result(const cJSON *o, int line, const char *name, tb_rro
             return tb_err_set(err, TB_USAGE, "%s:%d: result has no '%s' string", name, line,
                               required[i]);
     }
-    r->bench = vals[0];
-    r->impl = vals[1];
-    r->dtype = vals[2];
-    r->status = vals[3];
-    r->axes = cJSON_GetObjectItemCaseSensitive(o, "axes");
-    if (!cJSON_IsObject(r->axes))
+    cJSON *axes = cJSON_GetObjectItemCaseSensitive(o, "axes");
+    if (!cJSON_IsObject(axes))
         return tb_err_set(err, TB_USAGE, "%s:%d: result has no 'axes' object", name, line);
-    r->kind = tb_json_str(o, "kind");
-    r->reason = tb_json_str(o, "reason");
-    r->device = tb_json_str(o, "device");
-    axes_text(r->axes, r->axes_text, sizeof r->axes_text, 0);
-    axes_text(r->axes, r->axes_label, sizeof r->axes_label, 1);
+    int oom = 0;
+    r->bench = intern(s, vals[0], &oom);
+    r->impl = intern(s, vals[1], &oom);
+    r->dtype = intern(s, vals[2], &oom);
+    r->status = intern(s, vals[3], &oom);
+    r->kind = intern(s, tb_json_str(o, "kind"), &oom);
+    r->reason = intern(s, tb_json_str(o, "reason"), &oom);
+    r->device = intern(s, tb_json_str(o, "device"), &oom);
+    const char *host = tb_json_str(o, "host");
+    r->host = intern(s, host ? host : ctx_host, &oom);
 
     const cJSON *gpus = cJSON_GetObjectItemCaseSensitive(o, "gpus");
     const cJSON *g;
-    r->gpus_text[0] = '\0';
+    char gpus_text[64] = "";
     cJSON_ArrayForEach(g, gpus)
     {
         if (!cJSON_IsNumber(g) || !(g->valuedouble >= 0 && g->valuedouble < 1e6))
             continue; /* not a GPU index */
         char item[24];
         snprintf(item, sizeof item, "%s%d", r->gpu_count ? "," : "", (int)g->valuedouble);
-        append(r->gpus_text, sizeof r->gpus_text, item);
+        append(gpus_text, sizeof gpus_text, item);
         r->gpu_count++;
     }
     if (r->gpu_count == 0)
-        snprintf(r->gpus_text, sizeof r->gpus_text, "host");
+        snprintf(gpus_text, sizeof gpus_text, "host");
+    r->gpus_text = intern(s, gpus_text, &oom);
 
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "time_s");
     r->median = tb_json_num(t, "median");
@@ -139,8 +299,31 @@ static tb_status parse_result(const cJSON *o, int line, const char *name, tb_rro
     r->busbw_gbps = tb_json_num(o, "busbw_gbps");
     r->pct_peak = tb_json_num(o, "pct_peak");
     r->power_w = tb_json_num(o, "power_w");
-    snprintf(r->key, sizeof r->key, "%s|%s|%s|%s|%s|%s", r->bench, r->impl, r->dtype,
-             r->axes_text, r->device ? r->device : "?", r->gpus_text);
+
+    const axes_entry *ax = oom ? NULL : shared_axes(s, o, axes);
+    if (!ax)
+        return tb_err_set(err, TB_USAGE, "%s: out of host memory at line %d", name, line);
+    r->axes = ax->tree;
+    r->axes_text = ax->text;
+    r->axes_label = ax->label;
+    char key[768];
+    snprintf(key, sizeof key, "%s|%s|%s|%s|%s|%s", r->bench, r->impl, r->dtype, r->axes_text,
+             r->device ? r->device : "?", r->gpus_text);
+    size_t klen = strlen(key);
+    char *kc = store_alloc(s, klen + 1);
+    if (!kc)
+        return tb_err_set(err, TB_USAGE, "%s: out of host memory at line %d", name, line);
+    memcpy(kc, key, klen + 1);
+    r->key = kc;
+
+    cJSON *rounds = cJSON_GetObjectItemCaseSensitive(o, "rounds");
+    if (rounds && !cJSON_IsNull(rounds)) {
+        cJSON *kept = cJSON_CreateObject();
+        if (!kept)
+            return tb_err_set(err, TB_USAGE, "%s: out of host memory at line %d", name, line);
+        cJSON_AddItemToObject(kept, "rounds", cJSON_DetachItemViaPointer(o, rounds));
+        r->obj = kept;
+    }
     return TB_OK;
 }
 
@@ -176,92 +359,127 @@ static int blank(const char *s, size_t n)
     return 1;
 }
 
+/* The reader's state between lines. */
+typedef struct {
+    tb_rfile *out;
+    const char *name;
+    FILE *warn;
+    tb_err *err;
+    int line;
+    size_t cap_rows;
+    int done; /* a truncated last line was skipped */
+} reader;
+
+static tb_status read_line(reader *rd, const char *s, size_t n, int has_newline)
+{
+    tb_rfile *out = rd->out;
+    const char *name = rd->name;
+    tb_err *err = rd->err;
+    int line = ++rd->line;
+    if (blank(s, n))
+        return TB_OK;
+    const char *stop = NULL;
+    /* a NUL would end a string early without a word: the line is refused whole */
+    const char *nul = memchr(s, '\0', n);
+    cJSON *o = nul ? NULL : cJSON_ParseWithLengthOpts(s, n, &stop, 0);
+    const char *after = NULL; /* text after the object, other than white space */
+    if (o && stop && stop >= s && stop <= s + n) {
+        const char *e = stop;
+        while (e < s + n && (*e == ' ' || *e == '\t' || *e == '\r'))
+            e++;
+        if (e < s + n)
+            after = e;
+    }
+    if (!o || !cJSON_IsObject(o) || after) {
+        cJSON_Delete(o);
+        if (!has_newline && out->context) {
+            /* the last line, unterminated: a run that was killed while writing it */
+            out->truncated_line = line;
+            if (rd->warn)
+                fprintf(rd->warn,
+                        "trainbench: warning: %s:%d: skipping a truncated last line (a run "
+                        "that was stopped?)\n",
+                        name, line);
+            rd->done = 1;
+            return TB_OK;
+        }
+        const char *at = nul ? nul : after ? after : stop;
+        long col = at && at >= s && at <= s + n ? (long)(at - s) + 1 : 1;
+        return tb_err_set(err, TB_USAGE, "%s:%d: %s (at column %ld)", name, line,
+                          nul     ? "a NUL byte"
+                          : after ? "text after the JSON object"
+                          : o     ? "not a JSON object"
+                                  : "not valid JSON",
+                          col);
+    }
+    if (!out->context) {
+        tb_status st = check_context(o, name, err);
+        if (st) {
+            cJSON_Delete(o);
+            return st;
+        }
+        out->context = o;
+        return TB_OK;
+    }
+    const char *type = tb_json_str(o, "type");
+    if (!type || strcmp(type, "result") != 0) {
+        cJSON_Delete(o); /* other record types of newer versions: ignored */
+        return TB_OK;
+    }
+    tb_rrow *nr = tb_grow(out->rows, &rd->cap_rows, out->n + 1, sizeof *nr);
+    if (!nr) {
+        cJSON_Delete(o);
+        return tb_err_set(err, TB_USAGE, "%s: out of host memory at line %d", name, line);
+    }
+    out->rows = nr;
+    tb_status st = parse_result(o, line, name, tb_json_str(out->context, "host"), out->store,
+                                &out->rows[out->n], err);
+    cJSON_Delete(o);
+    if (!st)
+        out->n++;
+    return st;
+}
+
+static tb_status reader_start(reader *rd, tb_rfile *out, const char *name, FILE *warn,
+                              tb_err *err)
+{
+    memset(out, 0, sizeof *out);
+    memset(rd, 0, sizeof *rd);
+    snprintf(out->name, sizeof out->name, "%s", name);
+    rd->out = out;
+    rd->name = name;
+    rd->warn = warn;
+    rd->err = err;
+    out->store = calloc(1, sizeof *out->store);
+    if (!out->store)
+        return tb_err_set(err, TB_USAGE, "%s: out of host memory", name);
+    tb_keyindex_init(&out->store->strings);
+    tb_keyindex_init(&out->store->axes);
+    return TB_OK;
+}
+
+static tb_status reader_end(reader *rd, tb_status st)
+{
+    if (!st && !rd->out->context)
+        st = tb_err_set(rd->err, TB_USAGE, "%s: empty (no context line)", rd->name);
+    if (st)
+        tb_results_free(rd->out);
+    return st;
+}
+
 tb_status tb_results_parse(const char *text, size_t len, const char *name, tb_rfile *out,
                            FILE *warn, tb_err *err)
 {
-    memset(out, 0, sizeof *out);
-    snprintf(out->name, sizeof out->name, "%s", name);
-    size_t cap_rows = 0, cap_roots = 0;
-    int line = 0;
-    tb_status st = TB_OK;
-    for (size_t pos = 0; pos < len && !st;) {
+    reader rd;
+    tb_status st = reader_start(&rd, out, name, warn, err);
+    for (size_t pos = 0; pos < len && !st && !rd.done;) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
         const char *s = text + pos;
         pos += n + (nl ? 1 : 0);
-        line++;
-        if (blank(s, n))
-            continue;
-        const char *stop = NULL;
-        /* a NUL would end a string early without a word: the line is refused whole */
-        const char *nul = memchr(s, '\0', n);
-        cJSON *o = nul ? NULL : cJSON_ParseWithLengthOpts(s, n, &stop, 0);
-        const char *after = NULL; /* text after the object, other than white space */
-        if (o && stop && stop >= s && stop <= s + n) {
-            const char *e = stop;
-            while (e < s + n && (*e == ' ' || *e == '\t' || *e == '\r'))
-                e++;
-            if (e < s + n)
-                after = e;
-        }
-        if (!o || !cJSON_IsObject(o) || after) {
-            cJSON_Delete(o);
-            if (!nl && out->context) {
-                /* the last line, unterminated: a run that was killed while writing it */
-                out->truncated_line = line;
-                if (warn)
-                    fprintf(warn,
-                            "trainbench: warning: %s:%d: skipping a truncated last line (a run "
-                            "that was stopped?)\n",
-                            name, line);
-                break;
-            }
-            const char *at = nul ? nul : after ? after : stop;
-            long col = at && at >= s && at <= s + n ? (long)(at - s) + 1 : 1;
-            st = tb_err_set(err, TB_USAGE, "%s:%d: %s (at column %ld)", name, line,
-                            nul     ? "a NUL byte"
-                            : after ? "text after the JSON object"
-                            : o     ? "not a JSON object"
-                                    : "not valid JSON",
-                            col);
-            break;
-        }
-        if (!out->context) {
-            if ((st = check_context(o, name, err))) {
-                cJSON_Delete(o);
-                break;
-            }
-            out->context = o;
-            continue;
-        }
-        const char *type = tb_json_str(o, "type");
-        if (!type || strcmp(type, "result") != 0) {
-            cJSON_Delete(o); /* other record types of newer versions: ignored */
-            continue;
-        }
-        tb_rrow *nr = tb_grow(out->rows, &cap_rows, out->n + 1, sizeof *nr);
-        if (nr)
-            out->rows = nr;
-        cJSON **nroots = nr ? tb_grow(out->roots, &cap_roots, out->n + 1, sizeof *nroots) : NULL;
-        if (nroots)
-            out->roots = nroots;
-        if (!nr || !nroots) {
-            cJSON_Delete(o);
-            st = tb_err_set(err, TB_USAGE, "%s: out of host memory at line %d", name, line);
-            break;
-        }
-        out->roots[out->n] = o;
-        if ((st = parse_result(o, line, name, &out->rows[out->n], err))) {
-            cJSON_Delete(o);
-            break;
-        }
-        out->n++;
+        st = read_line(&rd, s, n, nl != NULL);
     }
-    if (!st && !out->context)
-        st = tb_err_set(err, TB_USAGE, "%s: empty (no context line)", name);
-    if (st)
-        tb_results_free(out);
-    return st;
+    return reader_end(&rd, st);
 }
 
 tb_status tb_results_load(const char *path, tb_rfile *out, FILE *warn, tb_err *err)
@@ -273,42 +491,55 @@ tb_status tb_results_load(const char *path, tb_rfile *out, FILE *warn, tb_err *e
                           errno == ENOENT && strpbrk(path, "*?[")
                               ? " (a pattern no file matched: the shell passed it on as it was)"
                               : "");
+    reader rd;
+    tb_status st = reader_start(&rd, out, path, warn, err);
+    /* buf[0, len) holds text not yet read as lines; it grows only for a line longer than it */
     size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    size_t k;
-    while (buf && (k = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += k;
+    char *buf = st ? NULL : malloc(cap);
+    int eof = 0;
+    while (!st && buf && !rd.done && !eof) {
         if (len == cap) {
             char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
+            if (!nb)
                 break;
-            }
             buf = nb;
             cap *= 2;
         }
+        size_t k = fread(buf + len, 1, cap - len, f);
+        if (k == 0) {
+            eof = 1;
+            if (len > 0)
+                st = read_line(&rd, buf, len, 0);
+            break;
+        }
+        len += k;
+        size_t pos = 0;
+        const char *nl;
+        while (!st && !rd.done && (nl = memchr(buf + pos, '\n', len - pos))) {
+            size_t n = (size_t)(nl - (buf + pos));
+            st = read_line(&rd, buf + pos, n, 1);
+            pos += n + 1;
+        }
+        memmove(buf, buf + pos, len - pos);
+        len -= pos;
     }
-    int read_error = ferror(f);
+    int failed = !st && (!buf || ferror(f) || (!eof && !rd.done));
     fclose(f);
-    if (!buf || read_error) {
-        free(buf);
-        return tb_err_set(err, TB_USAGE, "cannot read '%s'", path);
-    }
-    tb_status st = tb_results_parse(buf, len, path, out, warn, err);
     free(buf);
-    return st;
+    if (failed)
+        st = tb_err_set(err, TB_USAGE, "cannot read '%s'", path);
+    return reader_end(&rd, st);
 }
 
 void tb_results_free(tb_rfile *f)
 {
     for (size_t i = 0; i < f->n; i++)
-        cJSON_Delete(f->roots[i]);
+        cJSON_Delete((cJSON *)f->rows[i].obj);
     cJSON_Delete(f->context);
-    free(f->roots);
+    store_free(f->store);
     free(f->rows);
-    f->roots = NULL;
     f->rows = NULL;
     f->context = NULL;
+    f->store = NULL;
     f->n = 0;
 }

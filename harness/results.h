@@ -18,39 +18,53 @@ extern "C" {
 
 #define TB_SCHEMA_MAJOR 1
 
-/* One result line. Strings point into the parsed line (owned by the file); optional strings
- * are NULL and optional numbers NAN when absent or null. */
+/* One result line, kept as a compact record: the fields tables and compare need, with every
+ * string interned in the file's store (rows of the same case on many GPUs share one copy), and
+ * no parsed tree of the whole line. Optional strings are NULL and optional numbers NAN when
+ * absent or null. Every pointer is owned by the file and lives until tb_results_free. */
 typedef struct {
-    const cJSON *obj;
+    const cJSON *obj;         /* the row's "rounds" (the only field kept beyond those below),
+                                 as an object {"rounds": ...}; NULL when the row has none */
     int line;                 /* 1-based */
     const char *bench, *impl, *dtype, *status;
     const char *kind, *reason, *device;
-    const cJSON *axes;
-    char axes_text[256];      /* "bytes=1048576", in the file's order: for matching */
-    char axes_label[256];     /* "bytes=1M": for people (multiples of 1M get a suffix) */
-    char gpus_text[64];       /* "0", "0,1,2,3", or "host" */
+    const char *host;         /* the row's "host", else the context's; NULL when neither */
+    const cJSON *axes;        /* the axes object, shared by the rows with equal axes */
+    const char *axes_text;    /* "bytes=1048576", in the file's order: for matching */
+    const char *axes_label;   /* "bytes=1M": for people (multiples of 1M get a suffix) */
+    const char *gpus_text;    /* "0", "0,1,2,3", or "host" */
     int gpu_count;
     int have_time;
     double median, q1, q3;    /* seconds per execution */
     double bytes, gbps, tflops, busbw_gbps, pct_peak, power_w;
-    char key[768];            /* bench|impl|dtype|axes|device|gpus: what compare matches */
+    const char *key;          /* bench|impl|dtype|axes|device|gpus: what compare matches */
 } tb_rrow;
+
+typedef struct tb_rstore tb_rstore; /* the strings and shared trees of one file */
 
 typedef struct {
     char name[512];
     cJSON *context;           /* the first line */
-    cJSON **roots;            /* every parsed result line */
     tb_rrow *rows;
     size_t n;
     int truncated_line;       /* the line number of a skipped truncated last line, or 0 */
+    tb_rstore *store;
 } tb_rfile;
+
+/* Memory a file's records hold beyond the rows array, in bytes (strings, shared axes, kept
+ * rounds, the intern index): what a caller can weigh against the rows it holds. */
+size_t tb_results_store_bytes(const tb_rfile *f);
+
+/* Hash probes the reader made interning the file's strings and axes (see keyindex.h). */
+unsigned long long tb_results_probes(const tb_rfile *f);
 
 /* Parses the text of a result file; name is used in messages. Returns TB_OK or TB_USAGE with
  * "NAME:LINE: what is wrong". A warning (truncated last line) is written to warn if not NULL. */
 tb_status tb_results_parse(const char *text, size_t len, const char *name, tb_rfile *out,
                            FILE *warn, tb_err *err);
 
-/* Reads and parses a file; TB_USAGE names the path when it cannot be read. */
+/* Reads and parses a file, a line at a time (memory holds the records, not the file's text);
+ * TB_USAGE names the path when it cannot be read. */
 tb_status tb_results_load(const char *path, tb_rfile *out, FILE *warn, tb_err *err);
 
 void tb_results_free(tb_rfile *f);

@@ -1,7 +1,9 @@
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "results.h"
 
@@ -196,4 +198,72 @@ Test(results, garbage_second_objects_and_nul_are_errors)
     cr_assert_eq(parse(crlf, &f, &err, NULL), TB_OK, "%s", err.msg);
     cr_assert_eq(f.n, 1);
     tb_results_free(&f);
+}
+
+/* Rows keep compact records: equal strings and equal axes are one copy in the file's store,
+ * the row's host falls back to the context's, and only "rounds" of the line is kept. */
+Test(results, records_share_strings_and_axes_and_keep_rounds)
+{
+    const char *text = "{\"type\":\"context\",\"schema\":\"trainbench/1\",\"host\":\"node-7\"}\n" ROW(
+        "copy", ",\"rounds\":{\"median_s\":[1e-3,2e-3]}") ROW("copy", ",\"host\":\"node-9\"")
+        ROW("scale", "");
+    tb_rfile f;
+    tb_err err;
+    cr_assert_eq(parse(text, &f, &err, NULL), TB_OK, "%s", err.msg);
+    cr_assert_eq(f.n, 3);
+    cr_assert_str_eq(f.rows[0].host, "node-7", "the context's host");
+    cr_assert_str_eq(f.rows[1].host, "node-9", "the row's own host");
+    cr_assert_eq(f.rows[0].impl, f.rows[1].impl, "one copy of an equal string");
+    cr_assert_str_eq(f.rows[0].key, f.rows[1].key);
+    cr_assert_eq(f.rows[0].axes, f.rows[2].axes, "equal axes: one tree");
+    cr_assert_eq(cJSON_GetObjectItem(f.rows[0].axes, "bytes")->valuedouble, 1048576.0);
+    const cJSON *m = cJSON_GetObjectItem(cJSON_GetObjectItem(f.rows[0].obj, "rounds"), "median_s");
+    cr_assert_eq(cJSON_GetArraySize(m), 2);
+    cr_assert_float_eq(cJSON_GetArrayItem(m, 1)->valuedouble, 2e-3, 1e-15);
+    cr_assert_null(f.rows[1].obj, "no rounds: nothing kept");
+    cr_assert_null(cJSON_GetObjectItem(f.rows[0].obj, "gpus"), "only rounds is kept");
+    cr_assert(tb_results_store_bytes(&f) > 0);
+    tb_results_free(&f);
+}
+
+/* Loading reads a line at a time: a line longer than the read buffer, the line of a NUL and a
+ * truncated last line come out as they do from text in memory. */
+Test(results, load_reads_long_lines_and_truncated_ends_like_parse)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/results_load_%d.jsonl", TB_TEST_TMP, (int)getpid());
+    FILE *out = fopen(path, "wb");
+    cr_assert_not_null(out);
+    fputs(CTX, out);
+    fputs("{\"type\":\"result\",\"bench\":\"membw\",\"impl\":\"copy\",\"dtype\":\"fp32\","
+          "\"axes\":{\"bytes\":8},\"status\":\"ok\",\"note\":\"",
+          out);
+    for (int i = 0; i < 200000; i++)
+        fputc('x', out);
+    fputs("\"}\n", out);
+    for (int i = 0; i < 3000; i++)
+        fputs(ROW("copy", ""), out);
+    fputs("{\"type\":\"result\",\"bench\":\"mem", out);
+    fclose(out);
+    tb_rfile f;
+    tb_err err;
+    FILE *warn = tmpfile();
+    cr_assert_eq(tb_results_load(path, &f, warn, &err), TB_OK, "%s", err.msg);
+    cr_assert_eq(f.n, 3001);
+    cr_assert_eq(f.rows[0].line, 2);
+    cr_assert_eq(f.rows[3000].line, 3002);
+    cr_assert_str_eq(f.rows[0].axes_text, "bytes=8");
+    cr_assert_eq(f.truncated_line, 3003);
+    fclose(warn);
+    tb_results_free(&f);
+    /* a NUL in a line of the file: the same error as from memory */
+    out = fopen(path, "wb");
+    cr_assert_not_null(out);
+    fputs(CTX, out);
+    fwrite("{\"type\":\"result\",\"bench\":\"mem\0bw\"}\n", 1, 36, out);
+    fclose(out);
+    cr_assert_eq(tb_results_load(path, &f, NULL, &err), TB_USAGE);
+    cr_assert(strstr(err.msg, ":2: a NUL byte (at column 30)"), "%s", err.msg);
+    cr_assert_null(f.context);
+    remove(path);
 }
