@@ -29,10 +29,27 @@ static tb_status run_n(tb_sampler *s, long n, tb_err *err)
     return TB_OK;
 }
 
+/* TRAINBENCH_TEST_FAULT=slow:PCT, inside the timed region of n host executions that took
+ * work_s: the implementation's own work again for the whole executions PCT % of n makes, and
+ * a spin for the fraction of one execution left (executions longer than the batch target
+ * come one at a time, so a re-run could not make 10 % of one). */
+static tb_status host_slowdown(tb_sampler *s, long n, double work_s, tb_err *err)
+{
+    double extra = (double)n * s->fault->slow_pct / 100.0;
+    long whole = (long)extra;
+    tb_status st = run_n(s, whole, err);
+    double until = tb_clock_monotonic(NULL) + (extra - (double)whole) * work_s / (double)n;
+    while (!st && tb_clock_monotonic(NULL) < until)
+        ;
+    return st;
+}
+
 static tb_status host_time(tb_sampler *s, long n, double *elapsed, tb_err *err)
 {
     double t0 = tb_clock_monotonic(NULL);
     tb_status st = run_n(s, n, err);
+    if (!st && tb_fault_is(s->fault, TB_FAULT_SLOW))
+        st = host_slowdown(s, n, tb_clock_monotonic(NULL) - t0, err);
     *elapsed = tb_clock_monotonic(NULL) - t0;
     return st;
 }

@@ -13,6 +13,7 @@
 #include "bench.h"
 #include "device.h"
 #include "error.h"
+#include "fault.h"
 #include "nvml.h"
 
 #ifdef __cplusplus
@@ -41,6 +42,7 @@ typedef struct {
     tb_nvml *nvml;
     void *nvml_dev;
     tb_telemetry *tel;
+    const tb_fault *fault; /* slow:PCT stretches every host execution (may be NULL) */
 } tb_sampler;
 
 /* Prepares sampling for one case whose verification run has already been made: warms up,
