@@ -6,7 +6,8 @@
  * queued behind a blocking kernel the host releases once the work is enqueued, so launch
  * latency is not timed either. With cold set, a sample is one execution after an L2 flush (a
  * read of a buffer twice the L2 size, which leaves no dirty lines to write back).
- * Host: a batch timed with the monotonic clock. */
+ * Host: a batch timed in the process's CPU time (every thread's), so other jobs on a shared
+ * machine do not count. */
 #ifndef TB_SAMPLER_H
 #define TB_SAMPLER_H
 
