@@ -102,6 +102,18 @@ Test(compare, bootstrap_interval_is_seeded_and_covers_the_change)
     tb_bootstrap_change(base, 5, neu, 5, 2000, 0.99, 42, &wlo, &whi);
     cr_assert_leq(wlo, lo, "a higher level is no narrower");
     cr_assert_geq(whi, hi);
+    /* with many rounds the interval's ends depend on the draws: the seed fixes them */
+    double many_b[40], many_n[40];
+    for (int i = 0; i < 40; i++) {
+        many_b[i] = 1.0 + 0.013 * ((i * 17) % 40);
+        many_n[i] = 1.1 + 0.011 * ((i * 23) % 40);
+    }
+    double a1, a2, b1, b2, c1, c2;
+    tb_bootstrap_change(many_b, 40, many_n, 40, 2000, 0.95, 7, &a1, &a2);
+    tb_bootstrap_change(many_b, 40, many_n, 40, 2000, 0.95, 7, &b1, &b2);
+    tb_bootstrap_change(many_b, 40, many_n, 40, 2000, 0.95, 8, &c1, &c2);
+    cr_assert(a1 == b1 && a2 == b2, "the same seed: [%g, %g] then [%g, %g]", a1, a2, b1, b2);
+    cr_assert(a1 != c1 || a2 != c2, "another seed, other draws");
     /* constant sides: the interval is the point */
     const double two[] = {2, 2, 2}, one[] = {1, 1, 1};
     tb_bootstrap_change(two, 3, one, 3, 500, 0.95, 1, &lo, &hi);
