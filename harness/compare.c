@@ -154,13 +154,64 @@ static uint64_t splitmix64(uint64_t *x)
 static double resample_median(const double *v, size_t n, double *buf, uint64_t *state)
 {
     for (size_t i = 0; i < n; i++) {
-        double d = v[splitmix64(state) % n];
+        /* an index below n from 64 random bits, by multiplication (Lemire), not division */
+        double d = v[(size_t)(((unsigned __int128)splitmix64(state) * n) >> 64)];
         size_t k = i;
         for (; k > 0 && buf[k - 1] > d; k--) /* insertion: n is a handful of rounds */
             buf[k] = buf[k - 1];
         buf[k] = d;
     }
     return n % 2 ? buf[n / 2] : 0.5 * (buf[n / 2 - 1] + buf[n / 2]);
+}
+
+/* Moves the k-th smallest of v[0..n) to v[k], smaller ones before it and larger after
+ * (quickselect): the interval's two ends without sorting every resample. */
+static void select_kth(double *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double pivot = v[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return;
+    }
+}
+
+/* The p-quantile of v[0..n) as tb_stats_quantile_sorted would give it once sorted
+ * (linear interpolation between order statistics); reorders v. */
+static double quantile_unsorted(double *v, size_t n, double p)
+{
+    double pos = p * (double)(n - 1);
+    size_t k = (size_t)pos;
+    if (k >= n - 1) {
+        select_kth(v, n, n - 1);
+        return v[n - 1];
+    }
+    select_kth(v, n, k);
+    double next = v[k + 1];
+    for (size_t i = k + 2; i < n; i++)
+        if (v[i] < next)
+            next = v[i];
+    return v[k] + (pos - (double)k) * (next - v[k]);
 }
 
 int tb_bootstrap_change(const double *base, size_t nb, const double *neu, size_t nn,
@@ -188,10 +239,9 @@ int tb_bootstrap_change(const double *base, size_t nb, const double *neu, size_t
         double mn = resample_median(neu, nn, buf, &state);
         change[b] = mb / mn - 1.0;
     }
-    qsort(change, (size_t)resamples, sizeof *change, cmp_double);
     double tail = (1.0 - level) / 2.0;
-    *lo = tb_stats_quantile_sorted(change, (size_t)resamples, tail);
-    *hi = tb_stats_quantile_sorted(change, (size_t)resamples, 1.0 - tail);
+    *lo = quantile_unsorted(change, (size_t)resamples, tail);
+    *hi = quantile_unsorted(change, (size_t)resamples, 1.0 - tail);
     free(buf);
     free(change);
     return 0;

