@@ -38,8 +38,9 @@
 extern "C" {
 #endif
 
-/* Rounds per case by default: five is the fewest with which compare's two-sided Mann-Whitney
- * U test can reach p < 0.05 between one run and another (README, "compare"). */
+/* Rounds per case by default: five a side is the fewest with which compare's two-sided
+ * Mann-Whitney U test still reaches p < 0.05 when one round of each run overlaps the other's
+ * (four needs complete separation); README, "compare". */
 #define TB_DEFAULT_ROUNDS 5
 #define TB_MAX_ROUNDS 1000
 

@@ -600,3 +600,41 @@ Test(compare, a_malformed_rounds_field_is_an_error_naming_the_line, .init = gate
               "%s", r->err);
     cr_assert_str_eq(r->out, "", "nothing written");
 }
+
+/* ---- run --rounds, as compare's input ---- */
+
+Test(compare, run_rounds_are_recorded_and_a_bad_count_is_refused, .init = gate_paths,
+     .fini = gate_clean)
+{
+    cli_result *r = run_cli(NULL, "run", "membw", "--host", "--impl", "host-copy", "--bytes", "1M",
+                            "--rounds", "0", "-q", "-o", fa, NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "--rounds: '0' is not an integer from 1 to 1000"), "%s", r->err);
+    cr_assert_not(exists(fa), "nothing written");
+    for (int rounds = 1; rounds <= 2; rounds++) {
+        r = run_cli(NULL, "run", "membw", "--host", "--impl", "host-copy", "--bytes", "1M",
+                    "--min-samples", "1", "--min-time", "0", "--timeout", "0.05", "--rounds",
+                    rounds == 1 ? "1" : "2", "-q", "-o", fa, NULL);
+        cr_assert_eq(r->code, 0, "%s", r->err);
+        FILE *f = fopen(fa, "r");
+        static char line[1 << 16];
+        cr_assert_not_null(fgets(line, sizeof line, f));
+        cJSON *ctx = cJSON_Parse(line);
+        cr_assert_float_eq(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(ctx, "options"), "rounds")->valuedouble,
+            rounds, 0);
+        cJSON_Delete(ctx);
+        cr_assert_not_null(fgets(line, sizeof line, f));
+        fclose(f);
+        cJSON *o = cJSON_Parse(line);
+        cJSON *rd = cJSON_GetObjectItem(o, "rounds");
+        if (rounds == 1) {
+            cr_assert_null(rd, "a single-round row is as before");
+        } else {
+            cr_assert_float_eq(cJSON_GetObjectItem(rd, "n")->valuedouble, 2, 0);
+            cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(rd, "median_s")), 2);
+        }
+        cJSON_Delete(o);
+        remove(fa);
+    }
+}
