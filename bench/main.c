@@ -33,7 +33,8 @@ static const char usage_main[] =
     "  list [BENCH]            benchmarks, axes, implementations and what each needs\n"
     "  info [--json]           this machine: GPUs, driver, libraries, peaks\n"
     "  run [BENCH...] [opts]   measure (no BENCH: the default suite)\n"
-    "  compare BASE NEW        regression verdict per case; exit 1 on a slowdown or a wrong result\n"
+    "  compare BASE... -- NEW... regression verdict per case; exit 1 on a slowdown, a wrong\n"
+    "                          result or a missing case (two files: compare BASE NEW)\n"
     "  report FILE...          cross-machine tables (markdown, CSV) and plot data\n"
     "\n"
     "'trainbench COMMAND --help' describes a command. Exit codes: 0 all good; 1 a result was\n"
@@ -42,14 +43,23 @@ static const char usage_main[] =
     "interrupted by SIGINT, SIGTERM (after saying what was written).\n";
 
 static const char usage_compare[] =
-    "usage: trainbench compare BASE NEW [--threshold PCT] [--format text|md|csv|json]\n"
+    "usage: trainbench compare BASE NEW [options]\n"
+    "       trainbench compare BASE... -- NEW... [options]\n"
     "\n"
-    "Matches the results of two files by benchmark, implementation, dtype, axis values, GPU\n"
-    "model and GPUs, and gives each case a verdict: SAME, FASTER, SLOWER or AMBIGUOUS (a change\n"
-    "counts only beyond --threshold, default 2 %, with the runs' [q1, q3] intervals of time\n"
-    "apart), WRONG or ERROR when NEW failed, UNMEASURED when either was not measured. The\n"
-    "header says what differs between the runs' contexts (driver, CUDA, cuBLAS, NCCL, GPUs,\n"
-    "clocks, power limits, options). Exit 1 when any case is SLOWER, WRONG or ERROR.\n";
+    "Matches results by benchmark, implementation, dtype, axis values, GPU model and GPUs, pools\n"
+    "each side's per-round medians (a row without rounds is one round; a case repeated on a side\n"
+    "pools its ok rows, and its worst status counts), and gives each case a verdict: SLOWER or\n"
+    "FASTER when the 95 % bootstrap interval of the change lies wholly beyond --threshold and a\n"
+    "two-sided Mann-Whitney U test gives p < 0.05; SAME when the interval lies wholly within;\n"
+    "AMBIGUOUS otherwise, or with too few rounds to decide; WRONG or ERROR when a row of NEW\n"
+    "failed; MISSING when NEW lacks a case BASE measured ok; UNMEASURED when either side was not\n"
+    "measured. The header says what differs between the runs' contexts. Exit 1 when any case\n"
+    "is SLOWER, WRONG, ERROR or MISSING.\n"
+    "\n"
+    "  --threshold PCT    the smallest change that counts (default 2)\n"
+    "  --format F         text, md, csv or json (default text)\n"
+    "  --method M         rounds (default), or quartiles: the former rule (beyond the\n"
+    "                     threshold with one row's [q1, q3] apart), to measure the gate with\n";
 
 static const char usage_report[] =
     "usage: trainbench report FILE... [--format md|csv] [--plot DIR]\n"
@@ -89,7 +99,9 @@ static const char usage_run[] =
     "                     a collective whose ranks wait longer is aborted (timed out)\n"
     "  --cold             flush L2 before every single-execution sample\n"
     "  --serial           one GPU at a time instead of all at once\n"
-    "  --seed N           input data seed (default 1)\n"
+    "  --seed N           input data seed, and the seed of the rounds' order (default 1)\n"
+    "  --rounds R         measure every case in R rounds of the whole suite, each in its\n"
+    "                     own order, the headline the median of the rounds (default 5)\n"
     "Output:\n"
     "  -o, --output FILE  the JSON Lines file\n"
     "  --csv FILE         also write CSV\n"
@@ -421,6 +433,7 @@ static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
     tb_stop_rule def = TB_STOP_RULE_DEFAULT;
     a->ro.rule = def;
     a->ro.seed = 1;
+    a->ro.rounds = TB_DEFAULT_ROUNDS;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (arg[0] != '-' || arg[1] == '\0') {
@@ -472,7 +485,7 @@ static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
         const char *opt = name[1] == '-' ? name + 2 : name + 1;
         static const char *const valued[] = {"impl",     "dtype",      "gpus",    "output", "o",
                                              "csv",      "min-samples", "min-time", "max-noise",
-                                             "timeout", "seed",       NULL};
+                                             "timeout", "seed",       "rounds", NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++)
             if (strcmp(opt, valued[k]) == 0)
@@ -526,6 +539,9 @@ static tb_status parse_run_args(int argc, char **argv, run_args *a, tb_err *err)
                 a->ro.rule.timeout = dv;
                 a->set_timeout = 1;
             }
+        } else if (!strcmp(opt, "rounds")) {
+            if (!(st = parse_int(name, value, 1, TB_MAX_ROUNDS, &iv, err)))
+                a->ro.rounds = (int)iv;
         } else if (!strcmp(opt, "seed")) {
             if (!(st = parse_int(name, value, 0, 0x7fffffffffffffffLL, &iv, err)))
                 a->ro.seed = (uint64_t)iv;
@@ -817,6 +833,7 @@ static cJSON *options_json(const run_args *a)
     char seed[32]; /* an integer written exactly, not through a double */
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)a->ro.seed);
     cJSON_AddRawToObject(o, "seed", seed);
+    cJSON_AddNumberToObject(o, "rounds", a->ro.rounds);
     cJSON_AddNumberToObject(o, "batch_target_s", 1e-3);
     if (a->ro.fault.kind != TB_FAULT_NONE) {
         /* a run with a planted bug says so, so its figures are never taken for real ones */
@@ -1095,6 +1112,8 @@ typedef struct {
     double threshold;
     const char *plot;
     int help;
+    int split;       /* compare: files before "--" are BASE; -1 when there is no "--" */
+    int quartiles;   /* compare --method quartiles */
 } files_args;
 
 static tb_status parse_files_args(const char *cmd, int argc, char **argv, int allow_threshold,
@@ -1102,11 +1121,18 @@ static tb_status parse_files_args(const char *cmd, int argc, char **argv, int al
 {
     memset(a, 0, sizeof *a);
     a->threshold = 0.02;
+    a->split = -1;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (is_help(arg)) {
             a->help = 1;
             return TB_OK;
+        }
+        if (allow_threshold && !strcmp(arg, "--")) {
+            if (a->split >= 0)
+                return tb_err_set(err, TB_USAGE, "%s: '--' is given twice", cmd);
+            a->split = a->nfiles;
+            continue;
         }
         if (arg[0] != '-' || arg[1] == '\0') {
             if (a->nfiles >= 256)
@@ -1118,6 +1144,7 @@ static tb_status parse_files_args(const char *cmd, int argc, char **argv, int al
         char name[64];
         snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - arg) : (int)strlen(arg), arg);
         int known = !strcmp(name, "--format") || (allow_threshold && !strcmp(name, "--threshold")) ||
+                    (allow_threshold && !strcmp(name, "--method")) ||
                     (allow_plot && !strcmp(name, "--plot"));
         if (!known)
             return tb_err_set(err, TB_USAGE, "%s: unknown option '%s' (see 'trainbench %s --help')",
@@ -1142,6 +1169,11 @@ static tb_status parse_files_args(const char *cmd, int argc, char **argv, int al
                                   "--threshold: '%s' is not a percentage (use e.g. 2 or 0.5)",
                                   value);
             a->threshold = t / 100.0;
+        } else if (!strcmp(name, "--method")) {
+            if (strcmp(value, "rounds") && strcmp(value, "quartiles"))
+                return tb_err_set(err, TB_USAGE,
+                                  "--method: '%s' is not one of rounds, quartiles", value);
+            a->quartiles = !strcmp(value, "quartiles");
         } else {
             a->plot = value;
         }
@@ -1171,22 +1203,43 @@ static int cmd_compare(int argc, char **argv)
         fputs(usage_compare, stdout);
         return TB_OK;
     }
-    if (!st && a.nfiles != 2)
-        st = tb_err_set(&err, TB_USAGE, "compare: takes two result files, BASE and NEW (got %d)",
+    /* BASE NEW, or BASE... -- NEW... */
+    int split = a.split >= 0 ? a.split : 1;
+    if (!st && a.split < 0 && a.nfiles != 2)
+        st = tb_err_set(&err, TB_USAGE,
+                        "compare: takes two result files, BASE and NEW, or BASE... -- NEW... "
+                        "(got %d files)",
                         a.nfiles);
+    if (!st && a.split >= 0 && (split == 0 || split == a.nfiles))
+        st = tb_err_set(&err, TB_USAGE,
+                        "compare: BASE... -- NEW... needs a file on each side of '--' (got %d "
+                        "before, %d after)",
+                        split, a.nfiles - split);
     if (st) {
         fprintf(stderr, "trainbench: %s\n", err.msg);
         return st;
     }
-    tb_rfile files[2];
-    if ((st = load_all(&a, files, &err))) {
-        fprintf(stderr, "trainbench: %s\n", err.msg);
-        return st;
+    tb_cmp *cmp = tb_cmp_new();
+    if (!cmp) {
+        fprintf(stderr, "trainbench: out of host memory\n");
+        return TB_USAGE;
+    }
+    /* one file at a time: its rows are taken in as compact records, then it is freed */
+    for (int i = 0; i < a.nfiles && !st; i++) {
+        tb_rfile f;
+        if (!(st = tb_results_load(a.files[i], &f, stderr, &err))) {
+            st = tb_cmp_add(cmp, i >= split, &f, &err);
+            tb_results_free(&f);
+        }
     }
     int failed = 0;
-    st = tb_compare_write(&files[0], &files[1], a.threshold, a.fmt, stdout, &failed, &err);
-    tb_results_free(&files[0]);
-    tb_results_free(&files[1]);
+    tb_gate_opts o = TB_GATE_OPTS_DEFAULT;
+    o.threshold = a.threshold;
+    if (a.quartiles)
+        o.method = TB_METHOD_QUARTILES;
+    if (!st)
+        st = tb_cmp_write(cmp, &o, a.fmt, stdout, &failed, &err);
+    tb_cmp_free(cmp);
     if (st) {
         fprintf(stderr, "trainbench: %s\n", err.msg);
         return st;

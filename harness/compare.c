@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stats.h"
+
 static const char *const verdict_names[TB_V_COUNT] = {
-    "SAME", "FASTER", "SLOWER", "AMBIGUOUS", "WRONG", "ERROR", "UNMEASURED"};
+    "SAME", "FASTER", "SLOWER", "AMBIGUOUS", "WRONG", "ERROR", "MISSING", "UNMEASURED"};
 
 const char *tb_verdict_name(tb_verdict v)
 {
@@ -14,7 +16,7 @@ const char *tb_verdict_name(tb_verdict v)
 
 int tb_verdict_fails(tb_verdict v)
 {
-    return v == TB_V_SLOWER || v == TB_V_WRONG || v == TB_V_ERROR;
+    return v == TB_V_SLOWER || v == TB_V_WRONG || v == TB_V_ERROR || v == TB_V_MISSING;
 }
 
 int tb_format_parse(const char *s, tb_format *out)
@@ -28,41 +30,291 @@ int tb_format_parse(const char *s, tb_format *out)
     return -1;
 }
 
-tb_verdict tb_compare_judge(const tb_rrow *base, const tb_rrow *neu, double threshold,
-                            double *change, char *reason, size_t reason_len)
+/* ---- Mann-Whitney U ---- */
+
+static int cmp_double(const void *a, const void *b)
 {
-    *change = NAN;
-    if (strcmp(neu->status, "wrong") == 0) {
-        snprintf(reason, reason_len, "wrong in NEW: %s", neu->reason ? neu->reason : "");
-        return TB_V_WRONG;
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double tb_mwu_min_p(size_t nx, size_t ny)
+{
+    /* C(nx + ny, nx), as a double: exact well past the sizes that matter here */
+    double c = 1;
+    for (size_t i = 1; i <= nx; i++)
+        c = c * (double)(ny + i) / (double)i;
+    double p = 2.0 / c;
+    return p < 1 ? p : 1;
+}
+
+/* P(U <= u) without ties: the coefficients of the Gaussian binomial [nx + ny choose nx]_q
+ * count the arrangements by U; built factor by factor, [ny + i choose i] = [ny + i - 1 choose
+ * i - 1] (1 - q^(ny+i)) / (1 - q^i). */
+static double exact_cdf(size_t nx, size_t ny, double u)
+{
+    size_t deg = nx * ny;
+    double *c = calloc(deg + nx + ny + 1, sizeof *c);
+    if (!c)
+        return NAN;
+    c[0] = 1;
+    size_t cur = 0;
+    for (size_t i = 1; i <= nx; i++) {
+        size_t m = ny + i, top = cur + m;
+        for (size_t k = top; k >= m; k--) /* times (1 - q^m) */
+            c[k] -= c[k - m];
+        /* divided by (1 - q^i): running sums at stride i, through the top so the terms
+         * above the quotient's degree cancel to zero */
+        for (size_t k = i; k <= top; k++)
+            c[k] += c[k - i];
+        cur += ny;
     }
-    if (strcmp(neu->status, "ok") != 0 && strcmp(neu->status, "skipped") != 0) {
-        snprintf(reason, reason_len, "%s in NEW: %s", neu->status, neu->reason ? neu->reason : "");
-        return TB_V_ERROR;
+    double below = 0, total = 0;
+    for (size_t k = 0; k <= deg; k++) {
+        total += c[k];
+        if ((double)k <= u + 1e-9)
+            below += c[k];
     }
-    if (strcmp(neu->status, "ok") != 0 || strcmp(base->status, "ok") != 0) {
-        const tb_rrow *which = strcmp(base->status, "ok") != 0 ? base : neu;
-        snprintf(reason, reason_len, "%s in %s: %s", which->status, which == base ? "BASE" : "NEW",
-                 which->reason ? which->reason : "");
+    free(c);
+    return below / total;
+}
+
+tb_mwu tb_mwu_test(const double *x, size_t nx, const double *y, size_t ny)
+{
+    tb_mwu r = {NAN, NAN, 0};
+    size_t n = nx + ny;
+    if (nx == 0 || ny == 0)
+        return r;
+    /* ranks of the pooled values, ties given their mean rank */
+    typedef struct {
+        double v;
+        int from_x;
+    } item;
+    item *all = malloc(n * sizeof *all);
+    if (!all)
+        return r;
+    for (size_t i = 0; i < nx; i++)
+        all[i] = (item){x[i], 1};
+    for (size_t j = 0; j < ny; j++)
+        all[nx + j] = (item){y[j], 0};
+    qsort(all, n, sizeof *all, cmp_double); /* v is the first member */
+    double rank_x = 0, tie_term = 0;
+    int ties = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && all[j + 1].v == all[i].v)
+            j++;
+        double t = (double)(j - i + 1);
+        double mid = (double)(i + j) / 2.0 + 1.0;
+        for (size_t k = i; k <= j; k++)
+            if (all[k].from_x)
+                rank_x += mid;
+        if (t > 1) {
+            ties = 1;
+            tie_term += t * t * t - t;
+        }
+        i = j + 1;
+    }
+    free(all);
+    r.u = rank_x - (double)nx * (double)(nx + 1) / 2.0;
+    double mean = (double)nx * (double)ny / 2.0;
+    if (!ties && n <= TB_MWU_EXACT_MAX) {
+        /* the distribution is symmetric: the tail on the side of u */
+        double tail = exact_cdf(nx, ny, r.u <= mean ? r.u : (double)nx * (double)ny - r.u);
+        r.p = 2 * tail < 1 ? 2 * tail : 1;
+        r.exact = 1;
+        return r;
+    }
+    double var = (double)nx * (double)ny / 12.0 *
+                 ((double)(n + 1) - tie_term / ((double)n * (double)(n - 1)));
+    if (!(var > 0)) {
+        r.p = 1; /* every value equal */
+        return r;
+    }
+    double z = (fabs(r.u - mean) - 0.5) / sqrt(var);
+    if (z < 0)
+        z = 0;
+    r.p = erfc(z / sqrt(2.0));
+    if (r.p > 1)
+        r.p = 1;
+    return r;
+}
+
+/* ---- the bootstrap ---- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* The median of a resample of v (n values) drawn into buf. */
+static double resample_median(const double *v, size_t n, double *buf, uint64_t *state)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* an index below n from 64 random bits, by multiplication (Lemire), not division */
+        double d = v[(size_t)(((unsigned __int128)splitmix64(state) * n) >> 64)];
+        size_t k = i;
+        for (; k > 0 && buf[k - 1] > d; k--) /* insertion: n is a handful of rounds */
+            buf[k] = buf[k - 1];
+        buf[k] = d;
+    }
+    return n % 2 ? buf[n / 2] : 0.5 * (buf[n / 2 - 1] + buf[n / 2]);
+}
+
+/* Moves the k-th smallest of v[0..n) to v[k], smaller ones before it and larger after
+ * (quickselect): the interval's two ends without sorting every resample. */
+static void select_kth(double *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double pivot = v[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return;
+    }
+}
+
+/* The p-quantile of v[0..n) as tb_stats_quantile_sorted would give it once sorted
+ * (linear interpolation between order statistics); reorders v. */
+static double quantile_unsorted(double *v, size_t n, double p)
+{
+    double pos = p * (double)(n - 1);
+    size_t k = (size_t)pos;
+    if (k >= n - 1) {
+        select_kth(v, n, n - 1);
+        return v[n - 1];
+    }
+    select_kth(v, n, k);
+    double next = v[k + 1];
+    for (size_t i = k + 2; i < n; i++)
+        if (v[i] < next)
+            next = v[i];
+    return v[k] + (pos - (double)k) * (next - v[k]);
+}
+
+int tb_bootstrap_change(const double *base, size_t nb, const double *neu, size_t nn,
+                        int resamples, double level, uint64_t seed, double *lo, double *hi)
+{
+    *lo = *hi = NAN;
+    if (nb == 0 || nn == 0 || resamples < 1)
+        return -1;
+    for (size_t i = 0; i < nb; i++)
+        if (!(base[i] > 0))
+            return -1;
+    for (size_t i = 0; i < nn; i++)
+        if (!(neu[i] > 0))
+            return -1;
+    double *buf = malloc((nb > nn ? nb : nn) * sizeof *buf);
+    double *change = malloc((size_t)resamples * sizeof *change);
+    if (!buf || !change) {
+        free(buf);
+        free(change);
+        return -1;
+    }
+    uint64_t state = seed;
+    for (int b = 0; b < resamples; b++) {
+        double mb = resample_median(base, nb, buf, &state);
+        double mn = resample_median(neu, nn, buf, &state);
+        change[b] = mb / mn - 1.0;
+    }
+    double tail = (1.0 - level) / 2.0;
+    *lo = quantile_unsorted(change, (size_t)resamples, tail);
+    *hi = quantile_unsorted(change, (size_t)resamples, 1.0 - tail);
+    free(buf);
+    free(change);
+    return 0;
+}
+
+/* ---- the verdict rule ---- */
+
+static double median_of(const double *v, size_t n)
+{
+    tb_stats s;
+    return tb_stats_compute(v, n, &s) == 0 ? s.median : NAN;
+}
+
+tb_verdict tb_gate_verdict(const double *base, size_t nb, const double *neu, size_t nn,
+                           const tb_gate_opts *o, uint64_t seed_extra, tb_gate_figures *fig,
+                           char *reason, size_t reason_len)
+{
+    fig->change = fig->lo = fig->hi = fig->p = NAN;
+    if (nb == 0 || nn == 0) {
+        snprintf(reason, reason_len, "no rounds in %s", nb ? "NEW" : "BASE");
         return TB_V_UNMEASURED;
     }
-    if (!base->have_time || !neu->have_time) {
-        snprintf(reason, reason_len, "no time statistics in %s", base->have_time ? "NEW" : "BASE");
-        return TB_V_UNMEASURED;
+    fig->change = median_of(base, nb) / median_of(neu, nn) - 1.0;
+    double min_p = tb_mwu_min_p(nb, nn);
+    if (min_p >= o->alpha) {
+        snprintf(reason, reason_len,
+                 "too few rounds (%zu and %zu): the test cannot reach p < %g", nb, nn,
+                 o->alpha);
+        return TB_V_AMBIGUOUS;
     }
-    *change = base->median / neu->median - 1.0;
-    int overlap = !(neu->q1 > base->q3 || base->q1 > neu->q3);
-    if (fabs(*change) <= threshold) {
+    tb_mwu t = tb_mwu_test(base, nb, neu, nn);
+    fig->p = t.p;
+    if (tb_bootstrap_change(base, nb, neu, nn, o->resamples, o->level, o->seed ^ seed_extra,
+                            &fig->lo, &fig->hi)) {
+        snprintf(reason, reason_len, "no interval (a time is not positive)");
+        return TB_V_AMBIGUOUS;
+    }
+    double thr = o->threshold;
+    if (fig->lo >= -thr && fig->hi <= thr) {
+        snprintf(reason, reason_len, "interval within +-%.3g %%", thr * 100);
+        return TB_V_SAME;
+    }
+    int beyond = fig->hi < -thr || fig->lo > thr;
+    if (beyond && t.p < o->alpha) {
+        snprintf(reason, reason_len, "interval beyond %s%.3g %%, p < %g", fig->lo > thr ? "+" : "-",
+                 thr * 100, o->alpha);
+        return fig->lo > thr ? TB_V_FASTER : TB_V_SLOWER;
+    }
+    if (beyond)
+        snprintf(reason, reason_len, "interval beyond %s%.3g %% but p >= %g",
+                 fig->lo > thr ? "+" : "-", thr * 100, o->alpha);
+    else
+        snprintf(reason, reason_len, "interval straddles +-%.3g %%", thr * 100);
+    return TB_V_AMBIGUOUS;
+}
+
+tb_verdict tb_gate_quartiles(double base_median, double base_q1, double base_q3,
+                             double new_median, double new_q1, double new_q3, double threshold,
+                             tb_gate_figures *fig, char *reason, size_t reason_len)
+{
+    fig->lo = fig->hi = fig->p = NAN;
+    fig->change = base_median / new_median - 1.0;
+    int overlap = !(new_q1 > base_q3 || base_q1 > new_q3);
+    if (fabs(fig->change) <= threshold) {
         snprintf(reason, reason_len, "within %.3g %%", threshold * 100);
         return TB_V_SAME;
     }
     if (overlap) {
-        snprintf(reason, reason_len, "%+.1f %% but the [q1, q3] of the two runs overlap",
-                 *change * 100);
+        snprintf(reason, reason_len, "[q1, q3] of the two rows overlap");
         return TB_V_AMBIGUOUS;
     }
-    snprintf(reason, reason_len, "%+.1f %%, [q1, q3] apart", *change * 100);
-    return *change > 0 ? TB_V_FASTER : TB_V_SLOWER;
+    snprintf(reason, reason_len, "[q1, q3] apart");
+    return fig->change > 0 ? TB_V_FASTER : TB_V_SLOWER;
 }
 
 /* ---- contexts ---- */
@@ -152,77 +404,395 @@ int tb_compare_contexts(const cJSON *base, const cJSON *neu, tb_ctx_diff *out, i
     return k;
 }
 
-/* ---- matching ---- */
+/* ---- a comparison: compact per-case records in a hash table ---- */
 
-static int cmp_row_ptr(const void *a, const void *b)
-{
-    const tb_rrow *x = *(const tb_rrow *const *)a, *y = *(const tb_rrow *const *)b;
-    int c = strcmp(x->key, y->key);
-    return c ? c : (x->line > y->line) - (x->line < y->line);
-}
-
-/* Rows of f sorted by key (the first of equal keys first); caller frees. */
-static const tb_rrow **sorted_rows(const tb_rfile *f)
-{
-    const tb_rrow **v = malloc((f->n ? f->n : 1) * sizeof *v);
-    if (!v)
-        return NULL;
-    for (size_t i = 0; i < f->n; i++)
-        v[i] = &f->rows[i];
-    qsort(v, f->n, sizeof *v, cmp_row_ptr);
-    return v;
-}
-
-static const tb_rrow *find(const tb_rrow **sorted, size_t n, const char *key)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (strcmp(sorted[mid]->key, key) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && strcmp(sorted[lo]->key, key) == 0 ? sorted[lo] : NULL;
-}
-
-/* ---- output ---- */
+enum { ST_NONE, ST_SKIPPED, ST_OK, ST_WRONG, ST_ERROR };
 
 typedef struct {
-    const tb_rrow *base, *neu;
-    tb_verdict v;
-    double change;
-    char reason[640];
-    char base_fig[48], new_fig[48], change_text[24];
+    int worst;             /* ST_*: the worst status of the side's rows */
+    int rows, worst_rows;  /* rows, and rows at the worst status */
+    char *status, *reason; /* of the first row at the worst status */
+    double *rounds;        /* round medians of every ok row, in file order */
+    size_t n, cap;
+    double work;           /* the first ok row's figure x its median time: figure = work / t */
+    const char *unit;
+    int have_q;            /* the first ok row's time statistics (the former rule) */
+    double median, q1, q3;
+} cmp_side;
+
+typedef struct {
+    char *key, *bench, *impl, *dtype, *axes_label, *gpus_text, *device, *axes_json;
+    uint64_t hash;
+    cmp_side side[2];
 } cmp_case;
 
-static void figure_text(const tb_rrow *r, char *buf, size_t n)
+struct tb_cmp {
+    cmp_case *cases;
+    size_t n, cap;
+    size_t *slots; /* open addressing: case index + 1, 0 empty */
+    size_t n_slots;
+    cJSON *context[2];   /* each side's first context */
+    char **files[2];     /* "NAME (date, host, commit)" per file */
+    int nfiles[2];
+};
+
+static uint64_t fnv1a(const char *s)
 {
-    const char *unit;
-    double f = tb_rrow_figure(r, &unit);
-    if (strcmp(r->status, "ok") != 0)
-        snprintf(buf, n, "%s", r->status);
-    else if (isfinite(f))
-        snprintf(buf, n, "%.4g %s", f, unit);
-    else if (r->have_time)
-        snprintf(buf, n, "%.4g us", r->median * 1e6);
-    else
-        snprintf(buf, n, "-");
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
 }
 
-/* The ten cells of a case's row in the text table, the last (why) unpadded. */
-static void text_cells(const cmp_case *c, const char *cells[10])
+static char *dup_str(const char *s)
 {
-    const char *v[10] = {c->base->bench,       c->base->impl,     c->base->dtype,
-                         c->base->axes_label,  c->base->gpus_text, c->base_fig,
-                         c->new_fig,           c->change_text,    tb_verdict_name(c->v),
-                         c->reason};
-    memcpy(cells, v, sizeof v);
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+tb_cmp *tb_cmp_new(void)
+{
+    tb_cmp *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->n_slots = 1024;
+    c->slots = calloc(c->n_slots, sizeof *c->slots);
+    if (!c->slots) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void free_side(cmp_side *s)
+{
+    free(s->status);
+    free(s->reason);
+    free(s->rounds);
+}
+
+void tb_cmp_free(tb_cmp *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        cmp_case *k = &c->cases[i];
+        free(k->key);
+        free(k->bench);
+        free(k->impl);
+        free(k->dtype);
+        free(k->axes_label);
+        free(k->gpus_text);
+        free(k->device);
+        free(k->axes_json);
+        free_side(&k->side[0]);
+        free_side(&k->side[1]);
+    }
+    for (int s = 0; s < 2; s++) {
+        cJSON_Delete(c->context[s]);
+        for (int f = 0; f < c->nfiles[s]; f++)
+            free(c->files[s][f]);
+        free(c->files[s]);
+    }
+    free(c->cases);
+    free(c->slots);
+    free(c);
+}
+
+/* Doubles the hash table; 0 or -1. */
+static int rehash(tb_cmp *c)
+{
+    size_t n = c->n_slots * 2;
+    size_t *slots = calloc(n, sizeof *slots);
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < c->n; i++) {
+        size_t h = (size_t)c->cases[i].hash & (n - 1);
+        while (slots[h])
+            h = (h + 1) & (n - 1);
+        slots[h] = i + 1;
+    }
+    free(c->slots);
+    c->slots = slots;
+    c->n_slots = n;
+    return 0;
+}
+
+/* The case of a row, created when new; NULL when host memory runs out. */
+static cmp_case *case_of(tb_cmp *c, const tb_rrow *r)
+{
+    uint64_t hash = fnv1a(r->key);
+    size_t h = (size_t)hash & (c->n_slots - 1);
+    while (c->slots[h]) {
+        cmp_case *k = &c->cases[c->slots[h] - 1];
+        if (k->hash == hash && strcmp(k->key, r->key) == 0)
+            return k;
+        h = (h + 1) & (c->n_slots - 1);
+    }
+    if (c->n + 1 > c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        cmp_case *nc = realloc(c->cases, cap * sizeof *nc);
+        if (!nc)
+            return NULL;
+        c->cases = nc;
+        c->cap = cap;
+    }
+    cmp_case *k = &c->cases[c->n];
+    memset(k, 0, sizeof *k);
+    k->hash = hash;
+    char *axes = cJSON_PrintUnformatted(r->axes);
+    k->key = dup_str(r->key);
+    k->bench = dup_str(r->bench);
+    k->impl = dup_str(r->impl);
+    k->dtype = dup_str(r->dtype);
+    k->axes_label = dup_str(r->axes_label);
+    k->gpus_text = dup_str(r->gpus_text);
+    k->device = dup_str(r->device ? r->device : "-");
+    k->axes_json = dup_str(axes ? axes : "{}");
+    cJSON_free(axes);
+    if (!k->key || !k->bench || !k->impl || !k->dtype || !k->axes_label || !k->gpus_text ||
+        !k->device || !k->axes_json) {
+        free(k->key);
+        free(k->bench);
+        free(k->impl);
+        free(k->dtype);
+        free(k->axes_label);
+        free(k->gpus_text);
+        free(k->device);
+        free(k->axes_json);
+        return NULL;
+    }
+    c->slots[h] = ++c->n;
+    if (2 * c->n > c->n_slots && rehash(c)) {
+        /* the case is stored; only a later lookup could miss it, so refuse now */
+        return NULL;
+    }
+    return k;
+}
+
+static int status_rank(const char *s)
+{
+    if (strcmp(s, "ok") == 0)
+        return ST_OK;
+    if (strcmp(s, "skipped") == 0)
+        return ST_SKIPPED;
+    if (strcmp(s, "wrong") == 0)
+        return ST_WRONG;
+    return ST_ERROR;
+}
+
+static int push_round(cmp_side *s, double t)
+{
+    if (s->n + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        double *nr = realloc(s->rounds, cap * sizeof *nr);
+        if (!nr)
+            return -1;
+        s->rounds = nr;
+        s->cap = cap;
+    }
+    s->rounds[s->n++] = t;
+    return 0;
+}
+
+/* Adds an ok row's round medians (its "rounds" field, or its median as one round). */
+static tb_status add_rounds(cmp_side *s, const tb_rrow *r, const char *file, tb_err *err)
+{
+    const cJSON *rd = cJSON_GetObjectItemCaseSensitive(r->obj, "rounds");
+    if (!rd || cJSON_IsNull(rd)) {
+        if (r->have_time && push_round(s, r->median))
+            return tb_err_set(err, TB_USAGE, "out of host memory");
+        return TB_OK;
+    }
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(rd, "median_s");
+    if (!cJSON_IsArray(m) || cJSON_GetArraySize(m) == 0)
+        return tb_err_set(err, TB_USAGE, "%s:%d: 'rounds' has no 'median_s' list of times", file,
+                          r->line);
+    const cJSON *v;
+    cJSON_ArrayForEach(v, m)
+    {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || !isfinite(v->valuedouble))
+            return tb_err_set(err, TB_USAGE,
+                              "%s:%d: 'rounds.median_s' holds a value that is not a positive "
+                              "time",
+                              file, r->line);
+        if (push_round(s, v->valuedouble))
+            return tb_err_set(err, TB_USAGE, "out of host memory");
+    }
+    return TB_OK;
 }
 
 static const char *or_dash(const char *s)
 {
     return s ? s : "-";
+}
+
+tb_status tb_cmp_add(tb_cmp *c, int side, const tb_rfile *f, tb_err *err)
+{
+    side = side ? 1 : 0;
+    char **nf = realloc(c->files[side], (size_t)(c->nfiles[side] + 1) * sizeof *nf);
+    if (!nf)
+        return tb_err_set(err, TB_USAGE, "out of host memory");
+    c->files[side] = nf;
+    char line[1024];
+    snprintf(line, sizeof line, "%s (%s, %s, commit %s)", f->name,
+             or_dash(tb_json_str(f->context, "date")), or_dash(tb_json_str(f->context, "host")),
+             or_dash(tb_json_str(cJSON_GetObjectItemCaseSensitive(f->context, "tool"),
+                                 "git_commit")));
+    if (!(nf[c->nfiles[side]] = dup_str(line)))
+        return tb_err_set(err, TB_USAGE, "out of host memory");
+    c->nfiles[side]++;
+    if (!c->context[side] && !(c->context[side] = cJSON_Duplicate(f->context, 1)))
+        return tb_err_set(err, TB_USAGE, "out of host memory");
+    for (size_t i = 0; i < f->n; i++) {
+        const tb_rrow *r = &f->rows[i];
+        cmp_case *k = case_of(c, r);
+        if (!k)
+            return tb_err_set(err, TB_USAGE, "out of host memory");
+        cmp_side *s = &k->side[side];
+        int rank = status_rank(r->status);
+        s->rows++;
+        if (rank > s->worst) {
+            free(s->status);
+            free(s->reason);
+            s->status = dup_str(r->status);
+            s->reason = dup_str(r->reason ? r->reason : "");
+            s->worst = rank;
+            s->worst_rows = 0;
+            if (!s->status || !s->reason)
+                return tb_err_set(err, TB_USAGE, "out of host memory");
+        }
+        if (rank == s->worst)
+            s->worst_rows++;
+        if (rank != ST_OK)
+            continue;
+        if (!s->have_q && r->have_time) {
+            const char *unit = NULL;
+            double fig = tb_rrow_figure(r, &unit);
+            s->work = isfinite(fig) ? fig * r->median : NAN;
+            s->unit = unit;
+            s->have_q = 1;
+            s->median = r->median;
+            s->q1 = r->q1;
+            s->q3 = r->q3;
+        }
+        tb_status st = add_rounds(s, r, f->name, err);
+        if (st)
+            return st;
+    }
+    return TB_OK;
+}
+
+/* ---- judging and output ---- */
+
+enum { ROW_TABLE, ROW_ONLY_BASE, ROW_ONLY_NEW };
+
+typedef struct {
+    const cmp_case *k;
+    int where;
+    tb_verdict v;
+    tb_gate_figures fig;
+    char reason[640];
+    char base_fig[48], new_fig[48], change_text[24], interval_text[40], p_text[16],
+        rounds_text[24];
+} cmp_row;
+
+static void side_reason(const cmp_side *s, const char *name, char *buf, size_t n)
+{
+    if (s->rows > 1 && s->worst_rows < s->rows)
+        snprintf(buf, n, "%s in %s (%d of %d rows): %s", s->status, name, s->worst_rows,
+                 s->rows, s->reason);
+    else
+        snprintf(buf, n, "%s in %s: %s", s->status, name, s->reason);
+}
+
+static void judge_case(const cmp_case *k, const tb_gate_opts *o, cmp_row *row)
+{
+    const cmp_side *b = &k->side[0], *nw = &k->side[1];
+    row->k = k;
+    row->where = ROW_TABLE;
+    row->fig.change = row->fig.lo = row->fig.hi = row->fig.p = NAN;
+    if (nw->worst == ST_WRONG || nw->worst == ST_ERROR) {
+        side_reason(nw, "NEW", row->reason, sizeof row->reason);
+        row->v = nw->worst == ST_WRONG ? TB_V_WRONG : TB_V_ERROR;
+    } else if (nw->worst == ST_NONE) {
+        row->where = b->n > 0 ? ROW_TABLE : ROW_ONLY_BASE;
+        row->v = TB_V_MISSING;
+        snprintf(row->reason, sizeof row->reason, "measured ok in BASE, absent from NEW");
+    } else if (b->worst == ST_NONE) {
+        row->where = ROW_ONLY_NEW;
+        row->v = TB_V_UNMEASURED;
+    } else if (b->n == 0) {
+        side_reason(b, "BASE", row->reason, sizeof row->reason);
+        row->v = TB_V_UNMEASURED;
+    } else if (nw->n == 0) {
+        side_reason(nw, "NEW", row->reason, sizeof row->reason);
+        row->v = TB_V_UNMEASURED;
+    } else if (o->method == TB_METHOD_QUARTILES) {
+        row->v = tb_gate_quartiles(b->median, b->q1, b->q3, nw->median, nw->q1, nw->q3,
+                                   o->threshold, &row->fig, row->reason, sizeof row->reason);
+    } else {
+        row->v = tb_gate_verdict(b->rounds, b->n, nw->rounds, nw->n, o, k->hash, &row->fig,
+                                 row->reason, sizeof row->reason);
+    }
+}
+
+static void figure_text(const cmp_side *s, char *buf, size_t n)
+{
+    if (s->worst == ST_NONE) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    if (s->n == 0) {
+        snprintf(buf, n, "%s", s->status);
+        return;
+    }
+    double t = median_of(s->rounds, s->n);
+    if (isfinite(s->work) && s->unit)
+        snprintf(buf, n, "%.4g %s", s->work / t, s->unit);
+    else
+        snprintf(buf, n, "%.4g us", t * 1e6);
+}
+
+static void row_texts(cmp_row *r)
+{
+    figure_text(&r->k->side[0], r->base_fig, sizeof r->base_fig);
+    figure_text(&r->k->side[1], r->new_fig, sizeof r->new_fig);
+    if (isfinite(r->fig.change))
+        snprintf(r->change_text, sizeof r->change_text, "%+.1f %%", r->fig.change * 100);
+    else
+        snprintf(r->change_text, sizeof r->change_text, "-");
+    if (isfinite(r->fig.lo))
+        snprintf(r->interval_text, sizeof r->interval_text, "[%+.1f, %+.1f] %%",
+                 r->fig.lo * 100, r->fig.hi * 100);
+    else
+        snprintf(r->interval_text, sizeof r->interval_text, "-");
+    if (!isfinite(r->fig.p))
+        snprintf(r->p_text, sizeof r->p_text, "-");
+    else if (r->fig.p < 0.001)
+        snprintf(r->p_text, sizeof r->p_text, "<0.001");
+    else
+        snprintf(r->p_text, sizeof r->p_text, "%.3f", r->fig.p);
+    snprintf(r->rounds_text, sizeof r->rounds_text, "%zu/%zu", r->k->side[0].n,
+             r->k->side[1].n);
+}
+
+#define NCOLS 13
+
+/* The cells of a row in the text table, the last (why) unpadded. */
+static void text_cells(const cmp_row *r, const char *cells[NCOLS])
+{
+    const char *v[NCOLS] = {r->k->bench,     r->k->impl,       r->k->dtype,
+                            r->k->axes_label, r->k->gpus_text, r->base_fig,
+                            r->new_fig,      r->change_text,   r->interval_text,
+                            r->p_text,       r->rounds_text,   tb_verdict_name(r->v),
+                            r->reason};
+    memcpy(cells, v, sizeof v);
 }
 
 typedef struct {
@@ -231,97 +801,96 @@ typedef struct {
     int n;
 } geo_entry;
 
-static void write_header(const tb_rfile *base, const tb_rfile *neu, const tb_ctx_diff *d,
-                         int nd, tb_format fmt, FILE *out)
+static void method_text(const tb_gate_opts *o, char *buf, size_t n)
 {
-    const char *pre = fmt == TB_FMT_MD ? "- " : "";
-    fprintf(out, "%sBASE %s (%s, %s, commit %s)\n", pre, base->name,
-            or_dash(tb_json_str(base->context, "date")),
-            or_dash(tb_json_str(base->context, "host")),
-            or_dash(tb_json_str(cJSON_GetObjectItemCaseSensitive(base->context, "tool"),
-                                "git_commit")));
-    fprintf(out, "%sNEW  %s (%s, %s, commit %s)\n", pre, neu->name,
-            or_dash(tb_json_str(neu->context, "date")), or_dash(tb_json_str(neu->context, "host")),
-            or_dash(tb_json_str(cJSON_GetObjectItemCaseSensitive(neu->context, "tool"),
-                                "git_commit")));
-    if (nd == 0)
-        fprintf(out,
-                "%scontexts: same driver, CUDA, cuBLAS, NCCL, GPUs, clocks, power limits and "
-                "options\n",
-                pre);
-    for (int i = 0; i < nd; i++)
-        fprintf(out, "%sdiffers: %s: %s -> %s\n", pre, d[i].what, d[i].base, d[i].neu);
-    fputc('\n', out);
+    if (o->method == TB_METHOD_QUARTILES)
+        snprintf(buf, n,
+                 "the former rule: beyond +-%.3g %% with the two rows' [q1, q3] of time apart "
+                 "(one row a side, no test)",
+                 o->threshold * 100);
+    else
+        snprintf(buf, n,
+                 "per-round medians; two-sided Mann-Whitney U (exact without ties up to %d "
+                 "rounds, else normal), alpha %g; %g %% bootstrap interval of the change "
+                 "(median BASE time / median NEW time - 1; %d resamples, seed %llu); SLOWER or "
+                 "FASTER when the interval lies wholly beyond +-%.3g %% and p < %g, SAME when "
+                 "wholly within, else AMBIGUOUS",
+                 TB_MWU_EXACT_MAX, o->alpha, o->level * 100, o->resamples,
+                 (unsigned long long)o->seed, o->threshold * 100, o->alpha);
 }
 
-tb_status tb_compare_write(const tb_rfile *base, const tb_rfile *neu, double threshold,
-                           tb_format fmt, FILE *out, int *failed, tb_err *err)
+static void fail_text(const int *counts, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    static const tb_verdict fails[] = {TB_V_SLOWER, TB_V_WRONG, TB_V_ERROR, TB_V_MISSING};
+    for (int i = 0; i < 4; i++)
+        if (counts[fails[i]]) {
+            size_t used = strlen(buf);
+            snprintf(buf + used, n - used, "%s%d %s", used ? ", " : "", counts[fails[i]],
+                     tb_verdict_name(fails[i]));
+        }
+}
+
+static void csv_num(FILE *out, double v, double scale)
+{
+    if (isfinite(v))
+        fprintf(out, "%.4f", v * scale);
+}
+
+tb_status tb_cmp_write(tb_cmp *c, const tb_gate_opts *o, tb_format fmt, FILE *out, int *failed,
+                       tb_err *err)
 {
     *failed = 0;
-    const tb_rrow **sb = sorted_rows(base), **sn = sorted_rows(neu);
-    cmp_case *cases = calloc(base->n ? base->n : 1, sizeof *cases);
-    geo_entry *geo = calloc(base->n ? base->n : 1, sizeof *geo);
-    if (!sb || !sn || !cases || !geo) {
-        free(sb);
-        free(sn);
-        free(cases);
+    cmp_row *rows = calloc(c->n ? c->n : 1, sizeof *rows);
+    geo_entry *geo = calloc(c->n ? c->n : 1, sizeof *geo);
+    if (!rows || !geo) {
+        free(rows);
         free(geo);
         return tb_err_set(err, TB_USAGE, "out of host memory");
     }
-    size_t nc = 0, ngeo = 0;
     int counts[TB_V_COUNT] = {0};
-    const tb_rrow **only_base = malloc((base->n ? base->n : 1) * sizeof *only_base);
-    const tb_rrow **only_new = malloc((neu->n ? neu->n : 1) * sizeof *only_new);
-    size_t n_ob = 0, n_on = 0;
-    for (size_t i = 0; i < base->n; i++) {
-        const tb_rrow *b = &base->rows[i];
-        if (find(sb, base->n, b->key) != b)
-            continue; /* a repeated case in BASE: its first result is used */
-        const tb_rrow *n = find(sn, neu->n, b->key);
-        if (!n) {
-            if (only_base)
-                only_base[n_ob++] = b;
+    size_t ngeo = 0, n_ob = 0, n_on = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        cmp_row *r = &rows[i];
+        judge_case(&c->cases[i], o, r);
+        row_texts(r);
+        if (r->where != ROW_TABLE) {
+            n_ob += r->where == ROW_ONLY_BASE;
+            n_on += r->where == ROW_ONLY_NEW;
             continue;
         }
-        cmp_case *c = &cases[nc++];
-        c->base = b;
-        c->neu = n;
-        c->v = tb_compare_judge(b, n, threshold, &c->change, c->reason, sizeof c->reason);
-        counts[c->v]++;
-        if (tb_verdict_fails(c->v))
+        counts[r->v]++;
+        if (tb_verdict_fails(r->v))
             *failed = 1;
-        figure_text(b, c->base_fig, sizeof c->base_fig);
-        figure_text(n, c->new_fig, sizeof c->new_fig);
-        if (isfinite(c->change)) {
-            snprintf(c->change_text, sizeof c->change_text, "%+.1f %%", c->change * 100);
+        if (isfinite(r->fig.change)) {
+            /* benchmarks are few: a linear search per case is a bounded cost */
             size_t g = 0;
-            while (g < ngeo && strcmp(geo[g].bench, b->bench) != 0)
+            while (g < ngeo && strcmp(geo[g].bench, r->k->bench) != 0)
                 g++;
-            if (g == ngeo) {
-                geo[ngeo].bench = b->bench;
-                ngeo++;
-            }
-            geo[g].log_sum += log1p(c->change);
+            if (g == ngeo)
+                geo[ngeo++].bench = r->k->bench;
+            geo[g].log_sum += log1p(r->fig.change);
             geo[g].n++;
-        } else {
-            snprintf(c->change_text, sizeof c->change_text, "-");
         }
     }
-    for (size_t i = 0; i < neu->n; i++) {
-        const tb_rrow *n = &neu->rows[i];
-        if (find(sn, neu->n, n->key) == n && !find(sb, base->n, n->key) && only_new)
-            only_new[n_on++] = n;
-    }
-
     tb_ctx_diff diffs[64];
-    int nd = tb_compare_contexts(base->context, neu->context, diffs, 64);
+    int nd = c->context[0] && c->context[1]
+                 ? tb_compare_contexts(c->context[0], c->context[1], diffs, 64)
+                 : 0;
+    char method[640], fails[128];
+    method_text(o, method, sizeof method);
+    fail_text(counts, fails, sizeof fails);
 
     if (fmt == TB_FMT_JSON) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "base", base->name);
-        cJSON_AddStringToObject(o, "new", neu->name);
-        cJSON_AddNumberToObject(o, "threshold_pct", threshold * 100);
-        cJSON *cd = cJSON_AddArrayToObject(o, "context_differences");
+        cJSON *j = cJSON_CreateObject();
+        for (int s = 0; s < 2; s++) {
+            cJSON *fl = cJSON_AddArrayToObject(j, s ? "new" : "base");
+            for (int f = 0; f < c->nfiles[s]; f++)
+                cJSON_AddItemToArray(fl, cJSON_CreateString(c->files[s][f]));
+        }
+        cJSON_AddNumberToObject(j, "threshold_pct", o->threshold * 100);
+        cJSON_AddStringToObject(j, "test", method);
+        cJSON *cd = cJSON_AddArrayToObject(j, "context_differences");
         for (int i = 0; i < nd; i++) {
             cJSON *x = cJSON_CreateObject();
             cJSON_AddStringToObject(x, "what", diffs[i].what);
@@ -329,130 +898,167 @@ tb_status tb_compare_write(const tb_rfile *base, const tb_rfile *neu, double thr
             cJSON_AddStringToObject(x, "new", diffs[i].neu);
             cJSON_AddItemToArray(cd, x);
         }
-        cJSON *arr = cJSON_AddArrayToObject(o, "cases");
-        for (size_t i = 0; i < nc; i++) {
-            const cmp_case *c = &cases[i];
+        cJSON *arr = cJSON_AddArrayToObject(j, "cases");
+        cJSON *ob = cJSON_CreateArray(), *on = cJSON_CreateArray();
+        for (size_t i = 0; i < c->n; i++) {
+            const cmp_row *r = &rows[i];
+            if (r->where != ROW_TABLE) {
+                cJSON_AddItemToArray(r->where == ROW_ONLY_BASE ? ob : on,
+                                     cJSON_CreateString(r->k->key));
+                continue;
+            }
             cJSON *x = cJSON_CreateObject();
-            cJSON_AddStringToObject(x, "bench", c->base->bench);
-            cJSON_AddStringToObject(x, "impl", c->base->impl);
-            cJSON_AddStringToObject(x, "dtype", c->base->dtype);
-            cJSON_AddItemToObject(x, "axes", cJSON_Duplicate(c->base->axes, 1));
-            cJSON_AddStringToObject(x, "gpus", c->base->gpus_text);
-            cJSON_AddStringToObject(x, "device", or_dash(c->base->device));
-            if (c->base->have_time)
-                cJSON_AddNumberToObject(x, "base_median_s", c->base->median);
-            else
-                cJSON_AddNullToObject(x, "base_median_s");
-            if (c->neu->have_time)
-                cJSON_AddNumberToObject(x, "new_median_s", c->neu->median);
-            else
-                cJSON_AddNullToObject(x, "new_median_s");
-            if (isfinite(c->change))
-                cJSON_AddNumberToObject(x, "change_pct", c->change * 100);
+            cJSON_AddStringToObject(x, "bench", r->k->bench);
+            cJSON_AddStringToObject(x, "impl", r->k->impl);
+            cJSON_AddStringToObject(x, "dtype", r->k->dtype);
+            cJSON *axes = cJSON_Parse(r->k->axes_json);
+            cJSON_AddItemToObject(x, "axes", axes ? axes : cJSON_CreateObject());
+            cJSON_AddStringToObject(x, "gpus", r->k->gpus_text);
+            cJSON_AddStringToObject(x, "device", r->k->device);
+            for (int s = 0; s < 2; s++) {
+                const cmp_side *sd = &r->k->side[s];
+                double med = sd->n ? median_of(sd->rounds, sd->n) : NAN;
+                if (isfinite(med))
+                    cJSON_AddNumberToObject(x, s ? "new_median_s" : "base_median_s", med);
+                else
+                    cJSON_AddNullToObject(x, s ? "new_median_s" : "base_median_s");
+                cJSON_AddNumberToObject(x, s ? "new_rounds" : "base_rounds", (double)sd->n);
+            }
+            if (isfinite(r->fig.change))
+                cJSON_AddNumberToObject(x, "change_pct", r->fig.change * 100);
             else
                 cJSON_AddNullToObject(x, "change_pct");
-            cJSON_AddStringToObject(x, "verdict", tb_verdict_name(c->v));
-            cJSON_AddStringToObject(x, "reason", c->reason);
+            if (isfinite(r->fig.lo)) {
+                cJSON *iv = cJSON_AddArrayToObject(x, "interval_pct");
+                cJSON_AddItemToArray(iv, cJSON_CreateNumber(r->fig.lo * 100));
+                cJSON_AddItemToArray(iv, cJSON_CreateNumber(r->fig.hi * 100));
+            } else {
+                cJSON_AddNullToObject(x, "interval_pct");
+            }
+            if (isfinite(r->fig.p))
+                cJSON_AddNumberToObject(x, "p", r->fig.p);
+            else
+                cJSON_AddNullToObject(x, "p");
+            cJSON_AddStringToObject(x, "verdict", tb_verdict_name(r->v));
+            cJSON_AddStringToObject(x, "reason", r->reason);
             cJSON_AddItemToArray(arr, x);
         }
-        cJSON *ob = cJSON_AddArrayToObject(o, "only_in_base");
-        for (size_t i = 0; i < n_ob; i++)
-            cJSON_AddItemToArray(ob, cJSON_CreateString(only_base[i]->key));
-        cJSON *on = cJSON_AddArrayToObject(o, "only_in_new");
-        for (size_t i = 0; i < n_on; i++)
-            cJSON_AddItemToArray(on, cJSON_CreateString(only_new[i]->key));
-        cJSON *sum = cJSON_AddObjectToObject(o, "summary");
+        cJSON_AddItemToObject(j, "only_in_base", ob);
+        cJSON_AddItemToObject(j, "only_in_new", on);
+        cJSON *sum = cJSON_AddObjectToObject(j, "summary");
         for (int v = 0; v < TB_V_COUNT; v++)
             cJSON_AddNumberToObject(sum, tb_verdict_name((tb_verdict)v), counts[v]);
         cJSON *gm = cJSON_AddObjectToObject(sum, "geomean_change_pct");
         for (size_t g = 0; g < ngeo; g++)
             cJSON_AddNumberToObject(gm, geo[g].bench, expm1(geo[g].log_sum / geo[g].n) * 100);
         cJSON_AddBoolToObject(sum, "failed", *failed);
-        char *s = cJSON_Print(o);
-        fprintf(out, "%s\n", s);
-        free(s);
-        cJSON_Delete(o);
+        char *s = cJSON_Print(j);
+        fprintf(out, "%s\n", s ? s : "{}");
+        cJSON_free(s);
+        cJSON_Delete(j);
     } else if (fmt == TB_FMT_CSV) {
-        fprintf(out, "bench,impl,dtype,case,gpus,device,base,new,change_pct,verdict,reason\n");
-        for (size_t i = 0; i < nc; i++) {
-            const cmp_case *c = &cases[i];
-            fprintf(out, "%s,%s,%s,", c->base->bench, c->base->impl, c->base->dtype);
-            tb_csv_quote(out, c->base->axes_label);
-            fprintf(out, ",");
-            tb_csv_quote(out, c->base->gpus_text);
-            fprintf(out, ",");
-            tb_csv_quote(out, or_dash(c->base->device));
-            fprintf(out, ",");
-            tb_csv_quote(out, c->base_fig);
-            fprintf(out, ",");
-            tb_csv_quote(out, c->new_fig);
-            if (isfinite(c->change))
-                fprintf(out, ",%.4f,", c->change * 100);
-            else
-                fprintf(out, ",,");
-            fprintf(out, "%s,", tb_verdict_name(c->v));
-            tb_csv_quote(out, c->reason);
-            fputc('\n', out);
-        }
-        for (int pass = 0; pass < 2; pass++) {
-            const tb_rrow **v = pass ? only_new : only_base;
-            size_t nv = pass ? n_on : n_ob;
-            for (size_t i = 0; i < nv; i++) {
-                fprintf(out, "%s,%s,%s,", v[i]->bench, v[i]->impl, v[i]->dtype);
-                tb_csv_quote(out, v[i]->axes_label);
-                fprintf(out, ",");
-                tb_csv_quote(out, v[i]->gpus_text);
-                fprintf(out, ",");
-                tb_csv_quote(out, or_dash(v[i]->device));
-                fprintf(out, ",,,,%s,\n", pass ? "ONLY_IN_NEW" : "ONLY_IN_BASE");
+        fprintf(out, "bench,impl,dtype,case,gpus,device,base,new,change_pct,interval_lo_pct,"
+                     "interval_hi_pct,p,base_rounds,new_rounds,verdict,reason\n");
+        for (int pass = 0; pass < 3; pass++)
+            for (size_t i = 0; i < c->n; i++) {
+                const cmp_row *r = &rows[i];
+                if (r->where != pass)
+                    continue;
+                fprintf(out, "%s,%s,%s,", r->k->bench, r->k->impl, r->k->dtype);
+                tb_csv_quote(out, r->k->axes_label);
+                fputc(',', out);
+                tb_csv_quote(out, r->k->gpus_text);
+                fputc(',', out);
+                tb_csv_quote(out, r->k->device);
+                if (pass != ROW_TABLE) {
+                    fprintf(out, ",,,,,,,,,%s,\n", pass == ROW_ONLY_NEW ? "ONLY_IN_NEW" : "ONLY_IN_BASE");
+                    continue;
+                }
+                fputc(',', out);
+                tb_csv_quote(out, r->base_fig);
+                fputc(',', out);
+                tb_csv_quote(out, r->new_fig);
+                fputc(',', out);
+                csv_num(out, r->fig.change, 100);
+                fputc(',', out);
+                csv_num(out, r->fig.lo, 100);
+                fputc(',', out);
+                csv_num(out, r->fig.hi, 100);
+                fputc(',', out);
+                csv_num(out, r->fig.p, 1);
+                fprintf(out, ",%zu,%zu,%s,", r->k->side[0].n, r->k->side[1].n,
+                        tb_verdict_name(r->v));
+                tb_csv_quote(out, r->reason);
+                fputc('\n', out);
             }
-        }
     } else {
-        write_header(base, neu, diffs, nd, fmt, out);
         int md = fmt == TB_FMT_MD;
-        /* column widths for the text table */
-        const char *head[] = {"bench", "impl", "dtype", "case", "gpu", "base", "new", "change",
-                              "verdict", "why"};
-        size_t w[10];
-        for (int k = 0; k < 10; k++)
+        const char *pre = md ? "- " : "";
+        for (int s = 0; s < 2; s++)
+            for (int f = 0; f < c->nfiles[s]; f++)
+                fprintf(out, "%s%s %s\n", pre, s ? "NEW " : "BASE", c->files[s][f]);
+        if (nd == 0)
+            fprintf(out,
+                    "%scontexts: same driver, CUDA, cuBLAS, NCCL, GPUs, clocks, power limits and "
+                    "options\n",
+                    pre);
+        for (int i = 0; i < nd; i++)
+            fprintf(out, "%sdiffers: %s: %s -> %s\n", pre, diffs[i].what, diffs[i].base,
+                    diffs[i].neu);
+        fprintf(out, "%stest: %s\n\n", pre, method);
+        const char *head[NCOLS] = {"bench", "impl",     "dtype", "case",   "gpu",
+                                   "base",  "new",      "change", "interval", "p",
+                                   "rounds", "verdict", "why"};
+        size_t w[NCOLS];
+        for (int k = 0; k < NCOLS; k++)
             w[k] = strlen(head[k]);
-        for (size_t i = 0; i < nc; i++) {
-            const char *cells[10];
-            text_cells(&cases[i], cells);
-            for (int k = 0; k < 9; k++)
+        for (size_t i = 0; i < c->n; i++) {
+            if (rows[i].where != ROW_TABLE)
+                continue;
+            const char *cells[NCOLS];
+            text_cells(&rows[i], cells);
+            for (int k = 0; k < NCOLS - 1; k++)
                 if (strlen(cells[k]) > w[k])
                     w[k] = strlen(cells[k]);
         }
         if (md) {
-            fprintf(out, "| case | gpu | base | new | change | verdict | why |\n");
-            fprintf(out, "|---|---|---:|---:|---:|---|---|\n");
+            fprintf(out, "| case | gpu | base | new | change | interval | p | rounds | verdict "
+                         "| why |\n");
+            fprintf(out, "|---|---|---:|---:|---:|---:|---:|---:|---|---|\n");
         } else {
-            for (int k = 0; k < 10; k++)
-                fprintf(out, "%-*s%s", (int)w[k], head[k], k < 9 ? "  " : "\n");
+            for (int k = 0; k < NCOLS; k++)
+                fprintf(out, "%-*s%s", k < NCOLS - 1 ? (int)w[k] : 0, head[k],
+                        k < NCOLS - 1 ? "  " : "\n");
         }
-        for (size_t i = 0; i < nc; i++) {
-            const cmp_case *c = &cases[i];
+        for (size_t i = 0; i < c->n; i++) {
+            const cmp_row *r = &rows[i];
+            if (r->where != ROW_TABLE)
+                continue;
             if (md) {
-                fprintf(out, "| %s %s %s %s | %s | %s | %s | %s | %s | %s |\n", c->base->bench,
-                        c->base->impl, c->base->dtype, c->base->axes_label, c->base->gpus_text,
-                        c->base_fig, c->new_fig, c->change_text, tb_verdict_name(c->v),
-                        c->reason);
+                fprintf(out, "| %s %s %s %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                        r->k->bench, r->k->impl, r->k->dtype, r->k->axes_label,
+                        r->k->gpus_text, r->base_fig, r->new_fig, r->change_text,
+                        r->interval_text, r->p_text, r->rounds_text, tb_verdict_name(r->v),
+                        r->reason);
                 continue;
             }
-            const char *cells[10];
-            text_cells(c, cells);
-            for (int k = 0; k < 10; k++)
-                fprintf(out, "%-*s%s", k < 9 ? (int)w[k] : 0, cells[k], k < 9 ? "  " : "\n");
+            const char *cells[NCOLS];
+            text_cells(r, cells);
+            for (int k = 0; k < NCOLS; k++)
+                fprintf(out, "%-*s%s", k < NCOLS - 1 ? (int)w[k] : 0, cells[k],
+                        k < NCOLS - 1 ? "  " : "\n");
         }
-        for (int pass = 0; pass < 2; pass++) {
-            const tb_rrow **v = pass ? only_new : only_base;
-            size_t nv = pass ? n_on : n_ob;
-            fprintf(out, "\n%sonly in %s: %zu\n", md ? "- " : "", pass ? "NEW" : "BASE", nv);
-            for (size_t i = 0; i < nv; i++)
-                fprintf(out, "%s  %s %s %s %s gpu %s\n", md ? "  -" : "", v[i]->bench,
-                        v[i]->impl, v[i]->dtype, v[i]->axes_label, v[i]->gpus_text);
+        for (int pass = ROW_ONLY_BASE; pass <= ROW_ONLY_NEW; pass++) {
+            fprintf(out, "\n%sonly in %s%s: %zu\n", pre, pass == ROW_ONLY_NEW ? "NEW" : "BASE",
+                    pass == ROW_ONLY_NEW ? "" : " (not measured ok there)",
+                    pass == ROW_ONLY_NEW ? n_on : n_ob);
+            for (size_t i = 0; i < c->n; i++)
+                if (rows[i].where == pass)
+                    fprintf(out, "%s  %s %s %s %s gpu %s\n", md ? "  -" : "", rows[i].k->bench,
+                            rows[i].k->impl, rows[i].k->dtype, rows[i].k->axes_label,
+                            rows[i].k->gpus_text);
         }
-        fprintf(out, "\n%ssummary:", md ? "- " : "");
+        fprintf(out, "\n%ssummary:", pre);
         for (int v = 0; v < TB_V_COUNT; v++)
             fprintf(out, "%s %d %s", v ? "," : "", counts[v], tb_verdict_name((tb_verdict)v));
         fprintf(out, "; geomean change:");
@@ -461,14 +1067,30 @@ tb_status tb_compare_write(const tb_rfile *base, const tb_rfile *neu, double thr
         for (size_t g = 0; g < ngeo; g++)
             fprintf(out, "%s %s %+.2f %%", g ? "," : "", geo[g].bench,
                     expm1(geo[g].log_sum / geo[g].n) * 100);
-        fprintf(out, "\n%sverdict: %s\n", md ? "- " : "",
-                *failed ? "FAIL (a case is SLOWER, WRONG or ERROR in NEW)" : "PASS");
+        if (*failed)
+            fprintf(out, "\n%sverdict: FAIL (%s in NEW)\n", pre, fails);
+        else
+            fprintf(out, "\n%sverdict: PASS\n", pre);
     }
-    free(sb);
-    free(sn);
-    free(cases);
+    free(rows);
     free(geo);
-    free(only_base);
-    free(only_new);
     return TB_OK;
+}
+
+tb_status tb_compare_write(const tb_rfile *base, const tb_rfile *neu, double threshold,
+                           tb_format fmt, FILE *out, int *failed, tb_err *err)
+{
+    *failed = 0;
+    tb_cmp *c = tb_cmp_new();
+    if (!c)
+        return tb_err_set(err, TB_USAGE, "out of host memory");
+    tb_gate_opts o = TB_GATE_OPTS_DEFAULT;
+    o.threshold = threshold;
+    tb_status st = tb_cmp_add(c, 0, base, err);
+    if (!st)
+        st = tb_cmp_add(c, 1, neu, err);
+    if (!st)
+        st = tb_cmp_write(c, &o, fmt, out, failed, err);
+    tb_cmp_free(c);
+    return st;
 }

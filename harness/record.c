@@ -112,7 +112,8 @@ cJSON *tb_record_result_json(const tb_result *r)
         cJSON_AddNullToObject(o, "reason");
 
     if (r->have_stats) {
-        cJSON_AddNumberToObject(o, "samples", (double)r->stats.count);
+        cJSON_AddNumberToObject(o, "samples",
+                                (double)(r->rounds > 0 ? r->round_samples : r->stats.count));
         cJSON *t = cJSON_AddObjectToObject(o, "time_s");
         cJSON_AddNumberToObject(t, "median", r->stats.median);
         cJSON_AddNumberToObject(t, "min", r->stats.min);
@@ -126,6 +127,13 @@ cJSON *tb_record_result_json(const tb_result *r)
         cJSON_AddStringToObject(o, "timing", r->timing ? r->timing : "batch");
         cJSON_AddNumberToObject(o, "batch", (double)r->batch);
         cJSON_AddStringToObject(o, "stop", tb_stop_reason_name(r->stop));
+        /* per-round medians: what compare tests; absent in a single-round row */
+        if (r->rounds > 0) {
+            cJSON *rd = cJSON_AddObjectToObject(o, "rounds");
+            cJSON_AddNumberToObject(rd, "n", r->rounds);
+            cJSON_AddItemToObject(rd, "median_s",
+                                  cJSON_CreateDoubleArray(r->round_median, r->rounds));
+        }
     } else {
         cJSON_AddNumberToObject(o, "samples", 0);
         cJSON_AddNullToObject(o, "time_s");

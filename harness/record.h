@@ -30,7 +30,10 @@ typedef struct tb_result {
     tb_status status;     /* TB_OK, TB_WRONG, TB_SKIP or TB_DEVFAIL */
     char reason[1024];    /* why, for anything but TB_OK */
     int have_stats;
-    tb_stats stats;       /* seconds per execution */
+    tb_stats stats;       /* seconds per execution; over the round medians with rounds > 1 */
+    int rounds;               /* rounds measured (0: one, not recorded as rounds) */
+    const double *round_median; /* rounds values: each round's median, in round order */
+    size_t round_samples;     /* samples of every round together */
     const char *timing;   /* "batch", "graph", "chunked", "cold" or "host" (sampler.h) */
     long batch;           /* executions per sample */
     tb_stop_reason stop;

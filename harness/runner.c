@@ -8,14 +8,16 @@
 #include <string.h>
 
 #include "cudacheck.h"
-#include "grow.h"
 #include "sampler.h"
 #include "specs.h"
 
+/* A case's rounds so far: the medians measured, and whether its row is written. */
 typedef struct {
-    const tb_case *c;
-    double figure;
-} baseline_entry;
+    double *median; /* one per planned round */
+    int n;
+    int done;
+    size_t samples;
+} round_slot;
 
 typedef struct {
     const tb_case *cases;
@@ -28,9 +30,9 @@ typedef struct {
     pthread_mutex_t *exclusive_lock; /* held through exclusive cases */
     tb_status status; /* worst outcome on this device */
     tb_err err;       /* the first failure's message */
-    baseline_entry *baselines;
-    size_t n_baselines, cap_baselines;
     int n_group;      /* collective cases: the devices of the group (dev is the first) */
+    round_slot *slots; /* per case, in cases' order */
+    int round;        /* the round running (0-based) */
 } worker;
 
 const char *tb_runner_unsupported_dtype(const tb_impl *impl, tb_dtype dtype, char *buf,
@@ -89,36 +91,47 @@ static int same_point(const tb_case *a, const tb_case *b)
            memcmp(a->axis, b->axis, sizeof a->axis) == 0;
 }
 
+static int planned_rounds(const worker *wk)
+{
+    return wk->opts->rounds > 1 ? wk->opts->rounds : 1;
+}
+
+/* The figure (TFLOP/s, else GB/s) of a case at time t per execution. */
+static double figure_at(const tb_case *c, double t)
+{
+    double flops = c->bench->flops ? c->bench->flops(c) : 0;
+    double bytes = c->bench->bytes ? c->bench->bytes(c) : 0;
+    return flops > 0 ? flops / t / 1e12 : bytes > 0 ? bytes / t / 1e9 : NAN;
+}
+
+/* The vendor baseline's figure on this device (or group): the median of the rounds it has
+ * measured so far, or NAN. */
 static double find_baseline(worker *wk, const tb_case *c)
 {
     if (!c->impl->compare_to)
         return NAN;
-    for (size_t i = 0; i < wk->n_baselines; i++) {
-        const tb_case *b = wk->baselines[i].c;
-        if (same_point(b, c) && strcmp(b->impl->name, c->impl->compare_to) == 0)
-            return wk->baselines[i].figure;
+    for (size_t i = 0; i < wk->ncases; i++) {
+        const tb_case *b = &wk->cases[i];
+        const round_slot *s = &wk->slots[i];
+        if (s->n > 0 && same_point(b, c) && strcmp(b->impl->name, c->impl->compare_to) == 0) {
+            tb_stats st;
+            if (tb_stats_compute(s->median, (size_t)s->n, &st) == 0)
+                return figure_at(b, st.median);
+        }
     }
     return NAN;
-}
-
-static void remember(worker *wk, const tb_case *c, double figure)
-{
-    baseline_entry *nb =
-        tb_grow(wk->baselines, &wk->cap_baselines, wk->n_baselines + 1, sizeof *nb);
-    if (!nb)
-        return; /* only % of vendor is lost */
-    wk->baselines = nb;
-    wk->baselines[wk->n_baselines].c = c;
-    wk->baselines[wk->n_baselines].figure = figure;
-    wk->n_baselines++;
 }
 
 static void progress(worker *wk, size_t i, const tb_case *c)
 {
     if (!wk->opts->progress)
         return;
-    char cs[128];
+    char cs[160];
     tb_record_case_text(c, cs, sizeof cs);
+    if (planned_rounds(wk) > 1) {
+        size_t used = strlen(cs);
+        snprintf(cs + used, sizeof cs - used, " (round %d/%d)", wk->round + 1, planned_rounds(wk));
+    }
     pthread_mutex_lock(wk->progress_lock);
     if (wk->n_group > 1)
         fprintf(stderr, "\r\033[K[%d GPUs] %zu/%zu %s %s %s %s", wk->n_group, i + 1, wk->ncases,
@@ -143,8 +156,6 @@ static void clear_progress(worker *wk)
     pthread_mutex_unlock(wk->progress_lock);
 }
 
-static void figures(worker *wk, const tb_case *c, tb_result *r);
-
 /* Measures one set-up case: sampler, stopping rule, telemetry, statistics, figures. */
 static tb_status measure(worker *wk, const tb_case *c, void *state, void *stream,
                          void *flush, size_t flush_bytes, tb_result *r, tb_err *err)
@@ -164,6 +175,7 @@ static tb_status measure(worker *wk, const tb_case *c, void *state, void *stream
     s.nvml = wk->nvml;
     s.nvml_dev = nvdev;
     s.tel = &r->tel;
+    s.fault = &wk->opts->fault;
     tb_status st = tb_sampler_init(&s, err);
     tb_samples samples;
     memset(&samples, 0, sizeof samples);
@@ -186,12 +198,11 @@ static tb_status measure(worker *wk, const tb_case *c, void *state, void *stream
     tb_samples_free(&samples);
     if (!r->have_stats)
         return tb_err_set(err, TB_DEVFAIL, "no samples were taken");
-    figures(wk, c, r);
     return TB_OK;
 }
 
-/* The rates of a measured case, from its median: FLOP/s, GB/s, bus bandwidth, % of peak,
- * % of the vendor baseline measured earlier on this device (or group). */
+/* The rates of a measured case, from its (headline) median: FLOP/s, GB/s, bus bandwidth,
+ * % of peak, % of the vendor baseline measured earlier on this device (or group). */
 static void figures(worker *wk, const tb_case *c, tb_result *r)
 {
     double t = r->stats.median;
@@ -209,7 +220,6 @@ static void figures(worker *wk, const tb_case *c, tb_result *r)
         r->pct_vendor = 100.0 * figure / base;
         r->vendor_impl = c->impl->compare_to;
     }
-    remember(wk, c, figure);
 }
 
 /* Writes a case's result and folds its status into the worker's; returns the status
@@ -289,10 +299,35 @@ static tb_status verify_after_timing(worker *wk, const tb_case *c, void *state, 
     return st;
 }
 
-/* One case end to end; returns the status recorded (TB_DEVFAIL stops the device). */
-static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flush,
-                          size_t flush_bytes)
+/* Ends one round of case i: keeps its median, and once the case is final (its last round,
+ * or anything but ok) computes its headline statistics and figures from the rounds and
+ * writes its row. Returns the round's status (TB_DEVFAIL stops the device). */
+static tb_status finish_round(worker *wk, size_t i, tb_result *r, tb_status st, tb_err *err)
 {
+    round_slot *s = &wk->slots[i];
+    if (st == TB_OK) {
+        s->median[s->n++] = r->stats.median;
+        s->samples += r->stats.count;
+        if (s->n < planned_rounds(wk))
+            return TB_OK;
+        if (s->n > 1) {
+            tb_stats over;
+            if (tb_stats_compute(s->median, (size_t)s->n, &over) == 0)
+                r->stats = over;
+            r->rounds = s->n;
+            r->round_median = s->median;
+            r->round_samples = s->samples;
+        }
+        figures(wk, &wk->cases[i], r);
+    }
+    s->done = 1;
+    return record(wk, r, st, err);
+}
+
+/* One round of case i end to end; returns its status (TB_DEVFAIL stops the device). */
+static tb_status run_case(worker *wk, size_t i, void *stream, void *flush, size_t flush_bytes)
+{
+    const tb_case *c = &wk->cases[i];
     tb_result r;
     memset(&r, 0, sizeof r);
     r.c = *c;
@@ -339,7 +374,85 @@ static tb_status run_case(worker *wk, const tb_case *c, void *stream, void *flus
     }
     if (locked)
         pthread_mutex_unlock(wk->exclusive_lock);
-    return record(wk, &r, st, &err);
+    return finish_round(wk, i, &r, st, &err);
+}
+
+/* ---- rounds: the outer schedule ---- */
+
+typedef tb_status (*round_case_fn)(worker *wk, size_t i, void *ctx);
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* The order of one round: the given order when there is one round, else a Fisher-Yates
+ * shuffle seeded by the run's seed and the round (so a run is reproducible, and a case's
+ * neighbours and its place in the run change from round to round). */
+static void round_order(size_t *order, size_t n, uint64_t seed, int round, int rounds)
+{
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    if (rounds <= 1)
+        return;
+    uint64_t x = seed ^ (0x5851f42d4c957f2dull * (uint64_t)(round + 1));
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(splitmix64(&x) % i);
+        size_t t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+}
+
+/* Runs every case of the worker in each round, skipping those already final; stops at a
+ * device failure. */
+static void run_rounds(worker *wk, round_case_fn fn, void *ctx)
+{
+    int rounds = planned_rounds(wk);
+    size_t n = wk->ncases;
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    round_slot *slots = calloc(n ? n : 1, sizeof *slots);
+    double *medians = calloc((n ? n : 1) * (size_t)rounds, sizeof *medians);
+    if (!order || !slots || !medians) {
+        free(order);
+        free(slots);
+        free(medians);
+        wk->status = tb_err_set(&wk->err, TB_DEVFAIL, "out of host memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        slots[i].median = medians + i * (size_t)rounds;
+    wk->slots = slots;
+    int stopped = 0;
+    for (int k = 0; k < rounds && !stopped; k++) {
+        wk->round = k;
+        round_order(order, n, wk->opts->seed, k, rounds);
+        for (size_t p = 0; p < n && !stopped; p++) {
+            size_t i = order[p];
+            if (slots[i].done)
+                continue;
+            progress(wk, p, &wk->cases[i]);
+            stopped = fn(wk, i, ctx) == TB_DEVFAIL;
+        }
+    }
+    wk->slots = NULL;
+    free(order);
+    free(slots);
+    free(medians);
+}
+
+typedef struct {
+    void *stream, *flush;
+    size_t flush_bytes;
+} device_ctx;
+
+static tb_status device_case(worker *wk, size_t i, void *ctx)
+{
+    device_ctx *d = ctx;
+    return run_case(wk, i, d->stream, d->flush, d->flush_bytes);
 }
 
 static tb_status device_begin(worker *wk, void **stream, void **flush, size_t *flush_bytes,
@@ -384,19 +497,14 @@ static void *worker_main(void *arg)
         wk->status = st;
         return NULL;
     }
-    for (size_t i = 0; i < wk->ncases; i++) {
-        progress(wk, i, &wk->cases[i]);
-        if (run_case(wk, &wk->cases[i], stream, flush, flush_bytes) == TB_DEVFAIL)
-            break;
-    }
+    device_ctx d = {stream, flush, flush_bytes};
+    run_rounds(wk, device_case, &d);
     if (!wk->dev->is_host) {
         if (flush)
             cudaFree(flush);
         if (stream)
             cudaStreamDestroy((cudaStream_t)stream);
     }
-    free(wk->baselines);
-    wk->baselines = NULL;
     return NULL;
 }
 
@@ -480,8 +588,6 @@ static tb_status measure_group(worker *wk, const tb_case *c, void *state, const 
             st = tb_err_set(err, TB_DEVFAIL, "no samples were taken");
     }
     tb_samples_free(&samples);
-    if (!st)
-        figures(wk, c, r);
     return st;
 }
 
@@ -503,8 +609,9 @@ static const char *group_unsupported(const tb_case *c, const tb_group *g, tb_res
 /* One collective case end to end: setup on the group, a checked execution, the timed loop,
  * a second check after it (inputs refilled, outputs poisoned), teardown. A wait that passes
  * the timeout aborts the case's work and is recorded as an error; it stops the group. */
-static tb_status run_group_case(worker *wk, const tb_case *c, tb_group *g)
+static tb_status run_group_case(worker *wk, size_t i, tb_group *g)
 {
+    const tb_case *c = &wk->cases[i];
     tb_result r;
     memset(&r, 0, sizeof r);
     r.c = *c;
@@ -521,7 +628,7 @@ static tb_status run_group_case(worker *wk, const tb_case *c, tb_group *g)
     err.msg[0] = '\0';
     tb_status st = TB_OK;
     if (group_unsupported(c, g, &r))
-        return record(wk, &r, TB_SKIP, &err);
+        return finish_round(wk, i, &r, TB_SKIP, &err);
     tb_env env = {r.device, g->streams[0], wk->opts->seed, g, &wk->opts->fault};
     void *state = NULL;
     int timed_out = 0;
@@ -556,13 +663,34 @@ static tb_status run_group_case(worker *wk, const tb_case *c, tb_group *g)
     }
     if (st)
         snprintf(r.reason, sizeof r.reason, "%s", err.msg);
-    return record(wk, &r, st, &err);
+    return finish_round(wk, i, &r, st, &err);
 }
 
 typedef struct {
     const tb_impl *impl;
     tb_keep keep;
 } keep_slot;
+
+typedef struct {
+    const tb_device *devs;
+    int ndev;
+    void **streams;
+    keep_slot *keeps;
+    size_t nkeeps;
+} group_ctx;
+
+static tb_status group_case(worker *wk, size_t i, void *ctx)
+{
+    group_ctx *gc = ctx;
+    const tb_case *c = &wk->cases[i];
+    size_t k = 0;
+    while (k < gc->nkeeps && gc->keeps[k].impl != c->impl)
+        k++;
+    if (k == gc->nkeeps)
+        gc->keeps[gc->nkeeps++].impl = c->impl;
+    tb_group g = {gc->devs, gc->ndev, gc->streams, &gc->keeps[k].keep, wk->opts->rule.timeout};
+    return run_group_case(wk, i, &g);
+}
 
 /* Runs the collective cases on every device as one group, from this thread. */
 static void run_group(worker *wk, const tb_device *devs, int ndev)
@@ -592,18 +720,10 @@ static void run_group(worker *wk, const tb_device *devs, int ndev)
             streams[d] = s;
         }
     }
-    for (size_t i = 0; i < wk->ncases && !streams_failed; i++) {
-        const tb_case *c = &wk->cases[i];
-        size_t k = 0;
-        while (k < nkeeps && keeps[k].impl != c->impl)
-            k++;
-        if (k == nkeeps)
-            keeps[nkeeps++].impl = c->impl;
-        tb_group g = {devs, ndev, streams, &keeps[k].keep, wk->opts->rule.timeout};
-        progress(wk, i, c);
-        if (run_group_case(wk, c, &g) == TB_DEVFAIL)
-            break;
-    }
+    group_ctx gc = {devs, ndev, streams, keeps, 0};
+    if (!streams_failed)
+        run_rounds(wk, group_case, &gc);
+    nkeeps = gc.nkeeps;
     for (size_t k = 0; k < nkeeps; k++)
         if (keeps[k].keep.obj && keeps[k].keep.release)
             keeps[k].keep.release(keeps[k].keep.obj);
@@ -614,8 +734,6 @@ static void run_group(worker *wk, const tb_device *devs, int ndev)
         }
     free(streams);
     free(keeps);
-    free(wk->baselines);
-    wk->baselines = NULL;
 }
 
 tb_status tb_runner_run(const tb_case *all_cases, size_t n_all, const tb_device *devs, int ndev,
@@ -644,7 +762,7 @@ tb_status tb_runner_run(const tb_case *all_cases, size_t n_all, const tb_device 
             cases[ncases + ngroup++] = all_cases[i];
     for (int d = 0; d < ndev && ncases; d++) {
         wks[d] = (worker){cases, ncases, &devs[d], opts, nvml, w, &progress_lock,
-                          &exclusive_lock, TB_OK, {{0}}, NULL, 0, 0, 1};
+                          &exclusive_lock, TB_OK, {{0}}, 1, NULL, 0};
         if (opts->serial || ndev == 1 || pthread_create(&th[d], NULL, worker_main, &wks[d]))
             worker_main(&wks[d]);
         else
@@ -655,7 +773,7 @@ tb_status tb_runner_run(const tb_case *all_cases, size_t n_all, const tb_device 
             pthread_join(th[d], NULL);
     if (ngroup) {
         wks[ndev] = (worker){cases + ncases, ngroup, &devs[0], opts, nvml, w, &progress_lock,
-                             &exclusive_lock, TB_OK, {{0}}, NULL, 0, 0, ndev};
+                             &exclusive_lock, TB_OK, {{0}}, ndev, NULL, 0};
         run_group(&wks[ndev], devs, ndev);
     }
     tb_status worst = TB_OK;

@@ -14,7 +14,15 @@
  * (sampler.h), every wait bounded by the stopping rule's timeout (a hang is aborted through
  * tb_bench.abort, recorded as timed out, and stops the group), and checked again after the
  * timed loop (tb_bench.reinit) like every case. A case a library
- * refused (TB_CASEFAIL) is recorded as an error and the group goes on; the run exits 4. */
+ * refused (TB_CASEFAIL) is recorded as an error and the group goes on; the run exits 4.
+ *
+ * Rounds: with opts->rounds R > 1 the whole list runs R times, each round in its own order (a
+ * shuffle seeded by opts->seed and the round, the same on every run with that seed), every
+ * case set up afresh each round. A case's row is written when its last round finishes: its
+ * time statistics summarize the per-round medians (the headline median is the median of the
+ * rounds), which the row keeps in round order. A case that is skipped, wrong or fails in any
+ * round is written then and not run again. A device failure or an interruption loses the
+ * rounds of the cases whose last round had not finished. */
 #ifndef TB_RUNNER_H
 #define TB_RUNNER_H
 
@@ -32,6 +40,12 @@
 extern "C" {
 #endif
 
+/* Rounds per case by default: five a side is the fewest with which compare's two-sided
+ * Mann-Whitney U test still reaches p < 0.05 when one round of each run overlaps the other's
+ * (four needs complete separation); README, "compare". */
+#define TB_DEFAULT_ROUNDS 5
+#define TB_MAX_ROUNDS 1000
+
 typedef struct {
     tb_stop_rule rule;
     int cold;       /* flush L2 before every single-execution sample */
@@ -39,6 +53,7 @@ typedef struct {
     int progress;   /* a progress line on stderr */
     uint64_t seed;  /* input data seed */
     tb_fault fault; /* TRAINBENCH_TEST_FAULT: handed to every implementation in tb_env */
+    int rounds;     /* rounds of the whole list (0 or 1: one, in the given order) */
 } tb_run_opts;
 
 /* Why a device cannot run an implementation ("needs compute capability 8.9 or newer, GPU 0 is

@@ -12,7 +12,8 @@
  *            sample's time is the sum of the chunks' times;
  *   cold     one execution after an L2 flush (a read of a buffer twice the L2 size, which
  *            leaves no dirty lines to write back), behind a blocking kernel;
- *   host     a batch timed with the monotonic clock.
+ *   host     a batch timed in the process's CPU time (every thread's), so other jobs on a
+ *            shared machine do not count.
  * Telemetry (nvml.h) is read right after a chunk is released, while the GPU runs it. */
 #ifndef TB_SAMPLER_H
 #define TB_SAMPLER_H
@@ -20,6 +21,7 @@
 #include "bench.h"
 #include "device.h"
 #include "error.h"
+#include "fault.h"
 #include "nvml.h"
 
 #ifdef __cplusplus
@@ -73,6 +75,7 @@ typedef struct {
     tb_nvml *nvml;
     void *nvml_dev;
     tb_telemetry *tel;
+    const tb_fault *fault; /* slow:PCT stretches every host execution (may be NULL) */
 } tb_sampler;
 
 /* Prepares sampling for one case whose verification run has already been made: warms up,

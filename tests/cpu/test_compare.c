@@ -6,49 +6,186 @@
 #include "cli_helper.h"
 #include "compare.h"
 
-static tb_rrow row(const char *status, double median, double q1, double q3)
+/* ---- Mann-Whitney U against tabled values ---- */
+
+static double mwu_p(const double *x, size_t nx, const double *y, size_t ny, double *u)
 {
-    tb_rrow r;
-    memset(&r, 0, sizeof r);
-    r.status = status;
-    r.median = median;
-    r.q1 = q1;
-    r.q3 = q3;
-    r.have_time = median > 0;
-    r.reason = "why";
-    return r;
+    tb_mwu t = tb_mwu_test(x, nx, y, ny);
+    if (u)
+        *u = t.u;
+    return t.p;
 }
 
-static tb_verdict judge(tb_rrow b, tb_rrow n, double *change)
+Test(compare, mann_whitney_u_matches_tabled_values)
 {
-    char reason[256];
-    return tb_compare_judge(&b, &n, 0.02, change, reason, sizeof reason);
+    double u;
+    /* 3 against 3, fully apart: U = 0, exact two-sided p = 2/20 */
+    const double a3[] = {1, 2, 3}, b3[] = {4, 5, 6};
+    cr_assert_float_eq(mwu_p(a3, 3, b3, 3, &u), 0.1, 1e-12);
+    cr_assert_float_eq(u, 0, 0);
+    cr_assert_float_eq(mwu_p(b3, 3, a3, 3, &u), 0.1, 1e-12, "symmetric");
+    cr_assert_float_eq(u, 9, 0);
+    /* 5 against 5: the table's two-sided 5 % critical value is U = 2.
+     * U = 2: P(U <= 2) = 4/252; U = 3: 7/252 */
+    const double x5[] = {1, 2, 3, 4, 5};
+    const double u2[] = {3.5, 6, 7, 8, 9}; /* 3.5 below 4 and 5: U = 2 */
+    const double u3[] = {2.5, 6, 7, 8, 9}; /* 2.5 below 3, 4 and 5: U = 3 */
+    tb_mwu t = tb_mwu_test(u2, 5, x5, 5);
+    cr_assert(t.exact);
+    cr_assert_float_eq(fmin(t.u, 25 - t.u), 2, 0);
+    cr_assert_float_eq(t.p, 8.0 / 252, 1e-12);
+    cr_assert_lt(t.p, 0.05);
+    t = tb_mwu_test(u3, 5, x5, 5);
+    cr_assert_float_eq(fmin(t.u, 25 - t.u), 3, 0);
+    cr_assert_float_eq(t.p, 14.0 / 252, 1e-12);
+    cr_assert_gt(t.p, 0.05);
+    /* 10 against 10: critical U = 23 (two-sided 5 %), 8 against 8: 13 */
+    const int sizes[2] = {10, 8}, crit[2] = {23, 13};
+    for (int s = 0; s < 2; s++) {
+        int n = sizes[s];
+        for (int target = crit[s]; target <= crit[s] + 1; target++) {
+            /* y = 0.5, 1.5, ...; x placed so that exactly target pairs have x < y */
+            double x[10], y[10];
+            for (int i = 0; i < n; i++)
+                y[i] = i + 0.5;
+            int left = target;
+            for (int i = 0; i < n; i++) {
+                int below = left > n ? n : left; /* y values above this x */
+                x[i] = n - below + 0.25 + 0.001 * i; /* distinct: no ties */
+                left -= below;
+            }
+            t = tb_mwu_test(x, (size_t)n, y, (size_t)n);
+            cr_assert(t.exact);
+            cr_assert_float_eq(fmin(t.u, n * n - t.u), target, 0, "n %d U %g", n, t.u);
+            if (target == crit[s])
+                cr_assert_leq(t.p, 0.05, "n %d: U %d is significant (p %g)", n, target, t.p);
+            else
+                cr_assert_gt(t.p, 0.05, "n %d: U %d is not (p %g)", n, target, t.p);
+        }
+    }
+    /* the smallest p a size allows */
+    cr_assert_float_eq(tb_mwu_min_p(3, 3), 0.1, 1e-12);
+    cr_assert_float_eq(tb_mwu_min_p(4, 4), 2.0 / 70, 1e-12);
+    cr_assert_float_eq(tb_mwu_min_p(5, 5), 2.0 / 252, 1e-12);
+    cr_assert_float_eq(tb_mwu_min_p(1, 1), 1, 0);
+    /* ties and large samples: the normal approximation; all equal gives p = 1 */
+    const double same[] = {2, 2, 2, 2};
+    t = tb_mwu_test(same, 4, same, 4);
+    cr_assert_not(t.exact);
+    cr_assert_float_eq(t.p, 1, 0);
+    double big_x[40], big_y[40];
+    for (int i = 0; i < 40; i++) {
+        big_x[i] = i;
+        big_y[i] = i + 40; /* apart: U = 0, z = (800 - 0.5) / sqrt(40*40*81/12) */
+    }
+    t = tb_mwu_test(big_x, 40, big_y, 40);
+    cr_assert_not(t.exact);
+    cr_assert_float_eq(t.p, erfc((800 - 0.5) / sqrt(40.0 * 40 * 81 / 12) / sqrt(2.0)), 1e-15);
 }
 
-Test(compare, verdicts)
+Test(compare, bootstrap_interval_is_seeded_and_covers_the_change)
 {
-    double ch;
-    /* 1 % faster: inside the threshold */
-    cr_assert_eq(judge(row("ok", 1.01, 1.0, 1.02), row("ok", 1.0, 0.99, 1.01), &ch), TB_V_SAME);
-    cr_assert_float_eq(ch, 0.01, 1e-12);
-    /* 10 % faster, intervals apart */
-    cr_assert_eq(judge(row("ok", 1.1, 1.09, 1.11), row("ok", 1.0, 0.99, 1.01), &ch), TB_V_FASTER);
-    cr_assert_float_eq(ch, 0.1, 1e-12);
-    /* 10 % slower (throughput 1/1.1), intervals apart */
-    cr_assert_eq(judge(row("ok", 1.0, 0.99, 1.01), row("ok", 1.1, 1.09, 1.11), &ch), TB_V_SLOWER);
-    cr_assert_float_eq(ch, 1.0 / 1.1 - 1.0, 1e-12);
-    /* 10 % slower but the [q1, q3] overlap: noise could explain it */
-    cr_assert_eq(judge(row("ok", 1.0, 0.9, 1.2), row("ok", 1.1, 1.0, 1.3), &ch),
+    const double base[] = {1.00, 1.02, 0.99, 1.01, 1.03};
+    double neu[5];
+    for (int i = 0; i < 5; i++)
+        neu[i] = base[(i + 2) % 5] * 1.25; /* 25 % more time: change 1/1.25 - 1 = -20 % */
+    double lo, hi, lo2, hi2;
+    cr_assert_eq(tb_bootstrap_change(base, 5, neu, 5, 2000, 0.95, 42, &lo, &hi), 0);
+    cr_assert_eq(tb_bootstrap_change(base, 5, neu, 5, 2000, 0.95, 42, &lo2, &hi2), 0);
+    cr_assert_float_eq(lo, lo2, 0, "the same seed, the same interval");
+    cr_assert_float_eq(hi, hi2, 0);
+    cr_assert_lt(lo, -0.2);
+    cr_assert_gt(hi, -0.2);
+    cr_assert_gt(lo, -0.25, "the interval spans the rounds' spread, not more: %g", lo);
+    cr_assert_lt(hi, -0.15, "%g", hi);
+    double wlo, whi;
+    tb_bootstrap_change(base, 5, neu, 5, 2000, 0.99, 42, &wlo, &whi);
+    cr_assert_leq(wlo, lo, "a higher level is no narrower");
+    cr_assert_geq(whi, hi);
+    /* with many rounds the interval's ends depend on the draws: the seed fixes them */
+    double many_b[40], many_n[40];
+    for (int i = 0; i < 40; i++) {
+        many_b[i] = 1.0 + 0.013 * ((i * 17) % 40);
+        many_n[i] = 1.1 + 0.011 * ((i * 23) % 40);
+    }
+    double a1, a2, b1, b2, c1, c2;
+    tb_bootstrap_change(many_b, 40, many_n, 40, 2000, 0.95, 7, &a1, &a2);
+    tb_bootstrap_change(many_b, 40, many_n, 40, 2000, 0.95, 7, &b1, &b2);
+    tb_bootstrap_change(many_b, 40, many_n, 40, 2000, 0.95, 8, &c1, &c2);
+    cr_assert(a1 == b1 && a2 == b2, "the same seed: [%g, %g] then [%g, %g]", a1, a2, b1, b2);
+    cr_assert(a1 != c1 || a2 != c2, "another seed, other draws");
+    /* constant sides: the interval is the point */
+    const double two[] = {2, 2, 2}, one[] = {1, 1, 1};
+    tb_bootstrap_change(two, 3, one, 3, 500, 0.95, 1, &lo, &hi);
+    cr_assert_float_eq(lo, 1, 1e-15);
+    cr_assert_float_eq(hi, 1, 1e-15);
+    /* refused: an empty side, a time that is not positive */
+    cr_assert_eq(tb_bootstrap_change(two, 0, one, 3, 500, 0.95, 1, &lo, &hi), -1);
+    const double bad[] = {1, 0, 1};
+    cr_assert_eq(tb_bootstrap_change(two, 3, bad, 3, 500, 0.95, 1, &lo, &hi), -1);
+}
+
+/* ---- the verdict rule ---- */
+
+static tb_verdict gate(const double *b, size_t nb, const double *n, size_t nn,
+                       tb_gate_figures *f, char *reason)
+{
+    tb_gate_opts o = TB_GATE_OPTS_DEFAULT;
+    return tb_gate_verdict(b, nb, n, nn, &o, 0, f, reason, 256);
+}
+
+Test(compare, verdict_rule)
+{
+    tb_gate_figures f;
+    char why[256];
+    const double base[] = {1.000, 1.004, 0.998, 1.002, 1.001};
+    double slow[5], fast[5], same[5], noisy[5], near[5];
+    const double spread[] = {0.7, 1.3, 1.0, 0.8, 1.25};
+    for (int i = 0; i < 5; i++) {
+        slow[i] = base[i] * 2.0;
+        fast[i] = base[i] / 1.1;
+        same[i] = base[(i + 1) % 5] * 1.0005;
+        noisy[i] = spread[i] * 1.05;
+        near[i] = base[i] * 1.01; /* 1 % slower: significant, but within the threshold */
+    }
+    cr_assert_eq(gate(base, 5, slow, 5, &f, why), TB_V_SLOWER, "%s", why);
+    cr_assert_float_eq(f.p, 2.0 / 252, 1e-12);
+    cr_assert_lt(f.hi, -0.02);
+    cr_assert_float_eq(f.change, 1.0 / 2.0 - 1, 1e-12);
+    cr_assert_eq(gate(base, 5, fast, 5, &f, why), TB_V_FASTER, "%s", why);
+    cr_assert_gt(f.lo, 0.02);
+    cr_assert_eq(gate(base, 5, same, 5, &f, why), TB_V_SAME, "%s", why);
+    cr_assert(f.lo >= -0.02 && f.hi <= 0.02);
+    cr_assert_eq(gate(base, 5, near, 5, &f, why), TB_V_SAME, "%s", why);
+    cr_assert_lt(f.p, 0.05, "a real 1 %% change below a 2 %% threshold is SAME");
+    cr_assert_eq(gate(base, 5, noisy, 5, &f, why), TB_V_AMBIGUOUS, "%s", why);
+    cr_assert(strstr(why, "straddles"), "%s", why);
+    /* too few rounds: never SLOWER, whatever the change */
+    cr_assert_eq(gate(base, 3, slow, 3, &f, why), TB_V_AMBIGUOUS);
+    cr_assert(strstr(why, "too few rounds (3 and 3)"), "%s", why);
+    cr_assert_eq(gate(base, 1, slow, 1, &f, why), TB_V_AMBIGUOUS);
+    cr_assert(isnan(f.lo) && isnan(f.p));
+    cr_assert_float_eq(f.change, -0.5, 1e-12, "the change is still shown");
+    /* the interval beyond the threshold is not enough: the test must agree. One BASE round
+     * above one NEW round (U = 1, p = 4/252): SLOWER at alpha 0.05, not at alpha 0.01 */
+    const double b5[] = {1.0, 1.01, 1.02, 1.03, 1.51}, n5[] = {1.5, 1.52, 1.53, 1.54, 1.55};
+    tb_gate_opts o = TB_GATE_OPTS_DEFAULT;
+    o.threshold = 0.005;
+    cr_assert_eq(tb_gate_verdict(b5, 5, n5, 5, &o, 0, &f, why, sizeof why), TB_V_SLOWER, "%s",
+                 why);
+    cr_assert_float_eq(f.p, 4.0 / 252, 1e-12);
+    o.alpha = 0.01;
+    cr_assert_eq(tb_gate_verdict(b5, 5, n5, 5, &o, 0, &f, why, sizeof why), TB_V_AMBIGUOUS,
+                 "%s", why);
+    cr_assert_lt(f.hi, -0.005, "the interval alone would say SLOWER: [%g, %g]", f.lo, f.hi);
+    cr_assert(strstr(why, "p >= 0.01"), "%s", why);
+    /* the former rule, kept to measure the gate against */
+    cr_assert_eq(tb_gate_quartiles(1.0, 0.99, 1.01, 1.1, 1.09, 1.11, 0.02, &f, why, 256),
+                 TB_V_SLOWER);
+    cr_assert_eq(tb_gate_quartiles(1.0, 0.9, 1.2, 1.1, 1.0, 1.3, 0.02, &f, why, 256),
                  TB_V_AMBIGUOUS);
-    /* wrong or failed in NEW: failures whatever the times */
-    cr_assert_eq(judge(row("ok", 1.0, 0.9, 1.1), row("wrong", 0.5, 0.5, 0.5), &ch), TB_V_WRONG);
-    cr_assert(isnan(ch));
-    cr_assert_eq(judge(row("ok", 1.0, 0.9, 1.1), row("error", 0, 0, 0), &ch), TB_V_ERROR);
-    /* nothing to compare */
-    cr_assert_eq(judge(row("skipped", 0, 0, 0), row("ok", 1.0, 1.0, 1.0), &ch), TB_V_UNMEASURED);
-    cr_assert_eq(judge(row("ok", 1.0, 1.0, 1.0), row("skipped", 0, 0, 0), &ch), TB_V_UNMEASURED);
-    cr_assert_eq(judge(row("wrong", 1.0, 1.0, 1.0), row("ok", 1.0, 1.0, 1.0), &ch),
-                 TB_V_UNMEASURED);
+    cr_assert_eq(tb_gate_quartiles(1.01, 1.0, 1.02, 1.0, 0.99, 1.01, 0.02, &f, why, 256),
+                 TB_V_SAME);
 }
 
 Test(compare, which_verdicts_fail)
@@ -56,6 +193,7 @@ Test(compare, which_verdicts_fail)
     cr_assert(tb_verdict_fails(TB_V_SLOWER));
     cr_assert(tb_verdict_fails(TB_V_WRONG));
     cr_assert(tb_verdict_fails(TB_V_ERROR));
+    cr_assert(tb_verdict_fails(TB_V_MISSING));
     cr_assert_not(tb_verdict_fails(TB_V_SAME));
     cr_assert_not(tb_verdict_fails(TB_V_FASTER));
     cr_assert_not(tb_verdict_fails(TB_V_AMBIGUOUS));
@@ -86,9 +224,10 @@ Test(compare, context_differences)
 
 static char base_path[512], new_path[512];
 
-/* Rewrites the run's file as BASE and NEW. In both, the host-copy 4M case gets tight
- * [q1, q3] = median (host timings are noisy; the verdict logic is what is tested); in NEW its
- * times are 1.5x, host-add 1M is wrong, host-add 4M is missing and the driver differs. */
+/* Rewrites the run's file (five rounds) as BASE and NEW. In both, every case gets rounds
+ * within 0.4 % of its median and [q1, q3] equal to it (host timings are noisy; the verdict
+ * logic is what is tested); in NEW host-copy 4M's times are 1.5x, host-add 1M is wrong,
+ * host-add 4M is missing and the driver differs. host-copy 1M is the same on both sides. */
 static void make_files(void)
 {
     char run_path[512];
@@ -112,13 +251,18 @@ static void make_files(void)
                 const char *impl = cJSON_GetObjectItem(o, "impl")->valuestring;
                 double bytes =
                     cJSON_GetObjectItem(cJSON_GetObjectItem(o, "axes"), "bytes")->valuedouble;
-                if (!strcmp(impl, "host-copy") && bytes == 4194304) {
-                    cJSON *t = cJSON_GetObjectItem(o, "time_s");
-                    double med = cJSON_GetObjectItem(t, "median")->valuedouble * (pass ? 1.5 : 1);
-                    const char *k[] = {"median", "min", "max", "mean", "q1", "q3"};
-                    for (int i = 0; i < 6; i++)
-                        cJSON_SetNumberValue(cJSON_GetObjectItem(t, k[i]), med);
-                } else if (pass && !strcmp(impl, "host-add") && bytes == 1048576) {
+                /* tight rounds, the same on both sides but for host-copy 4M in NEW */
+                int slower = pass && !strcmp(impl, "host-copy") && bytes == 4194304;
+                cJSON *t = cJSON_GetObjectItem(o, "time_s");
+                double med = cJSON_GetObjectItem(t, "median")->valuedouble * (slower ? 1.5 : 1);
+                const char *k[] = {"median", "min", "max", "mean", "q1", "q3"};
+                for (int i = 0; i < 6; i++)
+                    cJSON_SetNumberValue(cJSON_GetObjectItem(t, k[i]), med);
+                cJSON *m = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "rounds"), "median_s");
+                cr_assert_eq(cJSON_GetArraySize(m), 5, "five rounds by default");
+                for (int i = 0; i < 5; i++)
+                    cJSON_SetNumberValue(cJSON_GetArrayItem(m, i), med * (1 + 0.001 * i));
+                if (pass && !strcmp(impl, "host-add") && bytes == 1048576) {
                     cJSON_ReplaceItemInObject(o, "status", cJSON_CreateString("wrong"));
                     cJSON_ReplaceItemInObject(o, "reason",
                                               cJSON_CreateString("7 of 262144 wrong"));
@@ -138,21 +282,49 @@ static void make_files(void)
     remove(run_path);
 }
 
+/* The text table's line of a case (its impl and size), or NULL. */
+static const char *line_of(const char *out, const char *impl, const char *size)
+{
+    static char line[1024];
+    for (const char *p = out; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        snprintf(line, sizeof line, "%.*s", (int)(n < 1023 ? n : 1023), p);
+        if (strstr(line, impl) && strstr(line, size))
+            return line;
+        p += n + (e ? 1 : 0);
+    }
+    return NULL;
+}
+
 Test(compare, altered_run_gives_slower_wrong_missing_and_the_driver, .init = make_files)
 {
     cli_result *r = run_cli(NULL, "compare", base_path, new_path, NULL);
-    cr_assert_eq(r->code, 1, "SLOWER and WRONG fail: %s %s", r->out, r->err);
+    cr_assert_eq(r->code, 1, "SLOWER, WRONG and MISSING fail: %s %s", r->out, r->err);
     cr_assert(strstr(r->out, "differs: driver: null -> 999.1"), "%s", r->out);
-    cr_assert(strstr(r->out, "-33.3 %"), "%s", r->out);
-    cr_assert(strstr(r->out, "SLOWER"), "%s", r->out);
-    cr_assert(strstr(r->out, "wrong in NEW: 7 of 262144 wrong"), "%s", r->out);
-    cr_assert(strstr(r->out, "only in BASE: 1\n  membw host-add fp32 bytes=4M gpu host"), "%s",
+    cr_assert(strstr(r->out, "test: per-round medians; two-sided Mann-Whitney U"), "%s", r->out);
+    const char *l = line_of(r->out, "host-copy", "bytes=4M");
+    cr_assert_not_null(l, "%s", r->out);
+    /* 1.5x the time: -33.3 %, an interval around it, the smallest p of 5 against 5 */
+    cr_assert(strstr(l, "-33.3 %  [-33.5, -33.") && strstr(l, "  0.008  ") &&
+                  strstr(l, "  5/5  ") && strstr(l, "SLOWER"),
+              "%s", l);
+    l = line_of(r->out, "host-add", "bytes=1M");
+    cr_assert(l && strstr(l, "WRONG") && strstr(l, "wrong in NEW: 7 of 262144 wrong"), "%s",
               r->out);
+    l = line_of(r->out, "host-add", "bytes=4M");
+    cr_assert(l && strstr(l, "MISSING") && strstr(l, "measured ok in BASE, absent from NEW"),
+              "%s", r->out);
+    l = line_of(r->out, "host-copy", "bytes=1M");
+    cr_assert(l && strstr(l, "+0.0 %") && strstr(l, "[-0.3, +0.3] %") && strstr(l, "SAME"), "%s",
+              r->out);
+    cr_assert(strstr(r->out, "only in BASE (not measured ok there): 0"), "%s", r->out);
     cr_assert(strstr(r->out, "only in NEW: 0"), "%s", r->out);
     cr_assert(strstr(r->out, "summary: 1 SAME, 0 FASTER, 1 SLOWER, 0 AMBIGUOUS, 1 WRONG, 0 "
-                             "ERROR, 0 UNMEASURED; geomean change: membw -18.35 %"),
+                             "ERROR, 1 MISSING, 0 UNMEASURED; geomean change: membw -18.35 %"),
               "%s", r->out);
-    cr_assert(strstr(r->out, "verdict: FAIL"), "%s", r->out);
+    cr_assert(strstr(r->out, "verdict: FAIL (1 SLOWER, 1 WRONG, 1 MISSING in NEW)"), "%s",
+              r->out);
 
     r = run_cli(NULL, "compare", base_path, new_path, "--format", "json", NULL);
     cr_assert_eq(r->code, 1);
@@ -162,22 +334,44 @@ Test(compare, altered_run_gives_slower_wrong_missing_and_the_driver, .init = mak
     cr_assert_float_eq(cJSON_GetObjectItem(sum, "SLOWER")->valuedouble, 1, 0);
     cr_assert_float_eq(cJSON_GetObjectItem(sum, "WRONG")->valuedouble, 1, 0);
     cr_assert_float_eq(cJSON_GetObjectItem(sum, "SAME")->valuedouble, 1, 0);
+    cr_assert_float_eq(cJSON_GetObjectItem(sum, "MISSING")->valuedouble, 1, 0);
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(sum, "failed")));
-    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(o, "only_in_base")), 1);
-    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(o, "cases")), 3);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(o, "only_in_base")), 0);
+    cJSON *cases = cJSON_GetObjectItem(o, "cases");
+    cr_assert_eq(cJSON_GetArraySize(cases), 4);
+    cJSON *c;
+    int seen_slower = 0;
+    cJSON_ArrayForEach(c, cases)
+    {
+        if (strcmp(cJSON_GetObjectItem(c, "verdict")->valuestring, "SLOWER"))
+            continue;
+        seen_slower = 1;
+        cr_assert_float_eq(cJSON_GetObjectItem(c, "p")->valuedouble, 2.0 / 252, 1e-12);
+        cr_assert_float_eq(cJSON_GetObjectItem(c, "base_rounds")->valuedouble, 5, 0);
+        cJSON *iv = cJSON_GetObjectItem(c, "interval_pct");
+        cr_assert(cJSON_GetArrayItem(iv, 1)->valuedouble < -30);
+    }
+    cr_assert(seen_slower);
     cJSON_Delete(o);
 
     r = run_cli(NULL, "compare", base_path, new_path, "--format", "csv", NULL);
     int lines = 0;
     for (const char *p = r->out; *p; p++)
         lines += *p == '\n';
-    cr_assert_eq(lines, 5, "header, 3 cases, 1 only in BASE: %s", r->out);
-    cr_assert(strstr(r->out, "ONLY_IN_BASE"), "%s", r->out);
+    cr_assert_eq(lines, 5, "header and 4 cases: %s", r->out);
+    cr_assert(strstr(r->out, ",MISSING,"), "%s", r->out);
 
-    /* a threshold above the slowdown turns it into SAME; WRONG still fails */
+    /* a threshold above the slowdown turns it into SAME; WRONG and MISSING still fail */
     r = run_cli(NULL, "compare", base_path, new_path, "--threshold", "50", NULL);
     cr_assert_eq(r->code, 1);
     cr_assert(strstr(r->out, "2 SAME, 0 FASTER, 0 SLOWER"), "%s", r->out);
+
+    /* the former rule on the same files: the q1 = q3 = median case is SLOWER too */
+    r = run_cli(NULL, "compare", base_path, new_path, "--method", "quartiles", NULL);
+    cr_assert_eq(r->code, 1);
+    cr_assert(strstr(r->out, "test: the former rule"), "%s", r->out);
+    l = line_of(r->out, "host-copy", "bytes=4M");
+    cr_assert(l && strstr(l, "SLOWER") && strstr(l, "[q1, q3] apart"), "%s", r->out);
 }
 
 Test(compare, a_file_against_itself_passes, .init = make_files)
@@ -186,7 +380,14 @@ Test(compare, a_file_against_itself_passes, .init = make_files)
     cr_assert_eq(r->code, 0, "%s", r->err);
     cr_assert(strstr(r->out, "contexts: same driver"), "%s", r->out);
     cr_assert(strstr(r->out, "| membw host-copy fp32 bytes=1M | host |"), "%s", r->out);
-    cr_assert(strstr(r->out, "4 SAME, 0 FASTER"), "%s", r->out);
+    /* every change is 0 and p is 1; whether each case is SAME or AMBIGUOUS depends on how
+     * far apart its host rounds fell, never SLOWER or FASTER */
+    cr_assert(strstr(r->out, " 0 FASTER, 0 SLOWER,"), "%s", r->out);
+    cr_assert(strstr(r->out, "geomean change: membw +0.00 %"), "%s", r->out);
+    int p_one = 0;
+    for (const char *q = r->out; (q = strstr(q, "| 1.000 |")); q++)
+        p_one++;
+    cr_assert_eq(p_one, 4, "p is 1 on every row: %s", r->out);
     cr_assert(strstr(r->out, "verdict: PASS"), "%s", r->out);
 }
 
@@ -195,6 +396,18 @@ Test(compare, bad_input_exits_2)
     cli_result *r = run_cli(NULL, "compare", "only-one.jsonl", NULL);
     cr_assert_eq(r->code, 2);
     cr_assert(strstr(r->err, "two result files"), "%s", r->err);
+    r = run_cli(NULL, "compare", "a.jsonl", "b.jsonl", "c.jsonl", NULL);
+    cr_assert_eq(r->code, 2, "three files need '--'");
+    r = run_cli(NULL, "compare", "a.jsonl", "--", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "needs a file on each side of '--' (got 1 before, 0 after)"), "%s",
+              r->err);
+    r = run_cli(NULL, "compare", "a", "--", "b", "--", "c", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "'--' is given twice"), "%s", r->err);
+    r = run_cli(NULL, "compare", "a", "b", "--method", "ttest", NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "'ttest' is not one of rounds, quartiles"), "%s", r->err);
     r = run_cli(NULL, "compare", "/nonexistent/a.jsonl", "/nonexistent/b.jsonl", NULL);
     cr_assert_eq(r->code, 2);
     cr_assert(strstr(r->err, "/nonexistent/a.jsonl"), "%s", r->err);
@@ -214,4 +427,214 @@ Test(compare, bad_input_exits_2)
     cr_assert_eq(r->code, 2);
     cr_assert(strstr(r->err, "schema 'trainbench/2' is not supported"), "%s", r->err);
     remove(path);
+}
+
+/* ---- the gate's failures and the several-files form, on written files ---- */
+
+#define CTX "{\"type\":\"context\",\"schema\":\"trainbench/1\",\"host\":\"h\"}\n"
+
+/* A result line: size in MiB, status, time per round (t x (1 + 0.001 i), rounds of them; 0
+ * rounds: a single-round row without the field). */
+static void row_line(char *buf, size_t n, int mib, const char *status, double t, int rounds)
+{
+    char r[512] = "";
+    if (rounds > 0) {
+        size_t used = (size_t)snprintf(r, sizeof r, ",\"rounds\":{\"n\":%d,\"median_s\":[", rounds);
+        for (int i = 0; i < rounds; i++)
+            used += (size_t)snprintf(r + used, sizeof r - used, "%s%.9g", i ? "," : "",
+                                     t * (1 + 0.001 * i));
+        snprintf(r + used, sizeof r - used, "]}");
+    }
+    char times[160] = "\"time_s\":null,\"gbps\":null";
+    if (t > 0)
+        snprintf(times, sizeof times,
+                 "\"time_s\":{\"median\":%.9g,\"q1\":%.9g,\"q3\":%.9g},\"gbps\":%.9g", t, t, t,
+                 (double)(mib << 20) / t / 1e9);
+    snprintf(buf, n,
+             "{\"type\":\"result\",\"bench\":\"membw\",\"impl\":\"host-copy\",\"dtype\":\"fp32\","
+             "\"axes\":{\"bytes\":%d},\"gpus\":[],\"device\":\"host\",\"status\":\"%s\","
+             "\"reason\":%s,\"samples\":50,%s%s}\n",
+             mib << 20, status, strcmp(status, "ok") ? "\"12 of 262144 wrong\"" : "null", times, r);
+}
+
+static char fa[512], fb[512], fc[512];
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void gate_paths(void)
+{
+    tmp_path(fa, sizeof fa, "gate_a.jsonl");
+    tmp_path(fb, sizeof fb, "gate_b.jsonl");
+    tmp_path(fc, sizeof fc, "gate_c.jsonl");
+}
+
+static void gate_clean(void)
+{
+    remove(fa);
+    remove(fb);
+    remove(fc);
+}
+
+Test(compare, new_that_lost_every_case_fails_naming_them, .init = gate_paths, .fini = gate_clean)
+{
+    char text[4096] = CTX, l[1024];
+    row_line(l, sizeof l, 1, "ok", 1e-3, 5);
+    strcat(text, l);
+    row_line(l, sizeof l, 4, "ok", 4e-3, 5);
+    strcat(text, l);
+    row_line(l, sizeof l, 16, "skipped", 0, 0);
+    strcat(text, l);
+    write_text(fa, text);
+    write_text(fb, CTX);
+    cli_result *r = run_cli(NULL, "compare", fa, fb, NULL);
+    cr_assert_eq(r->code, 1, "%s %s", r->out, r->err);
+    cr_assert(line_of(r->out, "bytes=1M", "MISSING"), "%s", r->out);
+    cr_assert(line_of(r->out, "bytes=4M", "MISSING"), "%s", r->out);
+    cr_assert(strstr(r->out, "only in BASE (not measured ok there): 1\n  membw host-copy fp32 "
+                             "bytes=16M gpu host"),
+              "a case BASE did not measure ok is listed, not failed: %s", r->out);
+    cr_assert(strstr(r->out, "verdict: FAIL (2 MISSING in NEW)"), "%s", r->out);
+}
+
+Test(compare, a_wrong_row_of_new_fails_with_or_without_base, .init = gate_paths,
+     .fini = gate_clean)
+{
+    char text[4096] = CTX, l[1024];
+    row_line(l, sizeof l, 1, "wrong", 0, 0);
+    strcat(text, l);
+    write_text(fb, text);
+    write_text(fa, CTX);
+    cli_result *r = run_cli(NULL, "compare", fa, fb, NULL);
+    cr_assert_eq(r->code, 1, "a NEW of only wrong rows fails: %s", r->out);
+    cr_assert(line_of(r->out, "bytes=1M", "wrong in NEW: 12 of 262144 wrong"), "%s", r->out);
+    cr_assert(strstr(r->out, "only in NEW: 0"), "%s", r->out);
+    cr_assert(strstr(r->out, "verdict: FAIL (1 WRONG in NEW)"), "%s", r->out);
+}
+
+Test(compare, duplicates_the_worst_status_counts_and_ok_rounds_pool, .init = gate_paths,
+     .fini = gate_clean)
+{
+    char base[4096] = CTX, neu[4096] = CTX, l[1024];
+    row_line(l, sizeof l, 1, "ok", 1e-3, 5);
+    strcat(base, l);
+    row_line(l, sizeof l, 4, "ok", 4e-3, 5);
+    strcat(base, l);
+    row_line(l, sizeof l, 1, "ok", 1e-3, 5); /* 1M: ok, then wrong */
+    strcat(neu, l);
+    row_line(l, sizeof l, 1, "wrong", 0, 0);
+    strcat(neu, l);
+    row_line(l, sizeof l, 4, "ok", 4e-3, 5); /* 4M: twice ok */
+    strcat(neu, l);
+    strcat(neu, l);
+    write_text(fa, base);
+    write_text(fb, neu);
+    cli_result *r = run_cli(NULL, "compare", fa, fb, NULL);
+    cr_assert_eq(r->code, 1, "%s", r->out);
+    cr_assert(line_of(r->out, "bytes=1M", "wrong in NEW (1 of 2 rows): 12 of 262144 wrong"),
+              "%s", r->out);
+    const char *x = line_of(r->out, "bytes=4M", "SAME");
+    cr_assert(x && strstr(x, "5/10"), "both ok copies' rounds count: %s", r->out);
+}
+
+Test(compare, several_files_a_side_pool_their_rounds, .init = gate_paths, .fini = gate_clean)
+{
+    char text[4096] = CTX, l[1024];
+    row_line(l, sizeof l, 1, "ok", 1e-3, 3);
+    strcat(text, l);
+    write_text(fa, text);
+    write_text(fb, text);
+    strcpy(text, CTX);
+    row_line(l, sizeof l, 1, "ok", 2e-3, 3); /* twice the time */
+    strcat(text, l);
+    write_text(fc, text);
+    /* one file a side: 3 rounds against 3 cannot reach p < 0.05 */
+    cli_result *r = run_cli(NULL, "compare", fa, fc, NULL);
+    cr_assert_eq(r->code, 0, "too few rounds is never SLOWER: %s", r->out);
+    cr_assert(line_of(r->out, "AMBIGUOUS", "too few rounds (3 and 3): the test cannot reach p "
+                                           "< 0.05"),
+              "%s", r->out);
+    /* two BASE files: 6 rounds against 3 can */
+    r = run_cli(NULL, "compare", fa, fb, "--", fc, NULL);
+    cr_assert_eq(r->code, 1, "%s", r->out);
+    const char *x = line_of(r->out, "bytes=1M", "SLOWER");
+    cr_assert(x && strstr(x, "6/3") && strstr(x, "-50.0 %"), "%s", r->out);
+    cr_assert(strstr(r->out, "BASE ") && strstr(r->out, "gate_b.jsonl"), "%s", r->out);
+}
+
+Test(compare, old_single_round_files_are_one_round_each, .init = gate_paths, .fini = gate_clean)
+{
+    char text[4096] = CTX, l[1024];
+    row_line(l, sizeof l, 1, "ok", 1e-3, 0);
+    strcat(text, l);
+    write_text(fa, text);
+    strcpy(text, CTX);
+    row_line(l, sizeof l, 1, "ok", 3e-3, 0);
+    strcat(text, l);
+    write_text(fb, text);
+    cli_result *r = run_cli(NULL, "compare", fa, fb, NULL);
+    cr_assert_eq(r->code, 0, "%s", r->out);
+    const char *x = line_of(r->out, "bytes=1M", "AMBIGUOUS");
+    cr_assert(x && strstr(x, "1/1") && strstr(x, "-66.7 %") && strstr(x, "too few rounds (1 and 1)"),
+              "%s", r->out);
+}
+
+Test(compare, a_malformed_rounds_field_is_an_error_naming_the_line, .init = gate_paths,
+     .fini = gate_clean)
+{
+    char text[4096] = CTX, l[1024];
+    row_line(l, sizeof l, 1, "ok", 1e-3, 2);
+    char *p = strstr(l, "[0.001,");
+    cr_assert_not_null(p);
+    memcpy(p + 1, "-1.00", 5); /* a negative time */
+    strcat(text, l);
+    write_text(fa, text);
+    cli_result *r = run_cli(NULL, "compare", fa, fa, NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "gate_a.jsonl") && strstr(r->err, ":2: 'rounds.median_s' holds a "
+                                                                "value that is not a positive time"),
+              "%s", r->err);
+    cr_assert_str_eq(r->out, "", "nothing written");
+}
+
+/* ---- run --rounds, as compare's input ---- */
+
+Test(compare, run_rounds_are_recorded_and_a_bad_count_is_refused, .init = gate_paths,
+     .fini = gate_clean)
+{
+    cli_result *r = run_cli(NULL, "run", "membw", "--host", "--impl", "host-copy", "--bytes", "1M",
+                            "--rounds", "0", "-q", "-o", fa, NULL);
+    cr_assert_eq(r->code, 2);
+    cr_assert(strstr(r->err, "--rounds: '0' is not an integer from 1 to 1000"), "%s", r->err);
+    cr_assert_not(exists(fa), "nothing written");
+    for (int rounds = 1; rounds <= 2; rounds++) {
+        r = run_cli(NULL, "run", "membw", "--host", "--impl", "host-copy", "--bytes", "1M",
+                    "--min-samples", "1", "--min-time", "0", "--timeout", "0.05", "--rounds",
+                    rounds == 1 ? "1" : "2", "-q", "-o", fa, NULL);
+        cr_assert_eq(r->code, 0, "%s", r->err);
+        FILE *f = fopen(fa, "r");
+        static char line[1 << 16];
+        cr_assert_not_null(fgets(line, sizeof line, f));
+        cJSON *ctx = cJSON_Parse(line);
+        cr_assert_float_eq(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(ctx, "options"), "rounds")->valuedouble,
+            rounds, 0);
+        cJSON_Delete(ctx);
+        cr_assert_not_null(fgets(line, sizeof line, f));
+        fclose(f);
+        cJSON *o = cJSON_Parse(line);
+        cJSON *rd = cJSON_GetObjectItem(o, "rounds");
+        if (rounds == 1) {
+            cr_assert_null(rd, "a single-round row is as before");
+        } else {
+            cr_assert_float_eq(cJSON_GetObjectItem(rd, "n")->valuedouble, 2, 0);
+            cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(rd, "median_s")), 2);
+        }
+        cJSON_Delete(o);
+        remove(fa);
+    }
 }

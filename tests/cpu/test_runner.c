@@ -17,10 +17,15 @@ typedef struct {
     float out;
 } fake_state;
 
+/* the cases set up, in order (axis values), for the rounds' schedule */
+static int setups[256], n_setups;
+
 static tb_status fake_setup(const tb_case *c, const tb_env *e, void **s, tb_err *err)
 {
     (void)e;
     int b = (int)c->axis[0];
+    if (n_setups < 256)
+        setups[n_setups++] = b;
     if (b == 2)
         return tb_err_set(err, TB_SKIP, "needs 9.00 GiB of device memory, 1.00 GiB free");
     fake_state *st = calloc(1, sizeof *st);
@@ -83,8 +88,10 @@ static const tb_bench fake = {"fake", "a fake benchmark", fake_axes, 1, fake_imp
                               fake_bytes, NULL, fake_verify, NULL, 0, NULL, NULL, NULL, NULL,
                               NULL, fake_reinit, NULL, NULL};
 
-static tb_status run_cases(const int *behaviours, int n, const char *path)
+static tb_status run_cases_rounds(const int *behaviours, int n, const char *path, int rounds,
+                                  uint64_t seed)
 {
+    n_setups = 0;
     tb_case cases[8];
     for (int i = 0; i < n; i++) {
         memset(&cases[i], 0, sizeof cases[i]);
@@ -104,9 +111,16 @@ static tb_status run_cases(const int *behaviours, int n, const char *path)
     tb_run_opts opts;
     memset(&opts, 0, sizeof opts);
     opts.rule = (tb_stop_rule){3, 0.0, 0.5, 2.0};
+    opts.rounds = rounds;
+    opts.seed = seed;
     tb_status st = tb_runner_run(cases, (size_t)n, &host, 1, &opts, NULL, w, &err);
     tb_writer_close(w);
     return st;
+}
+
+static tb_status run_cases(const int *behaviours, int n, const char *path)
+{
+    return run_cases_rounds(behaviours, n, path, 1, 0);
 }
 
 /* The statuses recorded in a result file, in order. */
@@ -353,5 +367,88 @@ Test(runner, a_collective_case_is_checked_again_after_timing_and_records_its_gro
               cJSON_GetObjectItem(o, "reason")->valuestring);
     cJSON_Delete(o);
     fclose(f);
+    remove(path);
+}
+
+/* ---- rounds ---- */
+
+static cJSON *result_line(const char *p, int k)
+{
+    FILE *f = fopen(p, "r");
+    static char line[1 << 16];
+    cJSON *o = NULL;
+    for (int i = 0; i <= k && fgets(line, sizeof line, f); i++)
+        if (i == k)
+            o = cJSON_Parse(line);
+    fclose(f);
+    return o;
+}
+
+Test(runner, rounds_set_every_case_up_afresh_in_a_seeded_order_and_keep_the_round_medians,
+     .init = tmp)
+{
+    const int b[] = {10, 11, 12, 13, 14, 15};
+    cr_assert_eq(run_cases_rounds(b, 6, path, 4, 7), TB_OK);
+    cr_assert_eq(n_setups, 24, "6 cases x 4 rounds, each set up afresh: %d", n_setups);
+    int first[24];
+    memcpy(first, setups, sizeof first);
+    int same_as_given = 1, rounds_alike = 1;
+    for (int r = 0; r < 4; r++) {
+        int seen = 0;
+        for (int i = 0; i < 6; i++) {
+            seen |= 1 << (setups[6 * r + i] - 10);
+            if (r == 0 && setups[i] != b[i])
+                same_as_given = 0;
+            if (r > 0 && setups[6 * r + i] != setups[i])
+                rounds_alike = 0;
+        }
+        cr_assert_eq(seen, 63, "round %d runs every case once", r);
+    }
+    cr_assert_not(same_as_given && rounds_alike, "the rounds' orders vary");
+    for (int k = 1; k <= 6; k++) {
+        cJSON *o = result_line(path, k);
+        cr_assert_not_null(o);
+        cJSON *rd = cJSON_GetObjectItem(o, "rounds");
+        cr_assert_not_null(rd, "a multi-round row keeps its rounds");
+        cr_assert_float_eq(cJSON_GetObjectItem(rd, "n")->valuedouble, 4, 0);
+        cJSON *m = cJSON_GetObjectItem(rd, "median_s");
+        cr_assert_eq(cJSON_GetArraySize(m), 4);
+        double v[4];
+        for (int i = 0; i < 4; i++)
+            v[i] = cJSON_GetArrayItem(m, i)->valuedouble;
+        /* the headline is the median of the rounds (the mean of the middle two of four) */
+        for (int i = 0; i < 4; i++)
+            for (int j = i + 1; j < 4; j++)
+                if (v[j] < v[i]) {
+                    double t = v[i];
+                    v[i] = v[j];
+                    v[j] = t;
+                }
+        double med = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "time_s"), "median")->valuedouble;
+        cr_assert_float_eq(med, (v[1] + v[2]) / 2, 1e-15);
+        cr_assert_float_eq(cJSON_GetObjectItem(o, "gbps")->valuedouble, 1e6 / med / 1e9, 1e-9);
+        cr_assert_geq(cJSON_GetObjectItem(o, "samples")->valuedouble, 12,
+                      "samples count every round (min-samples 3 x 4)");
+        cJSON_Delete(o);
+    }
+    /* the same seed gives the same schedule */
+    cr_assert_eq(run_cases_rounds(b, 6, path, 4, 7), TB_OK);
+    cr_assert_arr_eq(setups, first, sizeof first);
+    remove(path);
+}
+
+Test(runner, with_rounds_a_wrong_or_skipped_case_is_written_once_and_not_run_again, .init = tmp)
+{
+    const int b[] = {0, 1, 2};
+    cr_assert_eq(run_cases_rounds(b, 3, path, 3, 1), TB_WRONG);
+    int wrong_setups = 0, skip_setups = 0;
+    for (int i = 0; i < n_setups; i++) {
+        wrong_setups += setups[i] == 1;
+        skip_setups += setups[i] == 2;
+    }
+    cr_assert_eq(wrong_setups, 1);
+    cr_assert_eq(skip_setups, 1);
+    char st[8][16];
+    cr_assert_eq(statuses(path, st, 8), 3, "one row per case");
     remove(path);
 }
