@@ -56,7 +56,8 @@ static const char usage_compare[] =
     "measured. The header says what differs between the runs' contexts. Exit 1 when any case\n"
     "is SLOWER, WRONG, ERROR or MISSING.\n"
     "\n"
-    "  --threshold PCT    the smallest change that counts (default 2)\n"
+    "  --threshold PCT    the smallest change that counts (default 2; 10 when every file is a\n"
+    "                     --host run, whose runs drift by more: see README, compare)\n"
     "  --format F         text, md, csv or json (default text)\n"
     "  --method M         rounds (default), or quartiles: the former rule (beyond the\n"
     "                     threshold with one row's [q1, q3] apart), to measure the gate with\n";
@@ -101,7 +102,7 @@ static const char usage_run[] =
     "  --serial           one GPU at a time instead of all at once\n"
     "  --seed N           input data seed, and the seed of the rounds' order (default 1)\n"
     "  --rounds R         measure every case in R rounds of the whole suite, each in its\n"
-    "                     own order, the headline the median of the rounds (default 5)\n"
+    "                     own order, the headline the median of the rounds (default 7)\n"
     "Output:\n"
     "  -o, --output FILE  the JSON Lines file\n"
     "  --csv FILE         also write CSV\n"
@@ -1110,6 +1111,7 @@ typedef struct {
     tb_format fmt;
     int fmt_set;
     double threshold;
+    int threshold_set;
     const char *plot;
     int help;
     int split;       /* compare: files before "--" are BASE; -1 when there is no "--" */
@@ -1169,6 +1171,7 @@ static tb_status parse_files_args(const char *cmd, int argc, char **argv, int al
                                   "--threshold: '%s' is not a percentage (use e.g. 2 or 0.5)",
                                   value);
             a->threshold = t / 100.0;
+            a->threshold_set = 1;
         } else if (!strcmp(name, "--method")) {
             if (strcmp(value, "rounds") && strcmp(value, "quartiles"))
                 return tb_err_set(err, TB_USAGE,
@@ -1225,16 +1228,21 @@ static int cmd_compare(int argc, char **argv)
         return TB_USAGE;
     }
     /* one file at a time: its rows are taken in as compact records, then it is freed */
+    int all_host = 1;
     for (int i = 0; i < a.nfiles && !st; i++) {
         tb_rfile f;
         if (!(st = tb_results_load(a.files[i], &f, stderr, &err))) {
+            const cJSON *opts = cJSON_GetObjectItemCaseSensitive(f.context, "options");
+            all_host = all_host && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "host"));
             st = tb_cmp_add(cmp, i >= split, &f, &err);
             tb_results_free(&f);
         }
     }
     int failed = 0;
     tb_gate_opts o = TB_GATE_OPTS_DEFAULT;
-    o.threshold = a.threshold;
+    /* host runs drift between runs by more than a GPU's do (other jobs' memory traffic,
+     * scheduling): their default threshold is the one the host's calibration supports */
+    o.threshold = a.threshold_set || !all_host ? a.threshold : TB_HOST_THRESHOLD;
     if (a.quartiles)
         o.method = TB_METHOD_QUARTILES;
     if (!st)

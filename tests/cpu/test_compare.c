@@ -5,6 +5,7 @@
 
 #include "cli_helper.h"
 #include "compare.h"
+#include "runner.h"
 
 /* ---- Mann-Whitney U against tabled values ---- */
 
@@ -224,7 +225,7 @@ Test(compare, context_differences)
 
 static char base_path[512], new_path[512];
 
-/* Rewrites the run's file (five rounds) as BASE and NEW. In both, every case gets rounds
+/* Rewrites the run's file (the default rounds) as BASE and NEW. In both, every case gets rounds
  * within 0.4 % of its median and [q1, q3] equal to it (host timings are noisy; the verdict
  * logic is what is tested); in NEW host-copy 4M's times are 1.5x, host-add 1M is wrong,
  * host-add 4M is missing and the driver differs. host-copy 1M is the same on both sides. */
@@ -259,8 +260,8 @@ static void make_files(void)
                 for (int i = 0; i < 6; i++)
                     cJSON_SetNumberValue(cJSON_GetObjectItem(t, k[i]), med);
                 cJSON *m = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "rounds"), "median_s");
-                cr_assert_eq(cJSON_GetArraySize(m), 5, "five rounds by default");
-                for (int i = 0; i < 5; i++)
+                cr_assert_eq(cJSON_GetArraySize(m), TB_DEFAULT_ROUNDS, "the default rounds");
+                for (int i = 0; i < TB_DEFAULT_ROUNDS; i++)
                     cJSON_SetNumberValue(cJSON_GetArrayItem(m, i), med * (1 + 0.001 * i));
                 if (pass && !strcmp(impl, "host-add") && bytes == 1048576) {
                     cJSON_ReplaceItemInObject(o, "status", cJSON_CreateString("wrong"));
@@ -305,9 +306,9 @@ Test(compare, altered_run_gives_slower_wrong_missing_and_the_driver, .init = mak
     cr_assert(strstr(r->out, "test: per-round medians; two-sided Mann-Whitney U"), "%s", r->out);
     const char *l = line_of(r->out, "host-copy", "bytes=4M");
     cr_assert_not_null(l, "%s", r->out);
-    /* 1.5x the time: -33.3 %, an interval around it, the smallest p of 5 against 5 */
-    cr_assert(strstr(l, "-33.3 %  [-33.5, -33.") && strstr(l, "  0.008  ") &&
-                  strstr(l, "  5/5  ") && strstr(l, "SLOWER"),
+    /* 1.5x the time: -33.3 %, an interval around it, the smallest p of 7 against 7 (2 / 3432) */
+    cr_assert(strstr(l, "-33.3 %  [-33.5, -33.") && strstr(l, "  <0.001  ") &&
+                  strstr(l, "  7/7  ") && strstr(l, "SLOWER"),
               "%s", l);
     l = line_of(r->out, "host-add", "bytes=1M");
     cr_assert(l && strstr(l, "WRONG") && strstr(l, "wrong in NEW: 7 of 262144 wrong"), "%s",
@@ -346,8 +347,9 @@ Test(compare, altered_run_gives_slower_wrong_missing_and_the_driver, .init = mak
         if (strcmp(cJSON_GetObjectItem(c, "verdict")->valuestring, "SLOWER"))
             continue;
         seen_slower = 1;
-        cr_assert_float_eq(cJSON_GetObjectItem(c, "p")->valuedouble, 2.0 / 252, 1e-12);
-        cr_assert_float_eq(cJSON_GetObjectItem(c, "base_rounds")->valuedouble, 5, 0);
+        cr_assert_float_eq(cJSON_GetObjectItem(c, "p")->valuedouble, 2.0 / 3432, 1e-12);
+        cr_assert_float_eq(cJSON_GetObjectItem(c, "base_rounds")->valuedouble, TB_DEFAULT_ROUNDS,
+                           0);
         cJSON *iv = cJSON_GetObjectItem(c, "interval_pct");
         cr_assert(cJSON_GetArrayItem(iv, 1)->valuedouble < -30);
     }
@@ -636,5 +638,36 @@ Test(compare, run_rounds_are_recorded_and_a_bad_count_is_refused, .init = gate_p
         }
         cJSON_Delete(o);
         remove(fa);
+    }
+}
+
+/* The default threshold: 2 % for GPU runs, 10 % when every file is a host run (their runs
+ * drift by more); --threshold overrides both. A 5 % change with separated rounds is SLOWER
+ * against GPU files, not against host files. */
+Test(compare, host_runs_default_to_their_own_threshold, .init = gate_paths, .fini = gate_clean)
+{
+    const char *ctx[2] = {CTX, "{\"type\":\"context\",\"schema\":\"trainbench/1\",\"host\":\"h\","
+                               "\"options\":{\"host\":true}}\n"};
+    const char *want[2] = {"beyond +-2 %", "beyond +-10 %"};
+    for (int host = 0; host < 2; host++) {
+        char a[4096], b[4096], l[1024];
+        snprintf(a, sizeof a, "%s", ctx[host]);
+        snprintf(b, sizeof b, "%s", ctx[host]);
+        row_line(l, sizeof l, 1, "ok", 1e-3, 7);
+        strcat(a, l);
+        row_line(l, sizeof l, 1, "ok", 1.05e-3, 7);
+        strcat(b, l);
+        write_text(fa, a);
+        write_text(fb, b);
+        cli_result *r = run_cli(NULL, "compare", fa, fb, NULL);
+        cr_assert(strstr(r->out, want[host]), "%s", r->out);
+        if (host) {
+            cr_assert_eq(r->code, 0, "%s", r->out);
+            cr_assert(line_of(r->out, "bytes=1M", "SAME"), "%s", r->out);
+            r = run_cli(NULL, "compare", fa, fb, "--threshold", "2", NULL);
+            cr_assert(strstr(r->out, "beyond +-2 %"), "--threshold wins: %s", r->out);
+        }
+        cr_assert_eq(r->code, 1, "%s", r->out);
+        cr_assert(line_of(r->out, "bytes=1M", "SLOWER"), "%s", r->out);
     }
 }
