@@ -476,20 +476,26 @@ static void free_side(cmp_side *s)
     free(s->rounds);
 }
 
+/* Frees a case's own strings (not its sides). */
+static void free_case_strings(cmp_case *k)
+{
+    free(k->key);
+    free(k->bench);
+    free(k->impl);
+    free(k->dtype);
+    free(k->axes_label);
+    free(k->gpus_text);
+    free(k->device);
+    free(k->axes_json);
+}
+
 void tb_cmp_free(tb_cmp *c)
 {
     if (!c)
         return;
     for (size_t i = 0; i < c->n; i++) {
         cmp_case *k = &c->cases[i];
-        free(k->key);
-        free(k->bench);
-        free(k->impl);
-        free(k->dtype);
-        free(k->axes_label);
-        free(k->gpus_text);
-        free(k->device);
-        free(k->axes_json);
+        free_case_strings(k);
         free_side(&k->side[0]);
         free_side(&k->side[1]);
     }
@@ -557,14 +563,7 @@ static cmp_case *case_of(tb_cmp *c, const tb_rrow *r)
     cJSON_free(axes);
     if (!k->key || !k->bench || !k->impl || !k->dtype || !k->axes_label || !k->gpus_text ||
         !k->device || !k->axes_json) {
-        free(k->key);
-        free(k->bench);
-        free(k->impl);
-        free(k->dtype);
-        free(k->axes_label);
-        free(k->gpus_text);
-        free(k->device);
-        free(k->axes_json);
+        free_case_strings(k);
         return NULL;
     }
     c->slots[h] = ++c->n;

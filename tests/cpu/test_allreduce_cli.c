@@ -23,7 +23,7 @@ Test(allreduce_cli, host_quick_end_to_end_is_verified_with_nccl_tests_figures)
     char path[512];
     tmp_path(path, sizeof path, "ar_quick.jsonl");
     cli_result *r = run_cli(NULL, "run", "allreduce", "--host", "--ranks", "2,3,4,8", "--quick",
-                            "-q", "-o", path, NULL);
+                            "--rounds", "2", "-q", "-o", path, NULL);
     cr_assert_eq(r->code, 0, "%s", r->err);
     /* nccl-tests' table, with both placements */
     cr_assert(strstr(r->out, "out-of-place") && strstr(r->out, "in-place"), "%s", r->out);

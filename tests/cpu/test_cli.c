@@ -217,7 +217,7 @@ Test(cli, matmul_host_quick_verifies, .timeout = 300)
     char path[512];
     tmp_path(path, sizeof path, "mm.jsonl");
     cli_result *r = run_cli(NULL, "run", "matmul", "--host", "--quick", "--layout",
-                            "fwd,dgrad,wgrad", "-q", "-o", path, NULL);
+                            "fwd,dgrad,wgrad", "--rounds", "2", "-q", "-o", path, NULL);
     cr_assert_eq(r->code, 0, "%s", r->err);
     /* 2 sizes x 3 layouts in fp32, bf16 and fp16; fp8 in the fwd layout only */
     cr_assert(strstr(r->out, "20 ok, 0 wrong, 4 skipped, 0 failed"), "%s", r->out);
@@ -284,7 +284,7 @@ Test(cli, attention_host_quick_verifies, .timeout = 300)
     char path[512];
     tmp_path(path, sizeof path, "at.jsonl");
     cli_result *r = run_cli(NULL, "run", "attention", "--host", "--quick", "--pass",
-                            "fwd,bwd,fwdbwd", "-q", "-o", path, NULL);
+                            "fwd,bwd,fwdbwd", "--rounds", "2", "-q", "-o", path, NULL);
     cr_assert_eq(r->code, 0, "%s", r->err);
     /* seq 100 (not a tile multiple) x causal no, yes x three passes x fp32, bf16, fp16 */
     cr_assert(strstr(r->out, "18 ok, 0 wrong, 0 skipped, 0 failed"), "%s", r->out);

@@ -32,7 +32,8 @@ Test(verify_after, every_row_of_a_host_run_is_checked_after_timing, .timeout = 6
     char path[512];
     tmp_path(path, sizeof path, "after_all.jsonl");
     cli_result *r = run_cli(NULL, "run", "--host", "--quick", "--min-samples", "2",
-                            "--min-time", "0", "--max-noise", "100", "-q", "-o", path, NULL);
+                            "--min-time", "0", "--max-noise", "100", "--rounds", "2", "-q",
+                            "-o", path, NULL);
     cr_assert_eq(r->code, 0, "%s", r->err);
     static cJSON *rs[1024];
     int n = results(path, rs, 1024);
