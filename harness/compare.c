@@ -214,6 +214,83 @@ static double quantile_unsorted(double *v, size_t n, double p)
     return v[k] + (pos - (double)k) * (next - v[k]);
 }
 
+/* The bootstrap distribution of the median of v[0..n), n odd, exactly: a resample's median is
+ * the k-th smallest value (k = 1..n, ties kept apart by position) when at least (n+1)/2 of its n
+ * draws are among the k smallest and fewer are among the k-1 smallest, so
+ * P(median <= k-th) = P(Bin(n, k/n) >= (n+1)/2). Fills sorted (ascending) and prob. */
+static void median_distribution(const double *v, size_t n, double *sorted, double *prob)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t k = i;
+        for (; k > 0 && sorted[k - 1] > v[i]; k--)
+            sorted[k] = sorted[k - 1];
+        sorted[k] = v[i];
+    }
+    size_t m = (n + 1) / 2;
+    double prev = 0;
+    for (size_t k = 1; k <= n; k++) {
+        double q = (double)k / (double)n, tail = 0;
+        for (size_t j = m; j <= n; j++) {
+            double c = 1; /* C(n, j) */
+            for (size_t t = 1; t <= j; t++)
+                c = c * (double)(n - j + t) / (double)t;
+            tail += c * pow(q, (double)j) * pow(1 - q, (double)(n - j));
+        }
+        if (k == n)
+            tail = 1;
+        prob[k - 1] = tail - prev;
+        prev = tail;
+    }
+}
+
+typedef struct {
+    double change, prob;
+} change_atom;
+
+static int atom_order(const void *a, const void *b)
+{
+    double x = ((const change_atom *)a)->change, y = ((const change_atom *)b)->change;
+    return (x > y) - (x < y);
+}
+
+/* The interval from the exact bootstrap distribution (both sides odd and small): the change
+ * takes the value mb/mn - 1 with the product of the two medians' probabilities; the ends are
+ * the smallest changes whose cumulative probability reaches the tails. The limit of
+ * resampling as the resamples grow, without its Monte Carlo error or its cost. */
+static int exact_change(const double *base, size_t nb, const double *neu, size_t nn,
+                        double level, double *lo, double *hi)
+{
+    double sb[TB_EXACT_BOOT_MAX], pb[TB_EXACT_BOOT_MAX];
+    double sn[TB_EXACT_BOOT_MAX], pn[TB_EXACT_BOOT_MAX];
+    change_atom atoms[TB_EXACT_BOOT_MAX * TB_EXACT_BOOT_MAX];
+    median_distribution(base, nb, sb, pb);
+    median_distribution(neu, nn, sn, pn);
+    size_t n = 0;
+    for (size_t i = 0; i < nb; i++)
+        for (size_t j = 0; j < nn; j++)
+            if (pb[i] * pn[j] > 0) {
+                atoms[n].change = sb[i] / sn[j] - 1.0;
+                atoms[n].prob = pb[i] * pn[j];
+                n++;
+            }
+    qsort(atoms, n, sizeof *atoms, atom_order);
+    double tail = (1.0 - level) / 2.0, cum = 0;
+    *lo = *hi = atoms[n - 1].change;
+    int have_lo = 0;
+    for (size_t i = 0; i < n; i++) {
+        cum += atoms[i].prob;
+        if (!have_lo && cum >= tail - 1e-12) {
+            *lo = atoms[i].change;
+            have_lo = 1;
+        }
+        if (cum >= 1.0 - tail - 1e-12) {
+            *hi = atoms[i].change;
+            break;
+        }
+    }
+    return 0;
+}
+
 int tb_bootstrap_change(const double *base, size_t nb, const double *neu, size_t nn,
                         int resamples, double level, uint64_t seed, double *lo, double *hi)
 {
@@ -226,6 +303,8 @@ int tb_bootstrap_change(const double *base, size_t nb, const double *neu, size_t
     for (size_t i = 0; i < nn; i++)
         if (!(neu[i] > 0))
             return -1;
+    if (nb % 2 && nn % 2 && nb <= TB_EXACT_BOOT_MAX && nn <= TB_EXACT_BOOT_MAX)
+        return exact_change(base, nb, neu, nn, level, lo, hi);
     double *buf = malloc((nb > nn ? nb : nn) * sizeof *buf);
     double *change = malloc((size_t)resamples * sizeof *change);
     if (!buf || !change) {
@@ -434,7 +513,15 @@ struct tb_cmp {
     cJSON *context[2];   /* each side's first context */
     char **files[2];     /* "NAME (date, host, commit)" per file */
     int nfiles[2];
+    int by_host;         /* rows matched by host and GPU, not GPU alone */
+    int name_host;       /* the GPU column names the host too ("node7/0") */
 };
+
+void tb_cmp_match_by_host(tb_cmp *c, int on, int name_host)
+{
+    c->by_host = on;
+    c->name_host = on && name_host;
+}
 
 static uint64_t fnv1a(const char *s)
 {
@@ -529,14 +616,36 @@ static int rehash(tb_cmp *c)
     return 0;
 }
 
-/* The case of a row, created when new; NULL when host memory runs out. */
+static cmp_case *case_in(tb_cmp *c, const tb_rrow *r, const char *key, const char *host);
+
+/* The case of a row, created when new; NULL when host memory runs out. By host: the row's
+ * host leads its key (and names its GPUs, "node7/0", when the sides hold several hosts). */
 static cmp_case *case_of(tb_cmp *c, const tb_rrow *r)
 {
-    uint64_t hash = fnv1a(r->key);
+    char small[512];
+    char *key = small;
+    const char *host = r->host ? r->host : "-";
+    if (c->by_host) {
+        size_t need = strlen(host) + strlen(r->key) + 2;
+        if (need > sizeof small && !(key = malloc(need)))
+            return NULL;
+        snprintf(key, need, "%s|%s", host, r->key);
+    } else {
+        key = (char *)r->key;
+    }
+    cmp_case *found = case_in(c, r, key, host);
+    if (key != small && key != r->key)
+        free(key);
+    return found;
+}
+
+static cmp_case *case_in(tb_cmp *c, const tb_rrow *r, const char *key, const char *host)
+{
+    uint64_t hash = fnv1a(key);
     size_t h = (size_t)hash & (c->n_slots - 1);
     while (c->slots[h]) {
         cmp_case *k = &c->cases[c->slots[h] - 1];
-        if (k->hash == hash && strcmp(k->key, r->key) == 0)
+        if (k->hash == hash && strcmp(k->key, key) == 0)
             return k;
         h = (h + 1) & (c->n_slots - 1);
     }
@@ -552,12 +661,18 @@ static cmp_case *case_of(tb_cmp *c, const tb_rrow *r)
     memset(k, 0, sizeof *k);
     k->hash = hash;
     char *axes = cJSON_PrintUnformatted(r->axes);
-    k->key = dup_str(r->key);
+    k->key = dup_str(key);
     k->bench = dup_str(r->bench);
     k->impl = dup_str(r->impl);
     k->dtype = dup_str(r->dtype);
     k->axes_label = dup_str(r->axes_label);
-    k->gpus_text = dup_str(r->gpus_text);
+    if (c->name_host) {
+        size_t need = strlen(host) + strlen(r->gpus_text) + 2;
+        if ((k->gpus_text = malloc(need)))
+            snprintf(k->gpus_text, need, "%s/%s", host, r->gpus_text);
+    } else {
+        k->gpus_text = dup_str(r->gpus_text);
+    }
     k->device = dup_str(r->device ? r->device : "-");
     k->axes_json = dup_str(axes ? axes : "{}");
     cJSON_free(axes);
@@ -1004,6 +1119,9 @@ tb_status tb_cmp_write(tb_cmp *c, const tb_gate_opts *o, tb_format fmt, FILE *ou
         for (int i = 0; i < nd; i++)
             fprintf(out, "%sdiffers: %s: %s -> %s\n", pre, diffs[i].what, diffs[i].base,
                     diffs[i].neu);
+        fprintf(out, "%smatched by: %s\n", pre,
+                c->by_host ? "host and GPU (both sides ran on the same hosts)"
+                           : "GPU alone (the sides ran on different hosts)");
         fprintf(out, "%stest: %s\n\n", pre, method);
         const char *head[NCOLS] = {"bench", "impl",     "dtype", "case",   "gpu",
                                    "base",  "new",      "change", "interval", "p",

@@ -69,8 +69,11 @@ double tb_mwu_min_p(size_t nx, size_t ny);
 
 /* Percentile bootstrap interval, at level (e.g. 0.95), of median(base) / median(neu) - 1:
  * each side resampled with replacement, resamples times, from a splitmix64 stream seeded by
- * seed (the same inputs and seed give the same interval). Returns 0, or -1 when a side is
- * empty, a value is not positive or host memory runs out. */
+ * seed (the same inputs and seed give the same interval). When both sides hold an odd number
+ * of values, at most TB_EXACT_BOOT_MAX, the bootstrap distribution is computed exactly instead
+ * (the limit of resampling; resamples and seed are then not used). Returns 0, or -1 when a
+ * side is empty, a value is not positive or host memory runs out. */
+#define TB_EXACT_BOOT_MAX 63
 int tb_bootstrap_change(const double *base, size_t nb, const double *neu, size_t nn,
                         int resamples, double level, uint64_t seed, double *lo, double *hi);
 
@@ -140,6 +143,12 @@ tb_cmp *tb_cmp_new(void);
 /* Takes in the rows of a loaded file on one side (0 BASE, 1 NEW); the file may be freed
  * afterwards. Returns TB_OK, or TB_USAGE naming the file and line of a malformed rounds field
  * or when host memory runs out. */
+/* Rows are matched by host and GPU (on) or by GPU alone (off, the default), as DESIGN.md says:
+ * by host when both sides ran on the same hosts (a roll-out on the same machines), by GPU
+ * alone across hosts (node A against node B). name_host: the GPU column names the host too
+ * (the sides hold several hosts). Set before the first tb_cmp_add. */
+void tb_cmp_match_by_host(tb_cmp *c, int on, int name_host);
+
 tb_status tb_cmp_add(tb_cmp *c, int side, const tb_rfile *f, tb_err *err);
 
 /* Writes the table, the cases found on one side only and the summary. *failed is set when any

@@ -126,6 +126,111 @@ Test(compare, bootstrap_interval_is_seeded_and_covers_the_change)
     cr_assert_eq(tb_bootstrap_change(two, 3, bad, 3, 500, 0.95, 1, &lo, &hi), -1);
 }
 
+/* The interval's ends from two sides' median distributions, each given as values with
+ * probabilities: the smallest changes whose cumulative probability reaches the tails. */
+static void interval_of(const double *vb, const double *pb, int nb, const double *vn,
+                        const double *pn, int nn, double level, double *lo, double *hi)
+{
+    double ch[625], pr[625];
+    int n = 0;
+    for (int i = 0; i < nb; i++)
+        for (int j = 0; j < nn; j++) {
+            ch[n] = vb[i] / vn[j] - 1;
+            pr[n++] = pb[i] * pn[j];
+        }
+    for (int i = 1; i < n; i++) /* insertion sort by change */
+        for (int k = i; k > 0 && ch[k - 1] > ch[k]; k--) {
+            double t = ch[k];
+            ch[k] = ch[k - 1];
+            ch[k - 1] = t;
+            t = pr[k];
+            pr[k] = pr[k - 1];
+            pr[k - 1] = t;
+        }
+    double tail = (1 - level) / 2, cum = 0;
+    int have = 0;
+    for (int i = 0; i < n; i++) {
+        cum += pr[i];
+        if (!have && cum >= tail - 1e-12) {
+            *lo = ch[i];
+            have = 1;
+        }
+        if (cum >= 1 - tail - 1e-12) {
+            *hi = ch[i];
+            return;
+        }
+    }
+}
+
+/* A side's median distribution by brute force: every one of the 5^5 resamples of 5 values. */
+static void enumerate_medians(const double *v, double *vals, double *prob)
+{
+    for (int i = 0; i < 5; i++) {
+        vals[i] = v[i];
+        prob[i] = 0;
+    }
+    for (int t = 0; t < 3125; t++) {
+        double d[5];
+        for (int j = 0, x = t; j < 5; j++, x /= 5)
+            d[j] = v[x % 5];
+        for (int i = 1; i < 5; i++)
+            for (int k = i; k > 0 && d[k - 1] > d[k]; k--) {
+                double tmp = d[k];
+                d[k] = d[k - 1];
+                d[k - 1] = tmp;
+            }
+        for (int i = 0; i < 5; i++)
+            if (vals[i] == d[2]) {
+                prob[i] += 1.0 / 3125;
+                break;
+            }
+    }
+}
+
+/* Odd sides take the exact bootstrap distribution of the median: it equals the distribution
+ * over every possible resample (enumerated for five a side), and agrees with resampling many
+ * times (even sides, which resample: the same data with each value twice). */
+Test(compare, exact_bootstrap_is_the_limit_of_resampling)
+{
+    const double b5[] = {1.00, 1.31, 0.97, 1.04, 1.08}, n5[] = {1.22, 1.61, 1.19, 1.26, 1.24};
+    double vb[5], pb[5], vn[5], pn[5], elo = 0, ehi = 0, xlo, xhi;
+    enumerate_medians(b5, vb, pb);
+    enumerate_medians(n5, vn, pn);
+    for (int level = 0; level < 3; level++) {
+        double lv = level == 0 ? 0.95 : level == 1 ? 0.99 : 0.80;
+        interval_of(vb, pb, 5, vn, pn, 5, lv, &elo, &ehi);
+        cr_assert_eq(tb_bootstrap_change(b5, 5, n5, 5, 2000, lv, 1, &xlo, &xhi), 0);
+        cr_assert(xlo == elo && xhi == ehi, "level %g: exact [%g, %g], enumerated [%g, %g]", lv,
+                  xlo, xhi, elo, ehi);
+    }
+
+    const double base[] = {1.00, 1.31, 0.97, 1.02, 1.08, 0.99, 1.04};
+    const double neu[] = {1.22, 1.26, 1.19, 1.61, 1.24, 1.20, 1.23};
+    double lo, hi;
+    cr_assert_eq(tb_bootstrap_change(base, 7, neu, 7, 2000, 0.95, 1, &lo, &hi), 0);
+    /* the same distribution by brute force: every resample of 7 from 7 weighted by its
+     * multinomial count is too many; 400,000 seeded resamples of the even-sized twin (each
+     * value twice: the same empirical distribution, medians of 14 draws) stand in for it, with
+     * a looser tolerance since a median of 14 differs from a median of 7 */
+    double b2[14], n2[14];
+    for (int i = 0; i < 14; i++) {
+        b2[i] = base[i % 7];
+        n2[i] = neu[i % 7];
+    }
+    double rlo, rhi;
+    cr_assert_eq(tb_bootstrap_change(b2, 14, n2, 14, 400000, 0.95, 3, &rlo, &rhi), 0);
+    cr_assert(lo < -0.1 && hi > lo, "[%g, %g]", lo, hi);
+    cr_assert(fabs(lo - rlo) < 0.06 && fabs(hi - rhi) < 0.06, "exact [%g, %g], resampled [%g, %g]",
+              lo, hi, rlo, rhi);
+    /* one outlying round (1.31 in BASE, 1.61 in NEW) does not reach the 95 % interval's ends:
+     * with seven a side a resample's median is an extreme round 1.0 % of the time */
+    cr_assert_lt(hi, 1.31 / 1.19 - 1, "%g", hi);
+    cr_assert_gt(lo, 0.97 / 1.61 - 1, "%g", lo);
+    double w1, w2;
+    tb_bootstrap_change(base, 7, neu, 7, 2000, 0.99, 1, &w1, &w2);
+    cr_assert(w1 <= lo && w2 >= hi, "a higher level is no narrower");
+}
+
 /* ---- the verdict rule ---- */
 
 static tb_verdict gate(const double *b, size_t nb, const double *n, size_t nn,
@@ -670,4 +775,39 @@ Test(compare, host_runs_default_to_their_own_threshold, .init = gate_paths, .fin
         cr_assert_eq(r->code, 1, "%s", r->out);
         cr_assert(line_of(r->out, "bytes=1M", "SLOWER"), "%s", r->out);
     }
+}
+
+/* Rows match by host and GPU when both sides ran on the same hosts, by GPU alone across
+ * hosts (node A against node B); the header says which. Several hosts a side: one case per
+ * host and GPU, named host/gpu. */
+Test(compare, rows_match_by_host_on_the_same_hosts, .init = gate_paths, .fini = gate_clean)
+{
+    char a[4096] = CTX, b[4096], l[1024];
+    snprintf(b, sizeof b, "%s", "{\"type\":\"context\",\"schema\":\"trainbench/1\",\"host\":\"h2\"}\n");
+    row_line(l, sizeof l, 1, "ok", 1e-3, 7);
+    strcat(a, l);
+    strcat(b, l);
+    write_text(fa, a);
+    write_text(fb, b);
+    cli_result *r = run_cli(NULL, "compare", fa, fa, NULL);
+    cr_assert(strstr(r->out, "matched by: host and GPU"), "%s", r->out);
+    r = run_cli(NULL, "compare", fa, fb, NULL);
+    cr_assert_eq(r->code, 0, "%s", r->out);
+    cr_assert(strstr(r->out, "matched by: GPU alone"), "%s", r->out);
+    cr_assert(line_of(r->out, "bytes=1M", "SAME"), "across hosts the GPU matches: %s", r->out);
+    /* two hosts a side, each its own row: the same host's row is its match */
+    char c2[8192] = CTX, row[1024];
+    const char *hosts[2] = {"n1", "n2"};
+    for (int h = 0; h < 2; h++) {
+        row_line(l, sizeof l, 1, "ok", h ? 2e-3 : 1e-3, 7);
+        size_t n = strlen(l);
+        snprintf(row, sizeof row, "%.*s,\"host\":\"%s\"}\n", (int)(n - 2), l, hosts[h]);
+        strcat(c2, row);
+    }
+    write_text(fc, c2);
+    r = run_cli(NULL, "compare", fc, fc, NULL);
+    cr_assert_eq(r->code, 0, "%s", r->out);
+    cr_assert(strstr(r->out, "matched by: host and GPU"), "%s", r->out);
+    cr_assert(line_of(r->out, "n1/", "SAME") && line_of(r->out, "n2/", "SAME"),
+              "one case per host, each SAME against itself: %s", r->out);
 }
