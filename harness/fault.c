@@ -13,6 +13,8 @@ static const char *const names[TB_FAULT_KIND_COUNT] = {
     [TB_FAULT_AR_SKIP_PEER] = "ar-skip-peer",
     [TB_FAULT_LATE_CORRUPTION] = "late-corruption",
     [TB_FAULT_SLOW] = "slow",
+    [TB_FAULT_SLOW_RANK] = "slow-rank",
+    [TB_FAULT_SLOW_DEVICE] = "slow-device",
 };
 
 const char *tb_fault_name(tb_fault_kind kind)
@@ -31,7 +33,7 @@ static tb_status bad(const char *text, tb_fault *out, tb_err *err, const char *w
     return tb_err_set(err, TB_USAGE,
                       "%s: '%s' %s (use attn-drop-tile, attn-stale-v, attn-scale, "
                       "mm-drop-kslice, ar-skip-peer, late-corruption[:N] with N >= 0, "
-                      "slow:PCT with PCT > 0)",
+                      "slow:PCT with PCT > 0, slow-rank:R, slow-device:N with R, N >= 0)",
                       TB_FAULT_ENV, text, why);
 }
 
@@ -68,6 +70,18 @@ tb_status tb_fault_parse(const char *text, tb_fault *out, tb_err *err)
         if (end == colon + 1 || *end || errno || !(pct > 0) || pct > 1e6)
             return bad(text, out, err, "has a bad percentage");
         out->slow_pct = pct;
+    } else if (kind == TB_FAULT_SLOW_RANK || kind == TB_FAULT_SLOW_DEVICE) {
+        if (!colon)
+            return bad(text, out, err, kind == TB_FAULT_SLOW_RANK ? "needs a rank"
+                                                                  : "needs a device index");
+        char *end;
+        errno = 0;
+        long n = strtol(colon + 1, &end, 10);
+        if (end == colon + 1 || *end || errno || n < 0 || n > 1000000)
+            return bad(text, out, err, kind == TB_FAULT_SLOW_RANK ? "has a bad rank"
+                                                                  : "has a bad device index");
+        out->target = (int)n;
+        out->slow_pct = 100.0;
     } else if (colon) {
         return bad(text, out, err, "takes no argument");
     }

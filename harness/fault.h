@@ -26,6 +26,10 @@ typedef enum {
                                 * slice */
     TB_FAULT_LATE_CORRUPTION,  /* late-corruption[:N]: every execution after the Nth is wrong */
     TB_FAULT_SLOW,             /* slow:PCT: every execution does PCT % more work */
+    TB_FAULT_SLOW_RANK,        /* slow-rank:R: the process of rank R (under MPI) does twice
+                                * the work in every execution of every case */
+    TB_FAULT_SLOW_DEVICE,      /* slow-device:N: device N (a host pseudo-device) does at least
+                                * twice the work in every execution */
     TB_FAULT_KIND_COUNT
 } tb_fault_kind;
 
@@ -35,6 +39,7 @@ typedef struct {
     tb_fault_kind kind;
     long late_after; /* TB_FAULT_LATE_CORRUPTION: the executions that stay right */
     double slow_pct; /* TB_FAULT_SLOW: the extra work in percent (> 0) */
+    int target;      /* TB_FAULT_SLOW_RANK: the rank; TB_FAULT_SLOW_DEVICE: the device (>= 0) */
 } tb_fault;
 
 /* Parses a TRAINBENCH_TEST_FAULT value; NULL or "" is no fault. Returns TB_OK, or TB_USAGE

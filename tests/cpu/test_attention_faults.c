@@ -81,7 +81,7 @@ static void log_row(const char *what, const tb_case *c, const tb_verify *v)
 static void faults_caught(int S, int D, int causal, int pass)
 {
     const tb_device dev = host_device();
-    tb_fault fault = {TB_FAULT_NONE, 3, 0};
+    tb_fault fault = {TB_FAULT_NONE, 3, 0, 0};
     tb_case c = host_case(TB_BF16, S, D, causal, pass);
     void *st = setup(&c, &dev, &fault);
 
@@ -139,7 +139,7 @@ Test(attention_faults, backward_2048, .timeout = 600)
 Test(attention_faults, late_corruption_strikes_after_n_executions)
 {
     const tb_device dev = host_device();
-    tb_fault fault = {TB_FAULT_LATE_CORRUPTION, 3, 0};
+    tb_fault fault = {TB_FAULT_LATE_CORRUPTION, 3, 0, 0};
     for (int pass = 0; pass <= 2; pass++) {
         tb_case c = host_case(TB_BF16, 256, 64, 1, pass);
         void *st = setup(&c, &dev, &fault);

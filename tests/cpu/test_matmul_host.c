@@ -294,7 +294,7 @@ Test(matmul_host, host_fp8_runs_the_fwd_layout_only_as_the_gpu_path)
  * ~N(0, 16) per element against a tolerance of ~0.56: both checks catch it. */
 Test(matmul_host, a_dropped_k_slice_is_caught_by_both_checks)
 {
-    tb_fault drop = {TB_FAULT_MM_DROP_KSLICE, 0, 0};
+    tb_fault drop = {TB_FAULT_MM_DROP_KSLICE, 0, 0, 0};
     tb_verify v = host_case_dt(256, 192, 4096, TB_MM_FWD, TB_BF16, &drop, 1);
     const tb_verify_measure *m = norm_of(&v);
     cr_assert_not(v.ok);
@@ -311,7 +311,7 @@ Test(matmul_host, a_dropped_k_slice_is_caught_by_both_checks)
  * as it was, which only the poison of reinit (as before the check after timing) shows. */
 Test(matmul_host, late_corruption_leaves_the_last_row_unwritten_after_the_nth_execution)
 {
-    tb_fault late = {TB_FAULT_LATE_CORRUPTION, 2, 0};
+    tb_fault late = {TB_FAULT_LATE_CORRUPTION, 2, 0, 0};
     tb_device host;
     tb_device_host(&host);
     tb_case c;

@@ -139,7 +139,7 @@ Test(membw_host, runner_says_which_device_an_impl_needs)
  * execution leaves the tail block of 256 elements out, which only that poison shows. */
 Test(membw_host, reinit_poisons_and_late_corruption_drops_the_tail_block)
 {
-    tb_fault late = {TB_FAULT_LATE_CORRUPTION, 1, 0};
+    tb_fault late = {TB_FAULT_LATE_CORRUPTION, 1, 0, 0};
     for (int i = 0; host_impls[i]; i++) {
         tb_device_host(&host);
         tb_case c = mkcase(host_impls[i], 1 << 16);
