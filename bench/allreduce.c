@@ -49,6 +49,7 @@
 #include "../kernels/allreduce/ar_data.h"
 #include "allreduce_host.h"
 #include "benches.h"
+#include "coll_nccl.h"
 
 enum { AX_BYTES, AX_OP, AX_INPLACE, AX_RPG, AX_RANKS, AX_COUNT };
 enum { IMPL_NCCL, IMPL_ONESHOT, IMPL_TWOSHOT, IMPL_RING };
@@ -128,12 +129,7 @@ static tb_status ar_collective(const tb_case *c, int n_devices, tb_collective *o
 /* ncclCommFinalize flushes work already finished by then; a teardown longer than this hangs */
 #define AR_NCCL_FINALIZE_TIMEOUT_S 10.0
 
-typedef struct {
-    int ndev;
-    int failed;
-    char why[sizeof(tb_err)];
-    ncclComm_t comms[TB_AR_MAX_RANKS];
-} nccl_keep;
+typedef tb_nccl_keep nccl_keep;
 
 typedef struct {
     ncclComm_t *comms;
@@ -437,6 +433,34 @@ static tb_status nccl_start(ar_state *st, tb_err *err)
             return tb_err_set(err, TB_DEVFAIL, "%s; communicators aborted", nk->why);
     }
     return s;
+}
+
+tb_status tb_nccl_group(const tb_group *g, int ranks_per_gpu, tb_nccl_keep **out, tb_err *err)
+{
+    ar_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return tb_err_set(err, TB_DEVFAIL, "out of host memory");
+    st->g = g;
+    st->k = ranks_per_gpu;
+    st->ndev = g->n_devices;
+    tb_status s = nccl_start(st, err);
+    *out = st->nccl;
+    free(st);
+    return s;
+}
+
+tb_status tb_nccl_group_wait(tb_nccl_keep *nk, const char *what, double timeout_s, tb_err *err)
+{
+    return nccl_wait(nk->comms, nk->ndev, what, timeout_s, NULL, err);
+}
+
+void tb_nccl_group_abort(tb_nccl_keep *nk)
+{
+    if (nk && !nk->failed) {
+        nccl_abort_all(nk);
+        nk->failed = 1;
+        snprintf(nk->why, sizeof nk->why, "its communicators were aborted");
+    }
 }
 #endif
 

@@ -168,6 +168,8 @@ typedef struct {
     double bus_factor; /* bus bandwidth = algorithm bandwidth x bus_factor (nccl-tests) */
     int shared_device; /* 1: several ranks share a device, so the figures are not link
                         * bandwidth (correctness runs) */
+    double bytes;      /* > 0: the bytes algbw counts at this group size, in place of
+                        * bench->bytes (a size that names the whole buffer of n ranks) */
 } tb_collective;
 
 struct tb_result;

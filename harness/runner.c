@@ -629,6 +629,8 @@ static tb_status run_group_case(worker *wk, size_t i, tb_group *g)
     tb_status st = TB_OK;
     if (group_unsupported(c, g, &r))
         return finish_round(wk, i, &r, TB_SKIP, &err);
+    if (r.coll.bytes > 0)
+        r.bytes = r.coll.bytes;
     tb_env env = {r.device, g->streams[0], wk->opts->seed, g, &wk->opts->fault};
     void *state = NULL;
     int timed_out = 0;
