@@ -9,14 +9,27 @@
 #include <stdlib.h>
 #include <time.h>
 
-static int host_wait(tb_coll_host *h, const unsigned *flag, unsigned v)
+static double thread_cpu_s(void)
 {
-    while (!tb_ar_flag_reached(__atomic_load_n(flag, __ATOMIC_ACQUIRE), v)) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int host_wait(tb_coll_host *h, int rank, const unsigned *flag, unsigned v)
+{
+    if (tb_ar_flag_reached(__atomic_load_n(flag, __ATOMIC_ACQUIRE), v))
+        return 1;
+    double c0 = thread_cpu_s();
+    int ok = 1;
+    while (ok && !tb_ar_flag_reached(__atomic_load_n(flag, __ATOMIC_ACQUIRE), v)) {
         if (__atomic_load_n(&h->abort, __ATOMIC_RELAXED))
-            return 0;
-        sched_yield();
+            ok = 0;
+        else
+            sched_yield();
     }
-    return 1;
+    h->wait_s[rank] += thread_cpu_s() - c0;
+    return ok;
 }
 
 static int host_barrier(tb_coll_host *h, int rank, int slot, int b, unsigned v)
@@ -25,7 +38,7 @@ static int host_barrier(tb_coll_host *h, int rank, int slot, int b, unsigned v)
         if (t != rank)
             __atomic_store_n(&h->flags[t][tb_ar_flag_index(slot, rank, b)], v, __ATOMIC_RELEASE);
     for (int t = 0; t < h->nranks; t++)
-        if (t != rank && !host_wait(h, &h->flags[rank][tb_ar_flag_index(slot, t, b)], v))
+        if (t != rank && !host_wait(h, rank, &h->flags[rank][tb_ar_flag_index(slot, t, b)], v))
             return 0;
     return 1;
 }
@@ -134,10 +147,17 @@ int tb_coll_host_rank(tb_coll_host *h, int rank)
 {
     if (rank == h->stall_rank)
         return 1; /* never arrives: the others wait until the watchdog aborts them */
+    double c0 = thread_cpu_s();
+    h->wait_s[rank] = 0;
     int vec = tb_ar_vec_elems(h->dtype);
     for (int b = 0; b < h->blocks; b++)
         if (!coll_block(h, rank, b, vec))
             return 0;
+    double busy = thread_cpu_s() - c0 - h->wait_s[rank];
+    if (rank == h->slow_rank) /* a spin in CPU time, as slow:PCT stretches host samples */
+        for (double until = thread_cpu_s() + busy * h->slow_pct / 100.0; thread_cpu_s() < until;)
+            ;
+    h->rank_busy_s[rank] = thread_cpu_s() - c0 - h->wait_s[rank];
     return 1;
 }
 

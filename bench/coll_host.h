@@ -30,6 +30,13 @@ typedef struct {
     int stall_rank;      /* a rank that never takes part (fault injection), or -1 */
     int skip_peer;       /* rank 0 never takes what rank skip_peer sends it (fault injection:
                           * ar-skip-peer; broadcast: rank skip_peer never receives), or -1 */
+    int slow_rank;       /* a rank that spins slow_pct % of its busy time more after its part
+                          * (fault injection: slow-rank:R), or -1 */
+    double slow_pct;
+    double rank_busy_s[TB_AR_MAX_RANKS]; /* each rank's CPU time in its last part, its
+                                          * waits for peers left out: what the rank itself
+                                          * took, whatever the OS ran meanwhile */
+    double wait_s[TB_AR_MAX_RANKS];      /* scratch: CPU time in waits of the part */
 } tb_coll_host;
 
 /* Runs one collective: a thread per rank. Returns TB_OK, or TB_DEVFAIL "timed out after S s"

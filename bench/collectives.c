@@ -27,6 +27,7 @@
 #include "../harness/keyindex.h"
 #include "../harness/record.h"
 #include "../harness/sweep.h"
+#include "../harness/timer.h"
 #include "../kernels/collectives.h"
 #include "benches.h"
 #include "coll_host.h"
@@ -118,6 +119,11 @@ static tb_status coll_collective(const tb_case *c, int n_devices, tb_collective 
 /* ---- the state of a case ---- */
 
 typedef struct {
+    tb_rank_times *rt;
+    int first, count; /* the ranks of one device */
+} rank_stamp;
+
+typedef struct {
     int coll, host, nccl;
     int n, k, ndev;
     int dt, op, inplace;
@@ -132,6 +138,7 @@ typedef struct {
     tb_coll_host hr;
     const tb_fault *fault;
     long runs;
+    rank_stamp stamps[TB_AR_MAX_RANKS];
 #ifdef TB_HAVE_NCCL
     tb_nccl_keep *ncclk;
 #endif
@@ -253,6 +260,11 @@ static tb_status setup_host(coll_state *st, tb_err *err)
     h->chunk = st->chunk;
     h->stall_rank = -1;
     h->skip_peer = -1;
+    h->slow_rank = -1;
+    if (tb_fault_is(st->fault, TB_FAULT_SLOW_RANK) && st->fault->target < st->n) {
+        h->slow_rank = st->fault->target; /* host threads are the ranks here */
+        h->slow_pct = st->fault->slow_pct;
+    }
     for (int r = 0; r < st->n; r++) {
         st->inbuf[r] = malloc(in_bytes);
         st->outbuf[r] = out_bytes ? malloc(out_bytes) : NULL;
@@ -481,6 +493,31 @@ static tb_status run_nccl(coll_state *st, tb_err *err)
 }
 #endif
 
+/* When the runner asks for the ranks' times: a host function behind each device's work
+ * stamps when that stream got there (the device's ranks share its time). */
+static void CUDART_CB stamp(void *p)
+{
+    rank_stamp *rs = p;
+    double t = tb_clock_monotonic(NULL) - rs->rt->start;
+    for (int r = rs->first; r < rs->first + rs->count; r++)
+        rs->rt->t[r] = t;
+}
+
+static tb_status stamp_ranks(coll_state *st, tb_err *err)
+{
+    tb_rank_times *rt = st->g->rank_times;
+    if (!rt || !rt->armed)
+        return TB_OK;
+    for (int d = 0; d < st->ndev; d++) {
+        st->stamps[d] = (rank_stamp){rt, d * st->k, st->k};
+        TB_CUDA_TRY(cudaSetDevice(st->g->devices[d].ordinal), err);
+        TB_CUDA_TRY(cudaLaunchHostFunc((cudaStream_t)st->g->streams[d], stamp, &st->stamps[d]),
+                    err);
+    }
+    rt->ranks = st->n;
+    return TB_OK;
+}
+
 static tb_status coll_run(void *p, tb_err *err)
 {
     coll_state *st = p;
@@ -490,14 +527,22 @@ static tb_status coll_run(void *p, tb_err *err)
                    (tb_fault_is(st->fault, TB_FAULT_LATE_CORRUPTION) &&
                     st->runs > st->fault->late_after);
         st->hr.skip_peer = skip ? st->n - 1 : -1;
-        return tb_coll_host_run(&st->hr, st->g->timeout_s, err);
+        tb_status s = tb_coll_host_run(&st->hr, st->g->timeout_s, err);
+        tb_rank_times *rt = st->g->rank_times;
+        if (!s && rt && rt->armed) {
+            memcpy(rt->t, st->hr.rank_busy_s, (size_t)st->n * sizeof rt->t[0]);
+            rt->ranks = st->n;
+        }
+        return s;
     }
+    tb_status s = TB_OK;
     if (st->nccl) {
 #ifdef TB_HAVE_NCCL
-        return run_nccl(st, err);
+        s = run_nccl(st, err);
 #else
-        return tb_err_set(err, TB_DEVFAIL, "this build has no NCCL");
+        s = tb_err_set(err, TB_DEVFAIL, "this build has no NCCL");
 #endif
+        return s ? s : stamp_ranks(st, err);
     }
     for (int d = 0; d < st->ndev; d++) {
         TB_CUDA_TRY(cudaSetDevice(st->g->devices[d].ordinal), err);
@@ -509,7 +554,7 @@ static tb_status coll_run(void *p, tb_err *err)
         else
             TB_CUDA_TRY(tb_coll_alltoall(&st->args[d], st->k, s), err);
     }
-    return TB_OK;
+    return stamp_ranks(st, err);
 }
 
 static double rank_norm(double err2, double ref2)

@@ -23,6 +23,7 @@
 #include "error.h"
 #include "fault.h"
 #include "nvml.h"
+#include "stats.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -127,6 +128,13 @@ tb_status tb_group_sampler_sample(void *ctx, double *per_op, double *spent, tb_e
 
 /* "graph", "batch" or "host". */
 const char *tb_group_sampler_timing(const tb_group_sampler *s);
+
+/* nccl-tests' -I: n executions of a collective timed one at a time (host clock from the launch
+ * until every stream has finished, so on GPUs a launch's latency is in each figure), each
+ * rank's time taken through g->rank_times when the implementation reports it; summarized in
+ * out. Returns TB_OK, or the failure of an execution or a wait (*timed_out set on a timeout). */
+tb_status tb_group_iterations(const tb_impl *impl, void *state, const tb_group *g, int n,
+                              tb_iter_stats *out, int *timed_out, tb_err *err);
 
 void tb_group_sampler_destroy(tb_group_sampler *s);
 
