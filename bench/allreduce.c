@@ -43,6 +43,7 @@
 #include "../harness/cudacheck.h"
 #include "../harness/keyindex.h"
 #include "../harness/record.h"
+#include "../harness/sampler.h"
 #include "../harness/sweep.h"
 #include "../harness/timer.h"
 #include "../kernels/allreduce.h"
@@ -234,6 +235,7 @@ typedef struct {
     tb_ar_host hr;                     /* host implementations */
     const tb_fault *fault;             /* host: the bug the schedules commit, or NULL */
     long runs;                         /* host: executions so far */
+    tb_rank_stamp stamps[TB_AR_MAX_RANKS]; /* per-iteration statistics: the ranks' times */
 #ifdef TB_HAVE_NCCL
     nccl_keep *nccl;
 #endif
@@ -620,7 +622,13 @@ static tb_status ar_run(void *p, tb_err *err)
                    (tb_fault_is(st->fault, TB_FAULT_LATE_CORRUPTION) &&
                     st->runs > st->fault->late_after);
         st->hr.skip_peer = skip ? st->n - 1 : -1;
-        return tb_ar_host_run(&st->hr, st->g->timeout_s, err);
+        tb_status s = tb_ar_host_run(&st->hr, st->g->timeout_s, err);
+        tb_rank_times *rt = st->g->rank_times;
+        if (!s && rt && rt->armed) { /* per-iteration statistics: each rank's own time */
+            memcpy(rt->t, st->hr.rank_busy_s, (size_t)st->n * sizeof rt->t[0]);
+            rt->ranks = st->n;
+        }
+        return s;
     }
     if (st->algo == IMPL_NCCL) {
 #ifdef TB_HAVE_NCCL
@@ -640,7 +648,7 @@ static tb_status ar_run(void *p, tb_err *err)
         if (res != ncclSuccess)
             return tb_err_set(err, TB_DEVFAIL, "ncclAllReduce failed: %s",
                               ncclGetErrorString(res));
-        return TB_OK;
+        return tb_group_stamp_ranks(st->g, 1, st->stamps, err);
 #else
         return tb_err_set(err, TB_DEVFAIL, "this build has no NCCL");
 #endif
@@ -655,7 +663,7 @@ static tb_status ar_run(void *p, tb_err *err)
         else
             TB_CUDA_TRY(tb_ar_ring(&st->args[d], st->k, s), err);
     }
-    return TB_OK;
+    return tb_group_stamp_ranks(st->g, st->k, st->stamps, err);
 }
 
 /* The norm-wise error of one rank's buffer from its sums; a NaN counts as infinite. */

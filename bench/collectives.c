@@ -26,6 +26,7 @@
 #include "../harness/cudacheck.h"
 #include "../harness/keyindex.h"
 #include "../harness/record.h"
+#include "../harness/sampler.h"
 #include "../harness/sweep.h"
 #include "../harness/timer.h"
 #include "../kernels/collectives.h"
@@ -119,11 +120,6 @@ static tb_status coll_collective(const tb_case *c, int n_devices, tb_collective 
 /* ---- the state of a case ---- */
 
 typedef struct {
-    tb_rank_times *rt;
-    int first, count; /* the ranks of one device */
-} rank_stamp;
-
-typedef struct {
     int coll, host, nccl;
     int n, k, ndev;
     int dt, op, inplace;
@@ -138,7 +134,7 @@ typedef struct {
     tb_coll_host hr;
     const tb_fault *fault;
     long runs;
-    rank_stamp stamps[TB_AR_MAX_RANKS];
+    tb_rank_stamp stamps[TB_AR_MAX_RANKS];
 #ifdef TB_HAVE_NCCL
     tb_nccl_keep *ncclk;
 #endif
@@ -493,29 +489,9 @@ static tb_status run_nccl(coll_state *st, tb_err *err)
 }
 #endif
 
-/* When the runner asks for the ranks' times: a host function behind each device's work
- * stamps when that stream got there (the device's ranks share its time). */
-static void CUDART_CB stamp(void *p)
-{
-    rank_stamp *rs = p;
-    double t = tb_clock_monotonic(NULL) - rs->rt->start;
-    for (int r = rs->first; r < rs->first + rs->count; r++)
-        rs->rt->t[r] = t;
-}
-
 static tb_status stamp_ranks(coll_state *st, tb_err *err)
 {
-    tb_rank_times *rt = st->g->rank_times;
-    if (!rt || !rt->armed)
-        return TB_OK;
-    for (int d = 0; d < st->ndev; d++) {
-        st->stamps[d] = (rank_stamp){rt, d * st->k, st->k};
-        TB_CUDA_TRY(cudaSetDevice(st->g->devices[d].ordinal), err);
-        TB_CUDA_TRY(cudaLaunchHostFunc((cudaStream_t)st->g->streams[d], stamp, &st->stamps[d]),
-                    err);
-    }
-    rt->ranks = st->n;
-    return TB_OK;
+    return tb_group_stamp_ranks(st->g, st->k, st->stamps, err);
 }
 
 static tb_status coll_run(void *p, tb_err *err)

@@ -545,3 +545,27 @@ tb_status tb_group_iterations(const tb_impl *impl, void *state, const tb_group *
     free(ranks);
     return st;
 }
+
+static void CUDART_CB stamp_ranks(void *p)
+{
+    tb_rank_stamp *rs = p;
+    double t = tb_clock_monotonic(NULL) - rs->rt->start;
+    for (int r = rs->first; r < rs->first + rs->count; r++)
+        rs->rt->t[r] = t;
+}
+
+tb_status tb_group_stamp_ranks(const tb_group *g, int ranks_per_device, tb_rank_stamp *stamps,
+                               tb_err *err)
+{
+    tb_rank_times *rt = g->rank_times;
+    if (!rt || !rt->armed || g->n_devices * ranks_per_device > TB_MAX_RANK_TIMES)
+        return TB_OK;
+    for (int d = 0; d < g->n_devices; d++) {
+        stamps[d] = (tb_rank_stamp){rt, d * ranks_per_device, ranks_per_device};
+        TB_CUDA_TRY(cudaSetDevice(g->devices[d].ordinal), err);
+        TB_CUDA_TRY(cudaLaunchHostFunc((cudaStream_t)g->streams[d], stamp_ranks, &stamps[d]),
+                    err);
+    }
+    rt->ranks = g->n_devices * ranks_per_device;
+    return TB_OK;
+}

@@ -129,6 +129,20 @@ tb_status tb_group_sampler_sample(void *ctx, double *per_op, double *spent, tb_e
 /* "graph", "batch" or "host". */
 const char *tb_group_sampler_timing(const tb_group_sampler *s);
 
+/* The host functions tb_group_stamp_ranks enqueues, one per device (kept by the caller until
+ * the streams have finished). */
+typedef struct {
+    tb_rank_times *rt;
+    int first, count; /* the ranks of one device */
+} tb_rank_stamp;
+
+/* When g->rank_times is armed: behind the work already enqueued on each device's stream, a
+ * host function that writes the time since rt->start to the ranks of that device (device d
+ * holds ranks d x ranks_per_device ...), and sets rt->ranks. Nothing when not armed (so never
+ * inside a graph capture). TB_OK or TB_DEVFAIL. */
+tb_status tb_group_stamp_ranks(const tb_group *g, int ranks_per_device, tb_rank_stamp *stamps,
+                               tb_err *err);
+
 /* nccl-tests' -I: n executions of a collective timed one at a time (host clock from the launch
  * until every stream has finished, so on GPUs a launch's latency is in each figure), each
  * rank's time taken through g->rank_times when the implementation reports it; summarized in
