@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli_helper.h"
+#include "results.h"
 #include "stats.h"
 
 Test(iter_stats, per_operation_min_max_p99_and_cv)
@@ -109,4 +110,38 @@ Test(iter_stats, allreduce_rows_carry_per_operation_figures_and_the_straggler)
     cr_assert(strstr(r->out, "slowest rank "), "%s", r->out);
     cJSON_Delete(rs[0]);
     remove(path);
+}
+
+/* The result reader keeps the per-iteration figures and refuses a malformed straggler. */
+#define CTX "{\"type\":\"context\",\"schema\":\"trainbench/1\",\"gpus\":[]}\n"
+#define ROW(extra)                                                                             \
+    "{\"type\":\"result\",\"bench\":\"allgather\",\"impl\":\"nccl\",\"dtype\":\"fp32\","      \
+    "\"axes\":{\"bytes\":1048576},\"gpus\":[0,1],\"status\":\"ok\"" extra "}\n"
+
+Test(iter_stats, the_reader_keeps_them_and_refuses_a_bad_straggler)
+{
+    const char *text = CTX ROW(",\"iters\":{\"n\":20,\"p99_s\":3e-5,\"cv\":0.25,\"straggler\":3}")
+        ROW(",\"iters\":null") ROW("");
+    tb_rfile f;
+    tb_err err;
+    cr_assert_eq(tb_results_parse(text, strlen(text), "r.jsonl", &f, NULL, &err), TB_OK, "%s",
+                 err.msg);
+    cr_assert_eq(f.n, 3);
+    cr_assert_float_eq(f.rows[0].iter_p99, 3e-5, 1e-18);
+    cr_assert_float_eq(f.rows[0].iter_cv, 0.25, 1e-15);
+    cr_assert_eq(f.rows[0].straggler, 3);
+    cr_assert_eq(f.rows[1].straggler, -1);
+    cr_assert(isnan(f.rows[2].iter_p99));
+    tb_results_free(&f);
+    static const char *const bad[] = {",\"iters\":{\"straggler\":-1}",
+                                      ",\"iters\":{\"straggler\":1.5}",
+                                      ",\"iters\":{\"straggler\":\"2\"}", ",\"iters\":[1]"};
+    for (int i = 0; i < 4; i++) {
+        char t[512];
+        snprintf(t, sizeof t, "%s{\"type\":\"result\",\"bench\":\"allgather\",\"impl\":\"nccl\","
+                 "\"dtype\":\"fp32\",\"axes\":{\"bytes\":8},\"status\":\"ok\"%s}\n", CTX, bad[i]);
+        cr_assert_eq(tb_results_parse(t, strlen(t), "r.jsonl", &f, NULL, &err), TB_USAGE, "%s",
+                     bad[i]);
+        cr_assert(strstr(err.msg, "r.jsonl:2: ") && strstr(err.msg, "iters"), "%s", err.msg);
+    }
 }
