@@ -606,7 +606,8 @@ static const char *group_unsupported(const tb_case *c, const tb_group *g, tb_res
     return why;
 }
 
-/* Executions timed one at a time for the per-iteration statistics (nccl-tests' -n default) */
+/* Executions timed one at a time for the per-iteration statistics (nccl-tests' -n default;
+ * fewer past the sampler's budget) */
 #define TB_ITER_STATS_N 20
 
 /* One collective case end to end: setup on the group, a checked execution, the timed loop,

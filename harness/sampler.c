@@ -515,7 +515,11 @@ tb_status tb_group_iterations(const tb_impl *impl, void *state, const tb_group *
     double *ranks = calloc((size_t)(n > 0 ? n : 1) * TB_MAX_RANK_TIMES, sizeof *ranks);
     tb_status st = op && ranks ? TB_OK : tb_err_set(err, TB_DEVFAIL, "out of host memory");
     int nranks = -1; /* the count every execution reported, or 0 */
+    double begin = tb_clock_monotonic(NULL);
+    int done = 0;
     for (int i = 0; i < n && !st; i++) {
+        if (i >= TB_ITER_STATS_MIN && tb_clock_monotonic(NULL) - begin > TB_ITER_STATS_BUDGET_S)
+            break;
         tb_rank_times *rt = g->rank_times;
         if (rt) {
             memset(rt, 0, sizeof *rt);
@@ -534,7 +538,9 @@ tb_status tb_group_iterations(const tb_impl *impl, void *state, const tb_group *
             memcpy(ranks + (size_t)i * TB_MAX_RANK_TIMES, rt->t, sizeof rt->t);
         }
         nranks = nranks < 0 || nranks == got ? got : 0;
+        done = i + 1;
     }
+    n = done;
     if (!st && nranks > 0) /* pack each execution's ranks together */
         for (int i = 1; i < n; i++)
             memmove(ranks + (size_t)i * (size_t)nranks, ranks + (size_t)i * TB_MAX_RANK_TIMES,

@@ -143,7 +143,12 @@ typedef struct {
 tb_status tb_group_stamp_ranks(const tb_group *g, int ranks_per_device, tb_rank_stamp *stamps,
                                tb_err *err);
 
-/* nccl-tests' -I: n executions of a collective timed one at a time (host clock from the launch
+/* The per-iteration pass stops after this many seconds once it has TB_ITER_STATS_MIN
+ * executions, so large or slow (host) cases are not stretched by it. */
+#define TB_ITER_STATS_MIN 5
+#define TB_ITER_STATS_BUDGET_S 0.5
+
+/* nccl-tests' -I: n executions (fewer past the budget above) of a collective timed one at a time (host clock from the launch
  * until every stream has finished, so on GPUs a launch's latency is in each figure), each
  * rank's time taken through g->rank_times when the implementation reports it; summarized in
  * out. Returns TB_OK, or the failure of an execution or a wait (*timed_out set on a timeout). */

@@ -57,7 +57,7 @@ static double num(const cJSON *o, const char *k)
 }
 
 /* slow-rank:R makes host rank R spin as long again after its part: it is the straggler in
- * (nearly) every operation, the row and the table say so, and the figures are consistent. */
+ * (nearly) every operation (5 to 20 of them, as the pass's time budget allows), the row and the table say so, and the figures are consistent. */
 Test(iter_stats, a_slow_host_rank_is_named_the_straggler, .timeout = 300)
 {
     static const char *const benches[] = {"allgather", "reducescatter", "alltoall", "broadcast",
@@ -75,9 +75,10 @@ Test(iter_stats, a_slow_host_rank_is_named_the_straggler, .timeout = 300)
         cr_assert_eq(results(path, rs, 2), 1);
         cJSON *it = cJSON_GetObjectItem(rs[0], "iters");
         cr_assert(cJSON_IsObject(it), "%s: no iters", benches[b]);
-        cr_assert_eq(num(it, "n"), 20);
+        double n = num(it, "n");
+        cr_assert(n >= 5 && n <= 20, "%g operations", n);
         cr_assert_eq(num(it, "straggler"), 2, "%s", benches[b]);
-        cr_assert_geq(num(it, "straggler_count"), 15, "%s", benches[b]);
+        cr_assert_geq(num(it, "straggler_count"), 0.75 * n, "%s", benches[b]);
         cr_assert_leq(num(it, "min_s"), num(it, "p99_s"));
         cr_assert_leq(num(it, "p99_s"), num(it, "max_s"));
         cJSON *rk = cJSON_GetObjectItem(it, "rank_time_s");
@@ -102,11 +103,12 @@ Test(iter_stats, allreduce_rows_carry_per_operation_figures_and_the_straggler)
     cJSON *rs[2];
     cr_assert_eq(results(path, rs, 2), 1);
     cJSON *it = cJSON_GetObjectItem(rs[0], "iters");
-    cr_assert_eq(num(it, "n"), 20);
+    double n = num(it, "n");
+    cr_assert(n >= 5 && n <= 20, "%g operations", n);
     cr_assert_gt(num(it, "max_s"), 0);
     double slowest = num(it, "straggler");
     cr_assert(slowest >= 0 && slowest < 3, "straggler %g", slowest);
-    cr_assert_geq(num(it, "straggler_count"), 7, "the most often slowest of 3 ranks in 20");
+    cr_assert_geq(num(it, "straggler_count"), n / 3, "the most often slowest of 3 ranks");
     cr_assert(strstr(r->out, "slowest rank "), "%s", r->out);
     cJSON_Delete(rs[0]);
     remove(path);
