@@ -830,9 +830,9 @@ static void coll_end_tables(const tb_result *const *rs, size_t n, FILE *f)
                     ? "\n  (ranks share a GPU: a correctness run, not a bandwidth measurement)"
                     : "");
         fprintf(f, "%38s  %-36s%-36s\n", "", "out-of-place", "in-place");
-        fprintf(f, "%12s %12s %5s %5s  %9s %8s %8s %7s %9s %8s %8s %7s  %s\n", "size(B)",
-                "count", "type", "redop", "time(us)", "algbw", "busbw", "#wrong", "time(us)",
-                "algbw", "busbw", "#wrong", "timing");
+        fprintf(f, "%12s %12s %5s %5s  %9s %8s %8s %7s %9s %8s %8s %7s  %-11s %s\n",
+                "size(B)", "count", "type", "redop", "time(us)", "algbw", "busbw", "#wrong",
+                "time(us)", "algbw", "busbw", "#wrong", "timing", "slowest rank");
         for (size_t k = 0; k < nr; k++) {
             const tb_result *r = rows[k];
             if (k > 0 && rows[k - 1]->c.axis[AX_BYTES] == r->c.axis[AX_BYTES] &&
@@ -849,12 +849,24 @@ static void coll_end_tables(const tb_result *const *rs, size_t n, FILE *f)
                     opn[r->c.axis[AX_OP]]);
             place_cells(f, pl[0]);
             place_cells(f, pl[1]);
-            fprintf(f, "  %s/%s\n", pl[0] && pl[0]->have_stats ? pl[0]->timing : "-",
-                    pl[1] && pl[1]->have_stats ? pl[1]->timing : "-");
+            char timing[32], slow[2][24];
+            snprintf(timing, sizeof timing, "%s/%s",
+                     pl[0] && pl[0]->have_stats ? pl[0]->timing : "-",
+                     pl[1] && pl[1]->have_stats ? pl[1]->timing : "-");
+            for (int k2 = 0; k2 < 2; k2++) {
+                const tb_result *q = pl[k2];
+                if (q && q->have_iters && q->iters.straggler >= 0)
+                    snprintf(slow[k2], sizeof slow[k2], "%d (%d/%d)", q->iters.straggler,
+                             q->iters.straggler_count, q->iters.n);
+                else
+                    snprintf(slow[k2], sizeof slow[k2], "-");
+            }
+            fprintf(f, "  %-11s %s / %s\n", timing, slow[0], slow[1]);
         }
     }
     fprintf(f, "\n%s: time is per operation, the slowest rank's (median over samples); size %s; "
-               "algbw = size / time, GB = 1e9 bytes\n",
+               "algbw = size / time, GB = 1e9 bytes; slowest rank: the one slowest in most of "
+               "the operations timed one at a time (out-of-place / in-place)\n",
             d->name, tb_coll_size_is_whole(d->coll)
                          ? "is the whole buffer (n chunks, as nccl-tests counts it)"
                          : "is one rank's buffer");

@@ -71,6 +71,7 @@ Test(iter_stats, a_slow_host_rank_is_named_the_straggler, .timeout = 300)
                                 "--rounds", "1", "-q", "-o", path, NULL);
         cr_assert_eq(r->code, 0, "%s: %s", benches[b], r->err);
         cr_assert(strstr(r->out, "slowest rank 2 ("), "%s: %s", benches[b], r->out);
+        cr_assert(strstr(r->out, "host/-      2 ("), "the end table's column: %s", r->out);
         cJSON *rs[2];
         cr_assert_eq(results(path, rs, 2), 1);
         cJSON *it = cJSON_GetObjectItem(rs[0], "iters");

@@ -29,6 +29,10 @@ static int check_results(const char *path, const char *allowed)
             ok++;
             cr_assert_eq(cJSON_GetObjectItem(o, "n_wrong")->valuedouble, 0);
             cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "verify"), "ok")));
+            /* per-iteration statistics, each rank's time stamped behind its GPU's stream */
+            const cJSON *it = cJSON_GetObjectItem(o, "iters");
+            cr_assert_geq(cJSON_GetObjectItem(it, "n")->valuedouble, 5);
+            cr_assert_geq(cJSON_GetObjectItem(it, "straggler")->valuedouble, 0);
         }
         cJSON_Delete(o);
     }
