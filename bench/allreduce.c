@@ -43,12 +43,14 @@
 #include "../harness/cudacheck.h"
 #include "../harness/keyindex.h"
 #include "../harness/record.h"
+#include "../harness/sampler.h"
 #include "../harness/sweep.h"
 #include "../harness/timer.h"
 #include "../kernels/allreduce.h"
 #include "../kernels/allreduce/ar_data.h"
 #include "allreduce_host.h"
 #include "benches.h"
+#include "coll_nccl.h"
 
 enum { AX_BYTES, AX_OP, AX_INPLACE, AX_RPG, AX_RANKS, AX_COUNT };
 enum { IMPL_NCCL, IMPL_ONESHOT, IMPL_TWOSHOT, IMPL_RING };
@@ -128,12 +130,7 @@ static tb_status ar_collective(const tb_case *c, int n_devices, tb_collective *o
 /* ncclCommFinalize flushes work already finished by then; a teardown longer than this hangs */
 #define AR_NCCL_FINALIZE_TIMEOUT_S 10.0
 
-typedef struct {
-    int ndev;
-    int failed;
-    char why[sizeof(tb_err)];
-    ncclComm_t comms[TB_AR_MAX_RANKS];
-} nccl_keep;
+typedef tb_nccl_keep nccl_keep;
 
 typedef struct {
     ncclComm_t *comms;
@@ -238,6 +235,7 @@ typedef struct {
     tb_ar_host hr;                     /* host implementations */
     const tb_fault *fault;             /* host: the bug the schedules commit, or NULL */
     long runs;                         /* host: executions so far */
+    tb_rank_stamp stamps[TB_AR_MAX_RANKS]; /* per-iteration statistics: the ranks' times */
 #ifdef TB_HAVE_NCCL
     nccl_keep *nccl;
 #endif
@@ -438,6 +436,34 @@ static tb_status nccl_start(ar_state *st, tb_err *err)
     }
     return s;
 }
+
+tb_status tb_nccl_group(const tb_group *g, int ranks_per_gpu, tb_nccl_keep **out, tb_err *err)
+{
+    ar_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return tb_err_set(err, TB_DEVFAIL, "out of host memory");
+    st->g = g;
+    st->k = ranks_per_gpu;
+    st->ndev = g->n_devices;
+    tb_status s = nccl_start(st, err);
+    *out = st->nccl;
+    free(st);
+    return s;
+}
+
+tb_status tb_nccl_group_wait(tb_nccl_keep *nk, const char *what, double timeout_s, tb_err *err)
+{
+    return nccl_wait(nk->comms, nk->ndev, what, timeout_s, NULL, err);
+}
+
+void tb_nccl_group_abort(tb_nccl_keep *nk)
+{
+    if (nk && !nk->failed) {
+        nccl_abort_all(nk);
+        nk->failed = 1;
+        snprintf(nk->why, sizeof nk->why, "its communicators were aborted");
+    }
+}
 #endif
 
 /* Skips a case whose kernel blocks cannot all be resident at once on some GPU (a co-tenant
@@ -596,7 +622,13 @@ static tb_status ar_run(void *p, tb_err *err)
                    (tb_fault_is(st->fault, TB_FAULT_LATE_CORRUPTION) &&
                     st->runs > st->fault->late_after);
         st->hr.skip_peer = skip ? st->n - 1 : -1;
-        return tb_ar_host_run(&st->hr, st->g->timeout_s, err);
+        tb_status s = tb_ar_host_run(&st->hr, st->g->timeout_s, err);
+        tb_rank_times *rt = st->g->rank_times;
+        if (!s && rt && rt->armed) { /* per-iteration statistics: each rank's own time */
+            memcpy(rt->t, st->hr.rank_busy_s, (size_t)st->n * sizeof rt->t[0]);
+            rt->ranks = st->n;
+        }
+        return s;
     }
     if (st->algo == IMPL_NCCL) {
 #ifdef TB_HAVE_NCCL
@@ -616,7 +648,7 @@ static tb_status ar_run(void *p, tb_err *err)
         if (res != ncclSuccess)
             return tb_err_set(err, TB_DEVFAIL, "ncclAllReduce failed: %s",
                               ncclGetErrorString(res));
-        return TB_OK;
+        return tb_group_stamp_ranks(st->g, 1, st->stamps, err);
 #else
         return tb_err_set(err, TB_DEVFAIL, "this build has no NCCL");
 #endif
@@ -631,7 +663,7 @@ static tb_status ar_run(void *p, tb_err *err)
         else
             TB_CUDA_TRY(tb_ar_ring(&st->args[d], st->k, s), err);
     }
-    return TB_OK;
+    return tb_group_stamp_ranks(st->g, st->k, st->stamps, err);
 }
 
 /* The norm-wise error of one rank's buffer from its sums; a NaN counts as infinite. */

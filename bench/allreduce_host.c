@@ -12,14 +12,27 @@
 
 #include "../kernels/allreduce/ar_data.h"
 
-static int host_wait(tb_ar_host *h, const unsigned *flag, unsigned v)
+static double thread_cpu_s(void)
 {
-    while ((int)(__atomic_load_n(flag, __ATOMIC_ACQUIRE) - v) < 0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int host_wait(tb_ar_host *h, int rank, const unsigned *flag, unsigned v)
+{
+    if ((int)(__atomic_load_n(flag, __ATOMIC_ACQUIRE) - v) >= 0)
+        return 1;
+    double c0 = thread_cpu_s();
+    int ok = 1;
+    while (ok && (int)(__atomic_load_n(flag, __ATOMIC_ACQUIRE) - v) < 0) {
         if (__atomic_load_n(&h->abort, __ATOMIC_RELAXED))
-            return 0;
-        sched_yield();
+            ok = 0;
+        else
+            sched_yield();
     }
-    return 1;
+    h->wait_s[rank] += thread_cpu_s() - c0;
+    return ok;
 }
 
 static int host_barrier(tb_ar_host *h, int rank, int slot, int b, unsigned v)
@@ -28,7 +41,7 @@ static int host_barrier(tb_ar_host *h, int rank, int slot, int b, unsigned v)
         if (t != rank)
             __atomic_store_n(&h->flags[t][tb_ar_flag_index(slot, rank, b)], v, __ATOMIC_RELEASE);
     for (int t = 0; t < h->nranks; t++)
-        if (t != rank && !host_wait(h, &h->flags[rank][tb_ar_flag_index(slot, t, b)], v))
+        if (t != rank && !host_wait(h, rank, &h->flags[rank][tb_ar_flag_index(slot, t, b)], v))
             return 0;
     return 1;
 }
@@ -40,7 +53,7 @@ static void host_send(tb_ar_host *h, int to, int slot, int b, unsigned v)
 
 static int host_recv(tb_ar_host *h, int rank, int slot, int b, unsigned v)
 {
-    return host_wait(h, &h->flags[rank][tb_ar_flag_index(slot, 0, b)], v);
+    return host_wait(h, rank, &h->flags[rank][tb_ar_flag_index(slot, 0, b)], v);
 }
 
 /* Whether rank q's contribution to element i is left out (ar-skip-peer). */
@@ -167,6 +180,8 @@ int tb_ar_host_rank(tb_ar_host *h, int rank)
 {
     if (rank == h->stall_rank)
         return 1; /* never arrives: the others wait until the watchdog aborts them */
+    double c0 = thread_cpu_s();
+    h->wait_s[rank] = 0;
     int vec = tb_ar_vec_elems(h->dtype);
     for (int b = 0; b < h->blocks; b++) {
         int ok = h->algo == TB_AR_ONESHOT   ? oneshot_block(h, rank, b, vec)
@@ -175,6 +190,7 @@ int tb_ar_host_rank(tb_ar_host *h, int rank)
         if (!ok)
             return 0;
     }
+    h->rank_busy_s[rank] = thread_cpu_s() - c0 - h->wait_s[rank];
     return 1;
 }
 

@@ -31,6 +31,9 @@ typedef struct {
     int skip_peer;       /* a rank whose contribution to [skip_lo, skip_hi) is left out of
                           * the result (fault injection: ar-skip-peer), or -1 */
     long long skip_lo, skip_hi;
+    double rank_busy_s[TB_AR_MAX_RANKS]; /* each rank's CPU time in its last part, its waits
+                                          * for peers left out */
+    double wait_s[TB_AR_MAX_RANKS];      /* scratch: CPU time in waits of the part */
 } tb_ar_host;
 
 /* Runs one all-reduce: a thread per rank, each running every block of its rank in order.

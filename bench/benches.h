@@ -14,6 +14,11 @@ extern const tb_bench tb_bench_membw;
 extern const tb_bench tb_bench_matmul;
 extern const tb_bench tb_bench_attention;
 extern const tb_bench tb_bench_allreduce;
+extern const tb_bench tb_bench_allgather;
+extern const tb_bench tb_bench_reducescatter;
+extern const tb_bench tb_bench_alltoall;
+extern const tb_bench tb_bench_broadcast;
+extern const tb_bench tb_bench_sendrecv;
 
 /* matmul's host reference: C = op(A) op(B) in a layout (kernels/matmul/mm_common.h), fp32,
  * accumulated in k order so it equals the plain triple loop bit for bit. */

@@ -70,6 +70,20 @@ typedef struct {
     void (*release)(void *obj);
 } tb_keep;
 
+#define TB_MAX_RANK_TIMES 64
+
+/* Each rank's time of one execution of a collective, for the per-iteration statistics: the
+ * runner arms it before one execution (never inside a graph capture); an implementation that
+ * can tell then writes t[0 .. ranks - 1] in seconds (host: each rank's own time; GPU: each
+ * device's, from the launch until its stream reaches the end) and sets ranks, by the time the
+ * group's streams have finished. ranks 0: unknown. */
+typedef struct {
+    int armed;
+    int ranks;
+    double start;         /* tb_clock_monotonic() when the runner started the execution */
+    double t[TB_MAX_RANK_TIMES];
+} tb_rank_times;
+
 /* The devices a collective case spans (tb_bench.collective): every device of the run. */
 typedef struct {
     const tb_device *devices;
@@ -77,6 +91,7 @@ typedef struct {
     void *const *streams; /* cudaStream_t per device; NULLs on the host */
     tb_keep *keep;        /* this implementation's slot, kept across the run's cases */
     double timeout_s;     /* --timeout: a wait longer than this is a hang */
+    tb_rank_times *rank_times; /* see above; NULL: not asked */
 } tb_group;
 
 /* What an implementation is given to run on. */
@@ -168,6 +183,8 @@ typedef struct {
     double bus_factor; /* bus bandwidth = algorithm bandwidth x bus_factor (nccl-tests) */
     int shared_device; /* 1: several ranks share a device, so the figures are not link
                         * bandwidth (correctness runs) */
+    double bytes;      /* > 0: the bytes algbw counts at this group size, in place of
+                        * bench->bytes (a size that names the whole buffer of n ranks) */
 } tb_collective;
 
 struct tb_result;

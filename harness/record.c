@@ -158,6 +158,29 @@ cJSON *tb_record_result_json(const tb_result *r)
             cJSON_AddNumberToObject(o, "n_wrong", (double)r->verify.n_wrong);
         else
             cJSON_AddNullToObject(o, "n_wrong");
+        /* per-iteration statistics (nccl-tests' -I) and the straggler: null when not taken */
+        if (r->have_iters) {
+            const tb_iter_stats *it = &r->iters;
+            cJSON *io = cJSON_AddObjectToObject(o, "iters");
+            cJSON_AddNumberToObject(io, "n", it->n);
+            add_number_or_null(io, "min_s", it->min);
+            add_number_or_null(io, "max_s", it->max);
+            add_number_or_null(io, "p99_s", it->p99);
+            add_number_or_null(io, "cv", it->cv);
+            cJSON *rk = cJSON_AddObjectToObject(io, "rank_time_s");
+            add_number_or_null(rk, "min", it->rank_min);
+            add_number_or_null(rk, "mean", it->rank_mean);
+            add_number_or_null(rk, "max", it->rank_max);
+            if (it->straggler >= 0) {
+                cJSON_AddNumberToObject(io, "straggler", it->straggler);
+                cJSON_AddNumberToObject(io, "straggler_count", it->straggler_count);
+            } else {
+                cJSON_AddNullToObject(io, "straggler");
+                cJSON_AddNullToObject(io, "straggler_count");
+            }
+        } else {
+            cJSON_AddNullToObject(o, "iters");
+        }
     }
     if (r->c.bench->flops_convention)
         cJSON_AddStringToObject(o, "flops_convention", r->c.bench->flops_convention);
@@ -290,8 +313,16 @@ void tb_record_table_row(FILE *f, const tb_result *r, int case_width)
         char p99[48] = "";
         if (r->have_stats && r->timing && !strcmp(r->timing, "graph"))
             snprintf(p99, sizeof p99, ", p99 %.2f us", r->stats.p99 * 1e6);
-        snprintf(status, sizeof status, "ok; %d ranks, busbw %.2f GB/s; %s timing%s%s",
-                 r->coll.ranks, r->busbw_gbps, r->timing ? r->timing : "batch", p99,
+        char iters[160] = "";
+        if (r->have_iters && r->iters.straggler >= 0)
+            snprintf(iters, sizeof iters, "; per op p99 %.2f us cv %.0f%%, slowest rank %d "
+                     "(%d/%d)", r->iters.p99 * 1e6, r->iters.cv * 100, r->iters.straggler,
+                     r->iters.straggler_count, r->iters.n);
+        else if (r->have_iters)
+            snprintf(iters, sizeof iters, "; per op p99 %.2f us cv %.0f%%", r->iters.p99 * 1e6,
+                     r->iters.cv * 100);
+        snprintf(status, sizeof status, "ok; %d ranks, busbw %.2f GB/s; %s timing%s%s%s",
+                 r->coll.ranks, r->busbw_gbps, r->timing ? r->timing : "batch", p99, iters,
                  r->coll.shared_device ? "; ranks share a GPU: not a bandwidth measurement"
                                        : "");
     } else if (r->status == TB_OK)

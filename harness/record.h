@@ -49,6 +49,8 @@ typedef struct tb_result {
     int have_verify_after;
     tb_verify verify_after;   /* one more run after the timed loop, inputs refilled */
     tb_telemetry tel;     /* zeroed: no telemetry (the fields are null) */
+    int have_iters;
+    tb_iter_stats iters;  /* a collective case's per-iteration statistics */
 } tb_result;
 
 /* The JSON object of one result line ({"type":"result", ...}); caller deletes it. */

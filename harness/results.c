@@ -299,6 +299,17 @@ static tb_status parse_result(cJSON *o, int line, const char *name, const char *
     r->busbw_gbps = tb_json_num(o, "busbw_gbps");
     r->pct_peak = tb_json_num(o, "pct_peak");
     r->power_w = tb_json_num(o, "power_w");
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "iters");
+    const cJSON *sg = cJSON_GetObjectItemCaseSensitive(it, "straggler");
+    if (it && !cJSON_IsNull(it) && !cJSON_IsObject(it))
+        return tb_err_set(err, TB_USAGE, "%s:%d: result's 'iters' is not an object", name, line);
+    if (sg && !cJSON_IsNull(sg) &&
+        !(cJSON_IsNumber(sg) && sg->valuedouble >= 0 && sg->valuedouble < 1e7 &&
+          sg->valuedouble == (int)sg->valuedouble))
+        return tb_err_set(err, TB_USAGE, "%s:%d: 'iters.straggler' is not a rank", name, line);
+    r->iter_p99 = tb_json_num(it, "p99_s");
+    r->iter_cv = tb_json_num(it, "cv");
+    r->straggler = cJSON_IsNumber(sg) ? (int)sg->valuedouble : -1;
 
     const axes_entry *ax = oom ? NULL : shared_axes(s, o, axes);
     if (!ax)

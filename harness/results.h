@@ -37,6 +37,8 @@ typedef struct {
     int have_time;
     double median, q1, q3;    /* seconds per execution */
     double bytes, gbps, tflops, busbw_gbps, pct_peak, power_w;
+    double iter_p99, iter_cv; /* a collective's per-iteration statistics ("iters") */
+    int straggler;            /* the rank slowest most often; -1 when not known */
     const char *key;          /* bench|impl|dtype|axes|device|gpus: what compare matches */
 } tb_rrow;
 

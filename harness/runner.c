@@ -606,6 +606,10 @@ static const char *group_unsupported(const tb_case *c, const tb_group *g, tb_res
     return why;
 }
 
+/* Executions timed one at a time for the per-iteration statistics (nccl-tests' -n default;
+ * fewer past the sampler's budget) */
+#define TB_ITER_STATS_N 20
+
 /* One collective case end to end: setup on the group, a checked execution, the timed loop,
  * a second check after it (inputs refilled, outputs poisoned), teardown. A wait that passes
  * the timeout aborts the case's work and is recorded as an error; it stops the group. */
@@ -629,6 +633,8 @@ static tb_status run_group_case(worker *wk, size_t i, tb_group *g)
     tb_status st = TB_OK;
     if (group_unsupported(c, g, &r))
         return finish_round(wk, i, &r, TB_SKIP, &err);
+    if (r.coll.bytes > 0)
+        r.bytes = r.coll.bytes;
     tb_env env = {r.device, g->streams[0], wk->opts->seed, g, &wk->opts->fault};
     void *state = NULL;
     int timed_out = 0;
@@ -637,6 +643,15 @@ static tb_status run_group_case(worker *wk, size_t i, tb_group *g)
         st = group_verify(c, state, g, "", &r.verify, &r.have_verify, &timed_out, &err);
         if (!st)
             st = measure_group(wk, c, state, g, &r, &timed_out, &err);
+        if (!st) {
+            /* per-iteration statistics after the timed loop, so they never stretch it */
+            tb_rank_times rt;
+            g->rank_times = &rt;
+            st = tb_group_iterations(c->impl, state, g, TB_ITER_STATS_N, &r.iters, &timed_out,
+                                     &err);
+            g->rank_times = NULL;
+            r.have_iters = !st;
+        }
         if (!st)
             st = group_verify_after_timing(c, state, g, &r, &timed_out, &err);
         int drained = 1;
@@ -688,7 +703,8 @@ static tb_status group_case(worker *wk, size_t i, void *ctx)
         k++;
     if (k == gc->nkeeps)
         gc->keeps[gc->nkeeps++].impl = c->impl;
-    tb_group g = {gc->devs, gc->ndev, gc->streams, &gc->keeps[k].keep, wk->opts->rule.timeout};
+    tb_group g = {gc->devs, gc->ndev, gc->streams, &gc->keeps[k].keep, wk->opts->rule.timeout,
+                  NULL};
     return run_group_case(wk, i, &g);
 }
 

@@ -507,3 +507,71 @@ void tb_group_sampler_destroy(tb_group_sampler *s)
     free(s->graph_execs);
     s->graph_execs = NULL;
 }
+
+tb_status tb_group_iterations(const tb_impl *impl, void *state, const tb_group *g, int n,
+                              tb_iter_stats *out, int *timed_out, tb_err *err)
+{
+    double *op = calloc((size_t)(n > 0 ? n : 1), sizeof *op);
+    double *ranks = calloc((size_t)(n > 0 ? n : 1) * TB_MAX_RANK_TIMES, sizeof *ranks);
+    tb_status st = op && ranks ? TB_OK : tb_err_set(err, TB_DEVFAIL, "out of host memory");
+    int nranks = -1; /* the count every execution reported, or 0 */
+    double begin = tb_clock_monotonic(NULL);
+    int done = 0;
+    for (int i = 0; i < n && !st; i++) {
+        if (i >= TB_ITER_STATS_MIN && tb_clock_monotonic(NULL) - begin > TB_ITER_STATS_BUDGET_S)
+            break;
+        tb_rank_times *rt = g->rank_times;
+        if (rt) {
+            memset(rt, 0, sizeof *rt);
+            rt->armed = 1;
+            rt->start = tb_clock_monotonic(NULL);
+        }
+        double t0 = tb_clock_monotonic(NULL);
+        st = impl->run(state, err);
+        if (!st && !g->devices[0].is_host)
+            st = tb_group_wait(g->devices, g->n_devices, g->streams, g->timeout_s, timed_out,
+                               err);
+        op[i] = tb_clock_monotonic(NULL) - t0;
+        int got = rt ? rt->ranks : 0;
+        if (rt) {
+            rt->armed = 0;
+            memcpy(ranks + (size_t)i * TB_MAX_RANK_TIMES, rt->t, sizeof rt->t);
+        }
+        nranks = nranks < 0 || nranks == got ? got : 0;
+        done = i + 1;
+    }
+    n = done;
+    if (!st && nranks > 0) /* pack each execution's ranks together */
+        for (int i = 1; i < n; i++)
+            memmove(ranks + (size_t)i * (size_t)nranks, ranks + (size_t)i * TB_MAX_RANK_TIMES,
+                    (size_t)nranks * sizeof *ranks);
+    if (!st && tb_iter_stats_compute(op, ranks, n, nranks > 0 ? nranks : 0, out))
+        st = tb_err_set(err, TB_DEVFAIL, "out of host memory");
+    free(op);
+    free(ranks);
+    return st;
+}
+
+static void CUDART_CB stamp_ranks(void *p)
+{
+    tb_rank_stamp *rs = p;
+    double t = tb_clock_monotonic(NULL) - rs->rt->start;
+    for (int r = rs->first; r < rs->first + rs->count; r++)
+        rs->rt->t[r] = t;
+}
+
+tb_status tb_group_stamp_ranks(const tb_group *g, int ranks_per_device, tb_rank_stamp *stamps,
+                               tb_err *err)
+{
+    tb_rank_times *rt = g->rank_times;
+    if (!rt || !rt->armed || g->n_devices * ranks_per_device > TB_MAX_RANK_TIMES)
+        return TB_OK;
+    for (int d = 0; d < g->n_devices; d++) {
+        stamps[d] = (tb_rank_stamp){rt, d * ranks_per_device, ranks_per_device};
+        TB_CUDA_TRY(cudaSetDevice(g->devices[d].ordinal), err);
+        TB_CUDA_TRY(cudaLaunchHostFunc((cudaStream_t)g->streams[d], stamp_ranks, &stamps[d]),
+                    err);
+    }
+    rt->ranks = g->n_devices * ranks_per_device;
+    return TB_OK;
+}

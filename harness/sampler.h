@@ -23,6 +23,7 @@
 #include "error.h"
 #include "fault.h"
 #include "nvml.h"
+#include "stats.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -127,6 +128,32 @@ tb_status tb_group_sampler_sample(void *ctx, double *per_op, double *spent, tb_e
 
 /* "graph", "batch" or "host". */
 const char *tb_group_sampler_timing(const tb_group_sampler *s);
+
+/* The host functions tb_group_stamp_ranks enqueues, one per device (kept by the caller until
+ * the streams have finished). */
+typedef struct {
+    tb_rank_times *rt;
+    int first, count; /* the ranks of one device */
+} tb_rank_stamp;
+
+/* When g->rank_times is armed: behind the work already enqueued on each device's stream, a
+ * host function that writes the time since rt->start to the ranks of that device (device d
+ * holds ranks d x ranks_per_device ...), and sets rt->ranks. Nothing when not armed (so never
+ * inside a graph capture). TB_OK or TB_DEVFAIL. */
+tb_status tb_group_stamp_ranks(const tb_group *g, int ranks_per_device, tb_rank_stamp *stamps,
+                               tb_err *err);
+
+/* The per-iteration pass stops after this many seconds once it has TB_ITER_STATS_MIN
+ * executions, so large or slow (host) cases are not stretched by it. */
+#define TB_ITER_STATS_MIN 5
+#define TB_ITER_STATS_BUDGET_S 0.5
+
+/* nccl-tests' -I: n executions (fewer past the budget above) of a collective timed one at a time (host clock from the launch
+ * until every stream has finished, so on GPUs a launch's latency is in each figure), each
+ * rank's time taken through g->rank_times when the implementation reports it; summarized in
+ * out. Returns TB_OK, or the failure of an execution or a wait (*timed_out set on a timeout). */
+tb_status tb_group_iterations(const tb_impl *impl, void *state, const tb_group *g, int n,
+                              tb_iter_stats *out, int *timed_out, tb_err *err);
 
 void tb_group_sampler_destroy(tb_group_sampler *s);
 

@@ -55,3 +55,56 @@ int tb_stats_compute(const double *samples, size_t n, tb_stats *out)
     free(s);
     return 0;
 }
+
+int tb_iter_stats_compute(const double *op_s, const double *rank_s, int n, int ranks,
+                          tb_iter_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->straggler = -1;
+    out->rank_min = out->rank_mean = out->rank_max = NAN;
+    tb_stats st;
+    if (n < 1 || tb_stats_compute(op_s, (size_t)n, &st))
+        return -1;
+    out->n = n;
+    out->min = st.min;
+    out->max = st.max;
+    out->p99 = st.p99;
+    out->cv = st.rel_stdev;
+    if (ranks < 1 || !rank_s)
+        return 0;
+    int *slowest = calloc((size_t)ranks, sizeof *slowest);
+    double *sum = calloc((size_t)ranks, sizeof *sum);
+    if (!slowest || !sum) {
+        free(slowest);
+        free(sum);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const double *t = rank_s + (size_t)i * (size_t)ranks;
+        int worst = 0;
+        for (int q = 0; q < ranks; q++) {
+            sum[q] += t[q];
+            if (t[q] > t[worst])
+                worst = q;
+        }
+        slowest[worst]++;
+    }
+    out->ranks = ranks;
+    out->straggler = 0;
+    double total = 0;
+    out->rank_min = INFINITY;
+    out->rank_max = -INFINITY;
+    for (int q = 0; q < ranks; q++) {
+        if (slowest[q] > slowest[out->straggler])
+            out->straggler = q;
+        double mean = sum[q] / n;
+        total += mean;
+        out->rank_min = mean < out->rank_min ? mean : out->rank_min;
+        out->rank_max = mean > out->rank_max ? mean : out->rank_max;
+    }
+    out->straggler_count = slowest[out->straggler];
+    out->rank_mean = total / ranks;
+    free(slowest);
+    free(sum);
+    return 0;
+}
