@@ -33,7 +33,7 @@ void tb_burn_throughput(const tb_burn_iter *it, long n, double flops, tb_burn_re
             first_t += it[i].dur_s;
             first_n++;
         }
-        if (it[i].end_s >= r->seconds - w) {
+        if (it[i].end_s > r->seconds - w) {
             last_t += it[i].dur_s;
             last_n++;
         }
@@ -138,6 +138,8 @@ typedef struct {
     float *a, *b;     /* bf16-rounded values, (n, n) */
     float *c;         /* (n, n) = a b^T, fp32 accumulate in k order */
     float *first;     /* the first execution's c */
+    const tb_fault *fault; /* late-corruption:N flips one bit of every execution after the Nth */
+    long runs;
 } host_gemm;
 
 static tb_status host_gemm_run(void *state, tb_err *err)
@@ -152,6 +154,12 @@ static tb_status host_gemm_run(void *state, tb_err *err)
                 acc += g->a[(size_t)i * n + k] * g->b[(size_t)j * n + k];
             g->c[(size_t)i * n + j] = acc;
         }
+    if (tb_fault_is(g->fault, TB_FAULT_LATE_CORRUPTION) && ++g->runs > g->fault->late_after) {
+        uint32_t bits;
+        memcpy(&bits, &g->c[(size_t)(g->runs % n) * n], 4);
+        bits ^= 1u << 3; /* a low mantissa bit: a result still plausible, no longer the same */
+        memcpy(&g->c[(size_t)(g->runs % n) * n], &bits, 4);
+    }
     return TB_OK;
 }
 
@@ -173,7 +181,8 @@ tb_status tb_burn_host(const tb_device *devs, int n_dev, const tb_burn_opts *o,
 {
     int n = o->n;
     size_t nn = (size_t)n * n;
-    host_gemm g = {n, malloc(nn * 4), malloc(nn * 4), malloc(nn * 4), malloc(nn * 4)};
+    host_gemm g = {n, malloc(nn * 4), malloc(nn * 4), malloc(nn * 4), malloc(nn * 4), o->fault,
+                   0};
     tb_status st = TB_OK;
     if (!g.a || !g.b || !g.c || !g.first)
         st = tb_err_set(err, TB_DEVFAIL, "out of host memory");
@@ -187,6 +196,7 @@ tb_status tb_burn_host(const tb_device *devs, int n_dev, const tb_burn_opts *o,
         r->device = d;
         snprintf(r->impl, sizeof r->impl, "host");
         tb_health_init(&r->health);
+        g.runs = 0;
         host_gemm_run(&g, err);
         memcpy(g.first, g.c, nn * 4);
         tb_sampler s;
