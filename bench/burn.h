@@ -62,7 +62,9 @@ typedef struct {
 } tb_burn_opts;
 
 /* Burns every host pseudo-device in turn (a GEMM of bf16-rounded inputs, fp32 accumulate, in a
- * fixed order), health[d] (may be NULL) read for device d while it runs. results: n_dev. */
+ * fixed order), timed by the harness's sampler, health_devs[d] (may be NULL) read for device d
+ * while it runs. TRAINBENCH_TEST_FAULT=late-corruption:N flips one bit of every execution after
+ * the Nth (SDC). results: n_dev. */
 tb_status tb_burn_host(const tb_device *devs, int n_dev, const tb_burn_opts *o,
                        void *const *health_devs, tb_burn_result *results, tb_err *err);
 
