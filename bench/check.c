@@ -401,8 +401,6 @@ static int judge_figure(tb_node_verdicts *out, const judge_ctx *j, const plan_it
             snprintf(why_buf[idx], sizeof why_buf[idx], "%s/%s %s: %s", r->bench, r->impl,
                      r->status ? r->status : "?", r->reason ? r->reason : "");
     }
-    /* latency is better lower: judged as its inverse would complicate the table, so the
-     * small all-reduce gets a verdict only on correctness and a baseline */
     double base = j->baseline ? baseline_figure(j->baseline, it) : NAN;
     for (int d = 0; d < n; d++) {
         if (isfinite(base) && it->fig != FIG_AR_SMALL) {
@@ -424,12 +422,24 @@ static int judge_figure(tb_node_verdicts *out, const judge_ctx *j, const plan_it
     size_t before = out->n;
     if (tb_verdict_metric(out, &m, j->rules))
         return -1;
-    if (it->fig == FIG_AR_SMALL) /* no floor and no median on a latency: correctness only */
-        for (size_t i = before; i < out->n; i++)
-            if (out->v[i].level != TB_VERDICT_SKIP) {
-                out->v[i].level = TB_VERDICT_PASS;
-                snprintf(out->v[i].reason, sizeof out->v[i].reason, "OK");
-            }
+    /* a latency has no floor and no median; host ranks are threads the OS schedules, whose
+     * times check the pipeline only (runner.h): correctness only */
+    int correctness_only = it->fig == FIG_AR_SMALL || (fd->node_wide && j->devs[0].is_host);
+    for (size_t i = before; i < out->n; i++) {
+        tb_node_verdict *v = &out->v[i];
+        if (fd->node_wide && v->level != TB_VERDICT_SKIP)
+            snprintf(v->detail, sizeof v->detail, "the node's figure (%s ranks)",
+                     j->devs[0].is_host ? "host" : "GPU");
+        if (correctness_only && v->level != TB_VERDICT_SKIP) {
+            v->level = TB_VERDICT_PASS;
+            v->expected = NAN;
+            snprintf(v->reason, sizeof v->reason, "OK");
+            snprintf(v->source, sizeof v->source, "%s",
+                     j->devs[0].is_host ? "correctness only: host ranks are threads the OS "
+                                          "schedules"
+                                        : "correctness only: a latency");
+        }
+    }
     return 0;
 }
 
@@ -867,6 +877,10 @@ int tb_check_main(int argc, char **argv, int full_argc, char **full_argv)
                                : tb_p2p_gpu_matrix(devs, ndev, &po, &cells, &ncells, &err);
         if (pst == TB_DEVFAIL) {
             fprintf(stderr, "trainbench: p2p: %s\n", err.msg);
+            devfail = 1;
+        }
+        if (ncells && tb_p2p_write(cells, ncells, devs, w, &err)) {
+            fprintf(stderr, "trainbench: %s\n", err.msg);
             devfail = 1;
         }
     }

@@ -530,3 +530,85 @@ void tb_p2p_table(FILE *f, const tb_p2p_cell *cells, size_t n, int n_dev, tb_p2p
     if (first_skip)
         fprintf(f, "skip: %s\n", first_skip->reason);
 }
+
+/* ---------------------------------------------------------------- result rows */
+
+static const char *const p2p_op_choices[] = {"ce", "sm", "latency", NULL};
+static const char *const p2p_dir_choices[] = {"uni", "bi", NULL};
+
+static const tb_axis p2p_axes[] = {
+    {"bytes", TB_AXIS_SIZE, "256M", "64M", "8M", "2M", NULL, "bytes per direction"},
+    {"op", TB_AXIS_ENUM, "ce,sm,latency", "ce,sm,latency", "ce", "ce", p2p_op_choices,
+     "copy engine, SM copy, or a small write's latency"},
+    {"dir", TB_AXIS_ENUM, "uni,bi", "uni,bi", NULL, NULL, p2p_dir_choices,
+     "one direction, or both at once"},
+    {"src", TB_AXIS_INT, "0", "0", NULL, NULL, NULL, "the sending device (-1: pinned host)"},
+    {"dst", TB_AXIS_INT, "1", "1", NULL, NULL, NULL, "the receiving device (-1: pinned host)"},
+};
+
+static const tb_impl p2p_impls[] = {
+    {"p2p", TB_KIND_VENDOR, "cudaMemcpyAsync between peers, SM copies, a flag ping-pong", 0, 0,
+     TB_DT(TB_FP32), NULL, 0, NULL, NULL, NULL, NULL},
+    {"host-memcpy", TB_KIND_HOST, "memcpy between host pseudo-devices' buffers", 0, 0,
+     TB_DT(TB_FP32), NULL, 0, NULL, NULL, NULL, NULL},
+};
+
+/* The descriptor of the matrix's result rows (measured by check through the sampler, not run
+ * by the runner, so not in the registry). */
+static const tb_bench p2p_rows = {
+    .name = "p2p",
+    .summary = "the transfer matrix: copy engine, SM copies and latency between every pair",
+    .axes = p2p_axes,
+    .n_axes = (int)(sizeof p2p_axes / sizeof p2p_axes[0]),
+    .impls = p2p_impls,
+    .n_impls = (int)(sizeof p2p_impls / sizeof p2p_impls[0]),
+};
+
+tb_status tb_p2p_write(const tb_p2p_cell *cells, size_t n, const tb_device *devs,
+                       tb_writer *w, tb_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const tb_p2p_cell *c = &cells[i];
+        tb_result r;
+        memset(&r, 0, sizeof r);
+        int host = c->src >= 0 ? devs[c->src].is_host : devs[c->dst].is_host;
+        r.c.bench = &p2p_rows;
+        r.c.impl = &p2p_impls[host ? 1 : 0];
+        r.c.dtype = TB_FP32;
+        r.c.axis[0] = (int64_t)(c->bidir ? c->bytes / 2 : c->bytes);
+        r.c.axis[1] = c->op;
+        r.c.axis[2] = c->bidir;
+        r.c.axis[3] = c->src;
+        r.c.axis[4] = c->dst;
+        tb_device pair[2];
+        int np = 0;
+        if (c->src >= 0)
+            pair[np++] = devs[c->src];
+        if (c->dst >= 0)
+            pair[np++] = devs[c->dst];
+        r.device = &pair[0];
+        if (np == 2 && !host) {
+            r.group = pair;
+            r.n_group = 2;
+        }
+        r.status = c->status;
+        snprintf(r.reason, sizeof r.reason, "%s", c->reason);
+        r.have_stats = c->status == TB_OK || c->stats.count > 0;
+        r.stats = c->stats;
+        r.timing = host ? "host" : "batch";
+        r.bytes = c->op == TB_P2P_LATENCY ? 0 : c->bytes;
+        r.tflops = NAN;
+        r.gbps = c->op == TB_P2P_LATENCY ? NAN : c->gbps;
+        r.busbw_gbps = r.gbps; /* point to point: bus factor 1 */
+        r.alloc_bytes = NAN;
+        r.pct_peak = r.pct_vendor = NAN;
+        r.have_verify = c->n_checked > 0;
+        r.verify.ok = c->n_wrong == 0;
+        r.verify.n_checked = c->n_checked;
+        r.verify.n_wrong = c->n_wrong;
+        tb_status st = tb_writer_add(w, &r, err);
+        if (st)
+            return st;
+    }
+    return TB_OK;
+}

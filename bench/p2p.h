@@ -17,6 +17,7 @@
 #include "../harness/bench.h"
 #include "../harness/device.h"
 #include "../harness/fault.h"
+#include "../harness/record.h"
 #include "../harness/stats.h"
 #include "../harness/timer.h"
 
@@ -72,6 +73,11 @@ tb_status tb_p2p_host_matrix(const tb_device *devs, int n_dev, const tb_p2p_opts
  * reason. TB_DEVFAIL on a CUDA failure (cells so far are kept). */
 tb_status tb_p2p_gpu_matrix(const tb_device *devs, int n_dev, const tb_p2p_opts *o,
                             tb_p2p_cell **cells, size_t *n_cells, tb_err *err);
+
+/* Writes one result row per cell (bench "p2p", axes bytes per direction, op, dir, src, dst;
+ * gbps and busbw_gbps equal; skipped cells with their reason). TB_DEVFAIL when a write fails. */
+tb_status tb_p2p_write(const tb_p2p_cell *cells, size_t n, const tb_device *devs, tb_writer *w,
+                       tb_err *err);
 
 /* "ce", "sm", "latency". */
 const char *tb_p2p_op_name(tb_p2p_op op);

@@ -130,10 +130,18 @@ Test(check, healthy_host_passes_and_the_file_reads_back, .timeout = 300)
     tb_err err;
     cr_assert_eq(tb_results_load(path, &f, stderr, &err), TB_OK, "%s", err.msg);
     cr_assert_gt(f.n, 6);
-    int per_device[3] = {0};
-    for (size_t i = 0; i < f.n; i++)
+    int per_device[3] = {0}, p2p_rows = 0;
+    for (size_t i = 0; i < f.n; i++) {
         if (f.rows[i].gpus_text && strlen(f.rows[i].gpus_text) == 1)
             per_device[atoi(f.rows[i].gpus_text) % 3]++;
+        if (!strcmp(f.rows[i].bench, "p2p")) {
+            p2p_rows++;
+            cr_assert_str_eq(f.rows[i].status, "ok");
+            cr_assert_gt(f.rows[i].busbw_gbps, 0);
+            cr_assert_float_eq(f.rows[i].busbw_gbps, f.rows[i].gbps, 0, "bus factor 1");
+        }
+    }
+    cr_assert_eq(p2p_rows, 6 + 3, "every ordered pair one way, every pair both ways");
     cr_assert(per_device[0] && per_device[1] && per_device[2], "rows per pseudo-device");
     tb_results_free(&f);
     r = run(NULL, ARGS("report", path));
