@@ -62,6 +62,7 @@ typedef struct {
     int pass_set;
     int host;
     int n_host_devices;
+    int devices_set;
     const char *output;
     int quiet;
 } check_args;
@@ -135,6 +136,7 @@ static tb_status parse_args(int argc, char **argv, check_args *a, int *help, tb_
                 return tb_err_set(err, TB_USAGE, "--devices: '%s' is not a count from 1 to 16",
                                   v);
             a->n_host_devices = (int)n;
+            a->devices_set = 1;
         } else {
             a->output = v;
         }
@@ -718,11 +720,8 @@ int tb_check_main(int argc, char **argv, int full_argc, char **full_argv)
         fputs(usage_check, stdout);
         return TB_OK;
     }
-    if (!st && !a.host && a.n_host_devices != 3) {
-        for (int i = 1; i < argc; i++)
-            if (!strncmp(argv[i], "--devices", 9))
-                st = tb_err_set(&err, TB_USAGE, "--devices: only with --host (GPUs are found)");
-    }
+    if (!st && !a.host && a.devices_set)
+        st = tb_err_set(&err, TB_USAGE, "--devices: only with --host (GPUs are found)");
     tb_fault fault;
     if (!st)
         st = tb_fault_parse(getenv(TB_FAULT_ENV), &fault, &err);

@@ -284,7 +284,7 @@ Test(check, bad_input_exits_2_and_touches_nothing)
         {{"check", "--host", "--devices", "17"}, "--devices: '17'"},
         {{"check", "--host", "--baseline", "/nonexistent/base.jsonl"}, "/nonexistent/base.jsonl"},
         {{"check", "--host", "--frobnicate"}, "unknown option '--frobnicate'"},
-        {{"check", "--devices", "2"}, "--devices: only with --host"},
+        {{"check", "--devices", "3"}, "--devices: only with --host"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *args[12];
