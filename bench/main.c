@@ -24,6 +24,7 @@
 #include "../harness/specs.h"
 #include "../harness/sweep.h"
 #include "benches.h"
+#include "check.h"
 
 #define MAX_BENCHES 16
 #define MAX_OPTS 64
@@ -37,6 +38,7 @@ static const char usage_main[] =
     "  compare BASE... -- NEW... regression verdict per case; exit 1 on a slowdown, a wrong\n"
     "                          result or a missing case (two files: compare BASE NEW)\n"
     "  report FILE...          cross-machine tables (markdown, CSV) and plot data\n"
+    "  check [--plan P]        node acceptance: a verdict per GPU and link, with reason codes\n"
     "\n"
     "'trainbench COMMAND --help' describes a command. Exit codes: 0 all good; 1 a result was\n"
     "wrong or failed, or compare found a regression; 2 bad usage or input; 3 no usable\n"
@@ -1380,9 +1382,11 @@ int main(int argc, char **argv)
         return cmd_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check"))
+        return tb_check_main(argc - 1, argv + 1, argc, argv);
     fprintf(stderr,
-            "trainbench: unknown command '%s' (accepted: list, info, run, compare, report; see "
-            "--help)\n",
+            "trainbench: unknown command '%s' (accepted: list, info, run, compare, report, "
+            "check; see --help)\n",
             cmd);
     return TB_USAGE;
 }

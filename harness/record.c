@@ -101,7 +101,8 @@ cJSON *tb_record_result_json(const tb_result *r)
         for (int d = 0; d < r->n_group; d++)
             if (!r->group[d].is_host)
                 cJSON_AddItemToArray(gpus, cJSON_CreateNumber(r->group[d].ordinal));
-    } else if (!r->device->is_host) {
+    } else if (!r->device->is_host || r->device->ordinal >= 0) {
+        /* a numbered host pseudo-device (check --host) is told apart like a GPU */
         cJSON_AddItemToArray(gpus, cJSON_CreateNumber(r->device->ordinal));
     }
     cJSON_AddStringToObject(o, "device", r->device->is_host ? "host" : r->device->name);

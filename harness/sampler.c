@@ -97,6 +97,10 @@ static tb_status host_time(tb_sampler *s, long n, double *elapsed, tb_err *err)
     tb_status st = run_n(s, n, err);
     if (!st && tb_fault_is(s->fault, TB_FAULT_SLOW))
         host_slowdown(s, cpu_now() - t0);
+    /* slow-device:N: only the samples of host pseudo-device N (node acceptance's devices) */
+    else if (!st && tb_fault_is(s->fault, TB_FAULT_SLOW_DEVICE) &&
+             s->device->ordinal == s->fault->target)
+        host_slowdown(s, cpu_now() - t0);
     *elapsed = cpu_now() - t0;
     return st;
 }
