@@ -9,6 +9,7 @@
 #include "cudacheck.h"
 #include "timing.h"
 #include "timer.h"
+#include "world.h"
 
 static long batch_for(double per_op)
 {
@@ -95,7 +96,9 @@ static tb_status host_time(tb_sampler *s, long n, double *elapsed, tb_err *err)
 {
     double t0 = cpu_now();
     tb_status st = run_n(s, n, err);
-    if (!st && tb_fault_is(s->fault, TB_FAULT_SLOW))
+    if (!st && (tb_fault_is(s->fault, TB_FAULT_SLOW) ||
+                (tb_fault_is(s->fault, TB_FAULT_SLOW_RANK) &&
+                 s->fault->target == tb_world_rank())))
         host_slowdown(s, cpu_now() - t0);
     *elapsed = cpu_now() - t0;
     return st;
