@@ -911,6 +911,11 @@ tb_status tb_writer_add_line(tb_writer *w, const char *line, tb_err *err)
     return st;
 }
 
+void tb_writer_quiesce(tb_writer *w)
+{
+    pthread_mutex_lock(&w->lock); /* never released: the process ends holding it */
+}
+
 /* Names the row's rank and host, and under MPI the GPU by its index on its host. */
 static void stamp(const tb_writer *w, const tb_result *r, cJSON *o)
 {

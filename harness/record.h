@@ -93,6 +93,10 @@ tb_status tb_writer_open_sink(tb_writer **w, tb_writer_sink sink, void *ctx, tb_
  * TB_DEVFAIL when the line is no result or cannot be written. */
 tb_status tb_writer_add_line(tb_writer *w, const char *line, tb_err *err);
 
+/* Stops every later write of this writer (one under way completes first) and returns: for a
+ * process about to be ended, so that its file ends on a whole line. */
+void tb_writer_quiesce(tb_writer *w);
+
 /* Widens the table's case column to fit the text of every case (before the first result). */
 void tb_writer_fit_cases(tb_writer *w, const tb_case *cases, size_t n);
 

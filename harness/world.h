@@ -53,6 +53,10 @@ tb_status tb_world_barrier_within(double timeout_s, tb_err *err);
 /* Copies root's n bytes at buf to every rank's buf. */
 void tb_world_bcast(void *buf, size_t n, int root);
 
+/* The largest of every rank's *v, into *v on every rank, waited for at most timeout_s:
+ * TB_OK, or TB_DEVFAIL "timed out ..." (a rank did not arrive). */
+tb_status tb_world_max_within(double *v, double timeout_s, tb_err *err);
+
 /* Every rank's 64-bit value, in rank order, into all[size] on every rank. */
 void tb_world_allgather_u64(uint64_t v, uint64_t *all);
 

@@ -312,21 +312,36 @@ tb_status tb_world_allreduce_f32(const float *in, float *out, long long count, i
     return TB_OK;
 }
 
+/* Waits for req at most timeout_s, yielding the core between tests. */
+static tb_status wait_within(MPI_Request *req, double timeout_s, const char *what, tb_err *err)
+{
+    double until = now_s() + timeout_s;
+    for (int done = 0;;) {
+        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (done)
+            return TB_OK;
+        if (now_s() > until)
+            return tb_err_set(err, TB_DEVFAIL,
+                              "timed out after %g s in %s: rank %d of %d waited for the others",
+                              timeout_s, what, w.rank, w.size);
+        sched_yield();
+    }
+}
+
+tb_status tb_world_max_within(double *v, double timeout_s, tb_err *err)
+{
+    if (!w.on)
+        return TB_OK;
+    MPI_Request req;
+    MPI_Iallreduce(MPI_IN_PLACE, v, 1, MPI_DOUBLE, MPI_MAX, w.coll, &req);
+    return wait_within(&req, timeout_s, "the ranks' time", err);
+}
+
 tb_status tb_world_barrier_within(double timeout_s, tb_err *err)
 {
     if (!w.on)
         return TB_OK;
     MPI_Request req;
     MPI_Ibarrier(w.coll, &req);
-    double until = now_s() + timeout_s;
-    for (int done = 0;;) {
-        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-        if (done)
-            return TB_OK;
-        if (now_s() > until)
-            return tb_err_set(err, TB_DEVFAIL,
-                              "timed out after %g s waiting for the other ranks (rank %d of %d)",
-                              timeout_s, w.rank, w.size);
-        sched_yield();
-    }
+    return wait_within(&req, timeout_s, "a barrier", err);
 }
