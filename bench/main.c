@@ -681,6 +681,13 @@ static tb_status bench_points(run_args *a, const tb_bench *b, tb_points *pts, tb
 
 /* Expands one benchmark's cases in the order: axis points, dtypes, implementations
  * (baselines first, as the table lists them). */
+/* An implementation that is the MPI library's collective: its name ends in "-mpi". */
+static int is_mpi_impl(const tb_impl *impl)
+{
+    size_t n = strlen(impl->name);
+    return n >= 4 && !strcmp(impl->name + n - 4, "-mpi");
+}
+
 static tb_status plan_bench(run_args *a, const tb_bench *b, plan *p, int *n_impl_matched,
                             tb_err *err)
 {
@@ -710,6 +717,10 @@ static tb_status plan_bench(run_args *a, const tb_bench *b, plan *p, int *n_impl
                 if (!(impl->dtypes & TB_DT(d)) && !(a->impls && a->dtypes))
                     continue;
                 if ((impl->kind == TB_KIND_HOST) != (a->host != 0))
+                    continue;
+                /* the MPI library's own collectives (host-mpi) need the ranks of mpirun: in
+                 * one process they run only when asked for by name (and are skipped) */
+                if (!tb_world_multi() && !a->impls && is_mpi_impl(impl))
                     continue;
                 tb_case c;
                 memset(&c, 0, sizeof c);

@@ -35,7 +35,7 @@ static double now_s(void)
 
 static void pause_briefly(void)
 {
-    struct timespec d = {0, 200000}; /* 0.2 ms: a poll that leaves the cores to the ranks */
+    struct timespec d = {0, 1000000}; /* 1 ms: a poll that leaves the cores to the ranks */
     nanosleep(&d, NULL);
 }
 
