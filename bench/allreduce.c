@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef TB_HAVE_NCCL
 #include <nccl.h>
@@ -46,6 +47,7 @@
 #include "../harness/sampler.h"
 #include "../harness/sweep.h"
 #include "../harness/timer.h"
+#include "../harness/world.h"
 #include "../kernels/allreduce.h"
 #include "../kernels/allreduce/ar_data.h"
 #include "allreduce_host.h"
@@ -53,7 +55,7 @@
 #include "coll_nccl.h"
 
 enum { AX_BYTES, AX_OP, AX_INPLACE, AX_RPG, AX_RANKS, AX_COUNT };
-enum { IMPL_NCCL, IMPL_ONESHOT, IMPL_TWOSHOT, IMPL_RING };
+enum { IMPL_NCCL, IMPL_ONESHOT, IMPL_TWOSHOT, IMPL_RING, IMPL_MPI };
 
 static const char *const op_names[] = {"sum", "max", "min", NULL};
 
@@ -78,6 +80,8 @@ static int impl_algo(const tb_impl *impl)
         return IMPL_TWOSHOT;
     if (!strcmp(n, "ring"))
         return IMPL_RING;
+    if (!strcmp(n, "mpi"))
+        return IMPL_MPI;
     return IMPL_NCCL;
 }
 
@@ -102,8 +106,12 @@ static tb_status ar_collective(const tb_case *c, int n_devices, tb_collective *o
 {
     int host = c->impl->kind == TB_KIND_HOST;
     int k = (int)c->axis[AX_RPG];
-    int n = host ? (int)c->axis[AX_RANKS] : n_devices * k;
+    /* under MPI the processes are the ranks (times each one's GPUs on GPUs) */
+    int n = host ? (tb_world_multi() ? tb_world_size() : (int)c->axis[AX_RANKS])
+                 : tb_world_size() * n_devices * k;
     memset(out, 0, sizeof *out);
+    if (impl_algo(c->impl) == IMPL_MPI && !tb_world_multi())
+        return tb_err_set(err, TB_SKIP, "needs mpirun: the MPI processes are its ranks");
     if (n < 2) {
         if (host)
             return tb_err_set(err, TB_SKIP, "allreduce needs at least 2 ranks (--ranks %d)", n);
@@ -236,6 +244,10 @@ typedef struct {
     const tb_fault *fault;             /* host: the bug the schedules commit, or NULL */
     long runs;                         /* host: executions so far */
     tb_rank_stamp stamps[TB_AR_MAX_RANKS]; /* per-iteration statistics: the ranks' times */
+    int mpi;                           /* host under MPI: this process is rank `me` alone */
+    int me;
+    tb_world_shm *shm;                 /* host under MPI: every rank's buffers and flags */
+    int aborted;                       /* host under MPI: a peer may never come back */
 #ifdef TB_HAVE_NCCL
     nccl_keep *nccl;
 #endif
@@ -251,6 +263,18 @@ static void ar_teardown(void *p)
     ar_state *st = p;
     if (!st)
         return;
+    if (st->mpi) {
+        if (st->shm) {
+            if (!st->aborted) /* freeing is collective: not with a hung peer */
+                tb_world_shm_free(st->shm);
+        } else if (st->hr.in[st->me]) { /* host-mpi: this rank's own buffers */
+            if (!st->inplace)
+                free(st->hr.out[st->me]);
+            free(st->hr.in[st->me]);
+        }
+        free(st);
+        return;
+    }
     for (int r = 0; r < st->n; r++) {
         if (st->host) {
             free(st->hr.in[r]);
@@ -282,6 +306,8 @@ static tb_status fill_inputs(ar_state *st, tb_err *err)
     size_t bytes = (size_t)st->count * (size_t)tb_ar_elem_bytes(st->dt);
     if (st->host) {
         for (int r = 0; r < st->n; r++) {
+            if (st->mpi && r != st->me)
+                continue; /* each process fills its own rank */
             if (!st->inplace)
                 memset(st->hr.out[r], 0xff, bytes);
             if (st->hr.scratch[r])
@@ -289,7 +315,8 @@ static tb_status fill_inputs(ar_state *st, tb_err *err)
             for (long long i = 0; i < st->count; i++)
                 tb_ar_set(st->hr.in[r], st->dt, i, (float)tb_ar_input(st->seed, r, i));
         }
-        return TB_OK;
+        /* no rank starts on inputs a peer is still refilling */
+        return st->mpi ? tb_world_barrier_within(st->g->timeout_s, err) : TB_OK;
     }
     const tb_ar_args *a = &st->args[0];
     for (int r = 0; r < st->n; r++) {
@@ -311,14 +338,77 @@ static tb_status fill_inputs(ar_state *st, tb_err *err)
     return TB_OK;
 }
 
+static void host_params(ar_state *st)
+{
+    tb_ar_host *h = &st->hr;
+    h->algo = st->algo == IMPL_ONESHOT ? TB_AR_ONESHOT
+              : st->algo == IMPL_TWOSHOT ? TB_AR_TWOSHOT
+                                         : TB_AR_RING;
+    h->nranks = st->n;
+    h->dtype = st->dt;
+    h->op = st->op;
+    h->inplace = st->inplace;
+    h->blocks = HOST_BLOCKS;
+    h->piece = HOST_PIECE_ELEMS;
+    h->count = st->count;
+    h->stall_rank = -1;
+    h->skip_peer = -1;
+    tb_ar_split(st->count, st->n, tb_ar_vec_elems(st->dt), 0, &h->skip_lo, &h->skip_hi);
+}
+
+static size_t round64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+/* Under MPI: the vendor row (host-mpi) keeps its buffers to itself; the schedules get one
+ * shared-memory window, each rank's part laid out as flags | epochs | in | out | scratch,
+ * and address every rank's part as the host threads address each other's buffers. */
+static tb_status setup_host_mpi(ar_state *st, size_t bytes, int scratch, tb_err *err)
+{
+    tb_ar_host *h = &st->hr;
+    host_params(st);
+    int me = st->me;
+    if (st->algo == IMPL_MPI) {
+        if (st->dt != TB_AR_F32)
+            return tb_err_set(err, TB_SKIP, "MPI has no %s type", st->dt == TB_AR_BF16 ? "bf16"
+                                                                                    : "fp16");
+        h->in[me] = malloc(bytes);
+        h->out[me] = st->inplace ? h->in[me] : malloc(bytes);
+        if (!h->in[me] || !h->out[me])
+            return tb_err_set(err, TB_SKIP, "cannot allocate %zu bytes of host memory",
+                              2 * bytes);
+        return TB_OK;
+    }
+    size_t flags = round64((size_t)TB_AR_FLAG_WORDS * sizeof(unsigned));
+    size_t epochs = round64(TB_AR_MAX_BLOCKS * sizeof(unsigned));
+    size_t buf = round64(bytes);
+    size_t part = flags + epochs + buf * (size_t)(1 + !st->inplace + scratch);
+    void *base[TB_AR_MAX_RANKS];
+    tb_status s = tb_world_shm_alloc(part, &st->shm, base, err);
+    if (s)
+        return s;
+    for (int r = 0; r < st->n; r++) {
+        char *p = base[r];
+        h->flags[r] = (unsigned *)p;
+        h->epochs[r] = (unsigned *)(p + flags);
+        h->in[r] = p + flags + epochs;
+        h->out[r] = st->inplace ? h->in[r] : p + flags + epochs + buf;
+        h->scratch[r] = scratch ? p + flags + epochs + buf * (size_t)(1 + !st->inplace) : NULL;
+    }
+    return TB_OK;
+}
+
 static tb_status setup_host(ar_state *st, tb_err *err)
 {
     size_t bytes = (size_t)st->count * (size_t)tb_ar_elem_bytes(st->dt);
     int scratch = st->algo == IMPL_RING || (st->algo == IMPL_ONESHOT && st->inplace);
     int bufs = 1 + !st->inplace + scratch;
-    tb_status s = tb_device_need_memory(0, (double)bytes * bufs * st->n, err);
+    tb_status s = tb_device_need_memory(0, (double)bytes * bufs * (st->mpi ? 1 : st->n), err);
     if (s)
         return s;
+    if (st->mpi)
+        return setup_host_mpi(st, bytes, scratch, err);
     tb_ar_host *h = &st->hr;
     h->algo = st->algo == IMPL_ONESHOT ? TB_AR_ONESHOT
               : st->algo == IMPL_TWOSHOT ? TB_AR_TWOSHOT
@@ -405,8 +495,16 @@ static tb_status nccl_start(ar_state *st, tb_err *err)
     keep->obj = nk;
     keep->release = nccl_release;
     st->nccl = nk;
+    /* one clique over every process: rank 0's id, broadcast; rank = process x GPUs + GPU */
     ncclUniqueId id;
-    ncclResult_t res = ncclGetUniqueId(&id);
+    memset(&id, 0, sizeof id);
+    ncclResult_t res = tb_world_rank() == 0 ? ncclGetUniqueId(&id) : ncclSuccess;
+    int ok = res == ncclSuccess;
+    tb_world_bcast(&ok, sizeof ok, 0);
+    tb_world_bcast(&id, sizeof id, 0);
+    if (res == ncclSuccess && !ok)
+        res = ncclInternalError; /* rank 0 could not make the id */
+    int nranks = tb_world_size() * st->ndev, first = tb_world_rank() * st->ndev;
     tb_status s = TB_OK;
     if (res != ncclSuccess) {
         s = tb_err_set(err, TB_CASEFAIL, "ncclGetUniqueId failed: %s", ncclGetErrorString(res));
@@ -414,7 +512,8 @@ static tb_status nccl_start(ar_state *st, tb_err *err)
         s = tb_err_set(err, TB_CASEFAIL, "ncclGroupStart failed: %s", ncclGetErrorString(res));
     } else {
         for (int d = 0; d < st->ndev && !s; d++)
-            s = nccl_comm_start(&nk->comms[d], id, st->ndev, d, st->g->devices[d].ordinal, err);
+            s = nccl_comm_start(&nk->comms[d], id, nranks, first + d,
+                                st->g->devices[d].ordinal, err);
         res = ncclGroupEnd();
         if (!s && res != ncclSuccess && res != ncclInProgress)
             s = tb_err_set(err, TB_CASEFAIL, "ncclGroupEnd (communicator init) failed: %s",
@@ -506,6 +605,9 @@ static tb_status setup_gpu(ar_state *st, tb_err *err)
 #else
         return tb_err_set(err, TB_SKIP, "this build has no NCCL (set NCCL_ROOT and rebuild)");
 #endif
+    } else if (tb_world_multi()) {
+        return tb_err_set(err, TB_SKIP, "the hand-written kernels reach only the GPUs of one "
+                          "process (no CUDA IPC path across processes)");
     } else if ((s = enable_peers(g, err))) {
         return s;
     }
@@ -591,6 +693,8 @@ static tb_status ar_setup(const tb_case *c, const tb_env *env, void **state, tb_
     st->seed = env->seed;
     st->g = g;
     st->fault = st->host ? env->fault : NULL;
+    st->mpi = st->host && tb_world_multi();
+    st->me = st->mpi ? tb_world_rank() : 0;
     if (st->count < 1) {
         free(st);
         return tb_err_set(err, TB_SKIP, "bytes=%lld holds no %s element",
@@ -604,7 +708,8 @@ static tb_status ar_setup(const tb_case *c, const tb_env *env, void **state, tb_
         return s;
     }
     if (st->host) {
-        /* fault injection for the watchdog's test: one host rank never arrives */
+        /* fault injection for the watchdog's test: one host rank never arrives (under MPI,
+         * its process stops answering) */
         const char *stall = getenv("TRAINBENCH_TEST_STALL_BYTES");
         if (stall && atoll(stall) == (long long)c->axis[AX_BYTES])
             st->hr.stall_rank = st->n - 1;
@@ -622,13 +727,24 @@ static tb_status ar_run(void *p, tb_err *err)
                    (tb_fault_is(st->fault, TB_FAULT_LATE_CORRUPTION) &&
                     st->runs > st->fault->late_after);
         st->hr.skip_peer = skip ? st->n - 1 : -1;
-        tb_status s = tb_ar_host_run(&st->hr, st->g->timeout_s, err);
-        tb_rank_times *rt = st->g->rank_times;
-        if (!s && rt && rt->armed) { /* per-iteration statistics: each rank's own time */
-            memcpy(rt->t, st->hr.rank_busy_s, (size_t)st->n * sizeof rt->t[0]);
-            rt->ranks = st->n;
+        if (!st->mpi) {
+            tb_status s = tb_ar_host_run(&st->hr, st->g->timeout_s, err);
+            tb_rank_times *rt = st->g->rank_times;
+            if (!s && rt && rt->armed) { /* per-iteration statistics: each rank's own time */
+                memcpy(rt->t, st->hr.rank_busy_s, (size_t)st->n * sizeof rt->t[0]);
+                rt->ranks = st->n;
+            }
+            return s;
         }
-        return s;
+        if (st->hr.stall_rank == st->me)
+            for (;;)
+                pause(); /* a hung process: the others' watchdogs end the job */
+        if (st->algo == IMPL_MPI)
+            return tb_world_allreduce_f32(st->hr.in[st->me], st->hr.out[st->me], st->count,
+                                          st->op, st->g->timeout_s, NULL, err);
+        tb_status s = tb_ar_host_run_rank(&st->hr, st->me, st->g->timeout_s, err);
+        /* every rank is done reading the others' buffers before any refills its own */
+        return s ? s : tb_world_barrier_within(st->g->timeout_s, err);
     }
     if (st->algo == IMPL_NCCL) {
 #ifdef TB_HAVE_NCCL
@@ -678,10 +794,12 @@ static tb_status ar_verify(const tb_case *c, void *p, tb_verify *v, tb_err *err)
     (void)c;
     ar_state *st = p;
     memset(v, 0, sizeof *v);
-    v->n_checked = st->count * st->n;
+    v->n_checked = st->count * (st->mpi ? 1 : st->n);
     double max_abs = 0, worst_norm = 0;
     int64_t ranks_off = 0;
     for (int r = 0; r < st->n; r++) {
+        if (st->mpi && r != st->me)
+            continue; /* each process checks its own rank's result */
         double err2 = 0, ref2 = 0;
         if (st->host) {
             for (long long i = 0; i < st->count; i++) {
@@ -725,7 +843,8 @@ static tb_status ar_verify(const tb_case *c, void *p, tb_verify *v, tb_err *err)
     v->tolerance = 0.0;
     v->ok = v->n_wrong == 0;
     /* exact: any error in a rank's buffer fails it */
-    tb_verify_add_measure(v, "norm", "rank buffer", worst_norm, 0.0, st->n, ranks_off);
+    tb_verify_add_measure(v, "norm", "rank buffer", worst_norm, 0.0, st->mpi ? 1 : st->n,
+                          ranks_off);
     return TB_OK;
 }
 
@@ -739,8 +858,10 @@ static void ar_abort(const tb_case *c, void *p)
 {
     (void)c;
     ar_state *st = p;
-    if (st->host)
+    if (st->host) {
+        st->aborted = st->mpi;
         return; /* the host ranks' own watchdog has already aborted them */
+    }
     if (st->abort_flag)
         __atomic_store_n(st->abort_flag, 1, __ATOMIC_SEQ_CST);
 #ifdef TB_HAVE_NCCL
@@ -841,7 +962,15 @@ static tb_status ar_points(const tb_bench *b, const char *const *axis_values,
     if (!st)
         st = parse_ints(pick(&b->axes[AX_RPG], axis_values[AX_RPG], quick, host),
                         "--ranks-per-gpu", 1, TB_AR_MAX_RANKS, &sw[AX_RPG], err);
-    if (!st && host) {
+    if (!st && host && tb_world_multi()) {
+        char procs[16];
+        snprintf(procs, sizeof procs, "%d", tb_world_size());
+        if (axis_values[AX_RANKS])
+            st = tb_err_set(err, TB_USAGE, "--ranks: not used under MPI (the %d processes are "
+                            "the ranks)", tb_world_size());
+        else
+            st = parse_ints(procs, "--ranks", 0, 1 << 30, &sw[AX_RANKS], err);
+    } else if (!st && host) {
         st = parse_ints(pick(&b->axes[AX_RANKS], axis_values[AX_RANKS], quick, host), "--ranks",
                         0, TB_AR_MAX_RANKS, &sw[AX_RANKS], err);
         for (size_t i = 0; !st && i < sw[AX_RANKS].count; i++)
@@ -1082,6 +1211,8 @@ static void ar_end_tables(const tb_result *const *rs, size_t n, FILE *f)
                          tb_dtype_name(rows[k]->c.dtype));
             }
         char where[128] = "host threads";
+        if (tb_world_multi())
+            snprintf(where, sizeof where, "MPI processes");
         if (!head->device->is_host) {
             size_t used = (size_t)snprintf(where, sizeof where, "GPUs ");
             for (int d = 0; d < head->n_group && used < sizeof where; d++) {
@@ -1188,6 +1319,8 @@ static const tb_impl ar_impls[] = {
      AR_DTYPES, NULL, 0, ar_setup, ar_run, ar_teardown, NULL},
     {"host-ring", TB_KIND_HOST, "ring's schedule, a host thread per rank", ALL_CC, AR_DTYPES,
      NULL, 0, ar_setup, ar_run, ar_teardown, NULL},
+    {"host-mpi", TB_KIND_HOST, "MPI_Allreduce across the processes of mpirun (vendor; fp32)",
+     ALL_CC, TB_DT(TB_FP32), NULL, 0, ar_setup, ar_run, ar_teardown, NULL},
 };
 
 const tb_bench tb_bench_allreduce = {

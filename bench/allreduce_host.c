@@ -206,6 +206,37 @@ static void *rank_main(void *p)
     return NULL;
 }
 
+static void deadline_in(struct timespec *deadline, double timeout_s)
+{
+    clock_gettime(CLOCK_REALTIME, deadline);
+    double whole = (double)(long long)timeout_s;
+    deadline->tv_sec += (time_t)whole;
+    deadline->tv_nsec += (long)((timeout_s - whole) * 1e9);
+    if (deadline->tv_nsec >= 1000000000L) {
+        deadline->tv_sec++;
+        deadline->tv_nsec -= 1000000000L;
+    }
+}
+
+tb_status tb_ar_host_run_rank(tb_ar_host *h, int rank, double timeout_s, tb_err *err)
+{
+    pthread_t th;
+    rank_arg arg = {h, rank};
+    __atomic_store_n(&h->abort, 0, __ATOMIC_RELAXED);
+    if (pthread_create(&th, NULL, rank_main, &arg))
+        return tb_err_set(err, TB_DEVFAIL, "cannot start the thread of host rank %d", rank);
+    struct timespec deadline;
+    deadline_in(&deadline, timeout_s);
+    if (pthread_timedjoin_np(th, NULL, &deadline) == ETIMEDOUT) {
+        __atomic_store_n(&h->abort, 1, __ATOMIC_RELAXED);
+        pthread_join(th, NULL);
+        return tb_err_set(err, TB_DEVFAIL,
+                          "timed out after %g s: rank %d waited for its peers (%d ranks)",
+                          timeout_s, rank, h->nranks);
+    }
+    return TB_OK;
+}
+
 tb_status tb_ar_host_run(tb_ar_host *h, double timeout_s, tb_err *err)
 {
     pthread_t th[TB_AR_MAX_RANKS];

@@ -45,6 +45,11 @@ tb_status tb_ar_host_run(tb_ar_host *h, double timeout_s, tb_err *err);
 /* One rank's part, on the calling thread; returns 0 when aborted. */
 int tb_ar_host_rank(tb_ar_host *h, int rank);
 
+/* One rank's part alone, as one process of an MPI job runs it over a shared-memory window
+ * (in, out, scratch, flags and epochs of every rank addressable): on a thread of its own,
+ * aborted after timeout_s. TB_OK, or TB_DEVFAIL "timed out ..." naming the rank. */
+tb_status tb_ar_host_run_rank(tb_ar_host *h, int rank, double timeout_s, tb_err *err);
+
 #ifdef __cplusplus
 }
 #endif

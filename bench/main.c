@@ -1,6 +1,8 @@
 /* main.c - the trainbench command line: list, info, run. The only place that exits. */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,7 +24,9 @@
 #include "../harness/record.h"
 #include "../harness/runner.h"
 #include "../harness/specs.h"
+#include "../harness/report.h"
 #include "../harness/sweep.h"
+#include "../harness/world.h"
 #include "benches.h"
 #include "check.h"
 
@@ -679,6 +683,13 @@ static tb_status bench_points(run_args *a, const tb_bench *b, tb_points *pts, tb
 
 /* Expands one benchmark's cases in the order: axis points, dtypes, implementations
  * (baselines first, as the table lists them). */
+/* An implementation that is the MPI library's collective: its name ends in "-mpi". */
+static int is_mpi_impl(const tb_impl *impl)
+{
+    size_t n = strlen(impl->name);
+    return n >= 4 && !strcmp(impl->name + n - 4, "-mpi");
+}
+
 static tb_status plan_bench(run_args *a, const tb_bench *b, plan *p, int *n_impl_matched,
                             tb_err *err)
 {
@@ -708,6 +719,10 @@ static tb_status plan_bench(run_args *a, const tb_bench *b, plan *p, int *n_impl
                 if (!(impl->dtypes & TB_DT(d)) && !(a->impls && a->dtypes))
                     continue;
                 if ((impl->kind == TB_KIND_HOST) != (a->host != 0))
+                    continue;
+                /* the MPI library's own collectives (host-mpi) need the ranks of mpirun: in
+                 * one process they run only when asked for by name (and are skipped) */
+                if (!tb_world_multi() && !a->impls && is_mpi_impl(impl))
                     continue;
                 tb_case c;
                 memset(&c, 0, sizeof c);
@@ -846,6 +861,10 @@ static cJSON *options_json(const run_args *a)
             snprintf(fault, sizeof fault, "slow:%g", a->ro.fault.slow_pct);
         else if (a->ro.fault.kind == TB_FAULT_LATE_CORRUPTION)
             snprintf(fault, sizeof fault, "late-corruption:%ld", a->ro.fault.late_after);
+        else if (a->ro.fault.kind == TB_FAULT_SLOW_RANK ||
+                 a->ro.fault.kind == TB_FAULT_SLOW_DEVICE)
+            snprintf(fault, sizeof fault, "%s:%d", tb_fault_name(a->ro.fault.kind),
+                     a->ro.fault.target);
         else
             snprintf(fault, sizeof fault, "%s", tb_fault_name(a->ro.fault.kind));
         cJSON_AddStringToObject(o, "test_fault", fault);
@@ -865,7 +884,7 @@ static tb_status select_gpus(const char *list, tb_device *devs, int *ndev, tb_er
         const char *c = strchr(p, ',');
         size_t len = c ? (size_t)(c - p) : strlen(p);
         char item[32];
-        long long v;
+        long long v = 0;
         snprintf(item, sizeof item, "%.*s", (int)(len < 31 ? len : 31), p);
         if (parse_int("--gpus", item, 0, *ndev - 1, &v, NULL)) {
             free(keep);
@@ -886,6 +905,251 @@ static tb_status select_gpus(const char *list, tb_device *devs, int *ndev, tb_er
     *ndev = k;
     free(keep);
     return TB_OK;
+}
+
+/* ---------------------------------------------------------------- the ranks of a job */
+
+/* A hash of the build and the arguments (not the program's path, which may differ across
+ * nodes): every rank of a job must run the same binary the same way. FNV-1a, 64 bits. */
+static uint64_t run_hash(int argc, char **argv)
+{
+    uint64_t h = 1469598103934665603ull;
+    const char *parts[2] = {tb_build_version, tb_build_commit};
+    for (int i = 0; i < 2 + argc - 1; i++) {
+        const char *p = i < 2 ? parts[i] : argv[i - 1];
+        for (; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        h = (h ^ 0xffu) * 1099511628211ull; /* separator: "a b" differs from "ab" */
+    }
+    return h;
+}
+
+/* Every rank compares its hash with rank 0's; a difference is exit 2 on every rank, naming
+ * the first rank that differs. */
+static tb_status check_same_run(int argc, char **argv)
+{
+    int n = tb_world_size();
+    uint64_t *all = calloc((size_t)n, sizeof *all);
+    if (!all)
+        return TB_DEVFAIL;
+    tb_world_allgather_u64(run_hash(argc, argv), all);
+    int bad = -1;
+    for (int r = 1; r < n && bad < 0; r++)
+        if (all[r] != all[0])
+            bad = r;
+    free(all);
+    if (bad < 0)
+        return TB_OK;
+    if (tb_world_rank() == 0 || tb_world_rank() == bad)
+        fprintf(stderr,
+                "trainbench: rank %d runs other arguments or another build than rank 0 (every "
+                "rank of a job must run the same trainbench with the same arguments)\n",
+                bad);
+    return TB_USAGE;
+}
+
+/* The worst status of every rank, on every rank: a failure on one rank stops them all. */
+static tb_status agree(tb_status st)
+{
+    int n = tb_world_size();
+    uint64_t *all = calloc((size_t)n, sizeof *all);
+    if (!all)
+        return st ? st : TB_DEVFAIL;
+    tb_world_allgather_u64((uint64_t)st, all);
+    tb_status worst = TB_OK;
+    for (int r = 0; r < n; r++)
+        if ((tb_status)all[r] > worst)
+            worst = (tb_status)all[r];
+    free(all);
+    return worst;
+}
+
+/* The index on its host of the GPU this process sees as CUDA device `ordinal`:
+ * CUDA_VISIBLE_DEVICES' entry when it lists indices, else the ordinal. */
+static int host_gpu_index(int ordinal)
+{
+    const char *v = getenv("CUDA_VISIBLE_DEVICES");
+    if (!v || !*v)
+        return ordinal;
+    const char *p = v;
+    for (int k = 0; k < ordinal && p; k++) {
+        p = strchr(p, ',');
+        if (p)
+            p++;
+    }
+    if (!p || !isdigit((unsigned char)*p))
+        return ordinal;
+    return atoi(p);
+}
+
+/* One GPU per process: the only one it sees, else the one of its local rank. */
+static tb_status pick_rank_gpu(tb_device *devs, int *ndev, tb_err *err)
+{
+    if (*ndev == 1)
+        return TB_OK;
+    int local = tb_world_local_rank();
+    if (local >= *ndev)
+        return tb_err_set(err, TB_NODEV,
+                          "rank %d is local rank %d on %s, which has %d visible GPU%s: start at "
+                          "most one process per GPU (e.g. srun --ntasks-per-node=%d)",
+                          tb_world_rank(), local, tb_world_host(), *ndev, *ndev == 1 ? "" : "s",
+                          *ndev);
+    devs[0] = devs[local];
+    *ndev = 1;
+    return TB_OK;
+}
+
+/* This rank's entry of the context's "ranks": rank, host, local rank, driver and library
+ * versions, and its GPU (as the context's "gpus" describes one) or "host". */
+static char *rank_entry(const cJSON *ctx)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "rank", tb_world_rank());
+    cJSON_AddStringToObject(e, "host", tb_world_host());
+    cJSON_AddNumberToObject(e, "local_rank", tb_world_local_rank());
+    static const char *const copied[] = {"driver", "cuda_driver", "nccl", NULL};
+    for (int i = 0; copied[i]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(ctx, copied[i]);
+        cJSON_AddItemToObject(e, copied[i], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
+    }
+    const cJSON *gpus = cJSON_GetObjectItemCaseSensitive(ctx, "gpus");
+    const cJSON *g = cJSON_GetArrayItem(gpus, 0);
+    if (g)
+        cJSON_AddItemToObject(e, "gpu", cJSON_Duplicate(g, 1));
+    else
+        cJSON_AddStringToObject(e, "gpu", "host");
+    char *s = cJSON_PrintUnformatted(e);
+    cJSON_Delete(e);
+    return s;
+}
+
+/* Gathers every rank's entry into rank 0's context as "ranks" (with "nodes" and "mpi");
+ * ranks whose NCCL versions differ are an error (TB_USAGE, on rank 0). */
+static tb_status gather_ranks(cJSON *ctx, tb_err *err)
+{
+    char *mine = rank_entry(ctx);
+    char **all = tb_world_gather_strings(mine ? mine : "{}");
+    free(mine);
+    if (tb_world_rank() != 0)
+        return TB_OK;
+    if (!all)
+        return tb_err_set(err, TB_DEVFAIL, "out of host memory gathering the ranks");
+    cJSON *ranks = cJSON_CreateArray();
+    const char *nccl0 = NULL;
+    tb_status st = TB_OK;
+    for (int r = 0; r < tb_world_size(); r++) {
+        cJSON *e = cJSON_Parse(all[r]);
+        free(all[r]);
+        const char *nccl = tb_json_str(e, "nccl");
+        if (r == 0)
+            nccl0 = nccl;
+        else if (!st && nccl && nccl0 && strcmp(nccl, nccl0))
+            st = tb_err_set(err, TB_USAGE,
+                            "rank %d (%s) has NCCL %s, rank 0 has NCCL %s: every rank of a job "
+                            "must run the same NCCL",
+                            r, tb_json_str(e, "host") ? tb_json_str(e, "host") : "?", nccl,
+                            nccl0);
+        cJSON_AddItemToArray(ranks, e ? e : cJSON_CreateNull());
+        if (r == 0 && e)
+            nccl0 = tb_json_str(e, "nccl");
+    }
+    free(all);
+    cJSON_AddItemToObject(ctx, "ranks", ranks);
+    cJSON_AddNumberToObject(ctx, "nodes", tb_world_nodes());
+    cJSON_AddStringToObject(ctx, "mpi", tb_world_library());
+    return st;
+}
+
+static tb_status send_row(void *ctx, const char *line, size_t n, tb_err *err)
+{
+    (void)ctx;
+    return tb_world_send_line(line, n, err);
+}
+
+/* Rank 0's receiver: writes the other ranks' rows as they come; a rank that reports a
+ * failure (done with a non-zero status) ends the job with that status, the file written. */
+typedef struct {
+    tb_writer *w;
+    pthread_t thread;
+    int started;
+} rows_in;
+
+static void *receive_rows(void *p)
+{
+    rows_in *in = p;
+    int pending = tb_world_size() - 1;
+    while (pending > 0) {
+        char *line = NULL;
+        int from = -1, status = 0;
+        int got = tb_world_recv(1.0, &line, &from, &status);
+        if (got == 1) {
+            tb_err err;
+            if (tb_writer_add_line(in->w, line, &err))
+                fprintf(stderr, "trainbench: rank %d: %s\n", from, err.msg);
+            free(line);
+        } else if (got == 2) {
+            pending--;
+            if (status) {
+                tb_writer_quiesce(in->w); /* every line written stays whole */
+                int ok, wrong, skipped, failed;
+                tb_writer_counts(in->w, &ok, &wrong, &skipped, &failed);
+                fprintf(stderr,
+                        "trainbench: rank %d stopped the job (exit %d): %d ok, %d wrong, %d "
+                        "skipped, %d failed; results: %s\n",
+                        from, status, ok, wrong, skipped, failed, tb_writer_path(in->w));
+                tb_world_abort(status);
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Under MPI, the end of a rank's run: every row is at rank 0, or the job ends. A device
+ * failure or a hang (TB_DEVFAIL) ends the whole job with exit 4 once rank 0 has closed its
+ * file: the other ranks may be waiting in a collective that will never complete. */
+static void finish_ranks(tb_status st, rows_in *in)
+{
+    if (!tb_world_multi())
+        return;
+    int fatal = st == TB_DEVFAIL;
+    if (tb_world_rank() != 0) {
+        tb_world_send_done(fatal ? TB_DEVFAIL : 0);
+        if (fatal) {
+            sleep(30); /* rank 0 aborts the job; should it not, this rank does */
+            tb_world_abort(TB_DEVFAIL);
+        }
+        return;
+    }
+    if (fatal) {
+        sleep(1); /* the rows of peers that fail alike (their watchdogs fire too) */
+        tb_writer_quiesce(in->w);
+        int ok, wrong, skipped, failed;
+        tb_writer_counts(in->w, &ok, &wrong, &skipped, &failed);
+        fprintf(stderr,
+                "trainbench: rank 0 stops the job: %d ok, %d wrong, %d skipped, %d failed; "
+                "results: %s\n",
+                ok, wrong, skipped, failed, tb_writer_path(in->w));
+        tb_world_abort(TB_DEVFAIL);
+    }
+    if (in->started)
+        pthread_join(in->thread, NULL);
+    in->started = 0;
+}
+
+/* Rank 0, after a job of several ranks: the rows more than 5 % slower than their case's
+ * median across the ranks, read back from the file. */
+static void print_outliers(const char *path)
+{
+    tb_rfile f;
+    tb_err err;
+    if (tb_results_load(path, &f, stderr, &err)) {
+        fprintf(stderr, "trainbench: %s\n", err.msg);
+        return;
+    }
+    printf("\n%d ranks on %d node%s:\n", tb_world_size(), tb_world_nodes(),
+           tb_world_nodes() == 1 ? "" : "s");
+    tb_report_outliers(&f, TB_OUTLIER_PCT, stdout);
+    tb_results_free(&f);
 }
 
 /* The writer an interrupted run reports on: the one piece of state a signal handler needs. */
@@ -922,7 +1186,10 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
 {
     run_args a;
     tb_err err;
-    tb_status st = parse_run_args(argc, argv, &a, &err);
+    tb_status st;
+    if (tb_world_multi() && (st = check_same_run(full_argc, full_argv)))
+        return st;
+    st = parse_run_args(argc, argv, &a, &err);
     if (st == TB_SKIP) {
         fputs(usage_run, stdout);
         return TB_OK;
@@ -973,6 +1240,12 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
         free(p.cases);
         return TB_USAGE;
     }
+    if (tb_world_multi() && a.gpus) {
+        fprintf(stderr, "trainbench: --gpus: not used under MPI (one process per GPU: a rank "
+                        "uses the one GPU it sees, else the GPU of its local rank)\n");
+        free(p.cases);
+        return TB_USAGE;
+    }
 
     /* devices */
     tb_device *devs = NULL;
@@ -987,6 +1260,14 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
         ndev = 1;
     } else {
         st = tb_device_discover(&devs, &ndev, &err);
+        if (tb_world_multi() && agree(st)) {
+            if (st)
+                fprintf(stderr, "trainbench: rank %d on %s: %s\n", tb_world_rank(),
+                        tb_world_host(), err.msg);
+            free(devs);
+            free(p.cases);
+            return TB_NODEV;
+        }
         if (st) {
             fprintf(stderr,
                     "trainbench: %s\n"
@@ -995,8 +1276,14 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
             free(p.cases);
             return TB_NODEV;
         }
-        if ((st = select_gpus(a.gpus, devs, &ndev, &err))) {
-            fprintf(stderr, "trainbench: %s\n", err.msg);
+        err.msg[0] = 0;
+        if (tb_world_multi())
+            st = agree(pick_rank_gpu(devs, &ndev, &err));
+        else
+            st = select_gpus(a.gpus, devs, &ndev, &err);
+        if (st) {
+            if (err.msg[0])
+                fprintf(stderr, "trainbench: %s\n", err.msg);
             free(devs);
             free(p.cases);
             return st;
@@ -1038,28 +1325,43 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
         snprintf(why, sizeof why, "not used with --host");
     }
 
-    char path[1024];
+    /* under MPI rank 0 alone writes: the other ranks send it their rows */
+    int root = tb_world_rank() == 0;
+    char path[1024] = "";
     int made_dir = 0;
+    tb_writer *w_out = NULL;
+    st = TB_OK;
     if (a.output)
         snprintf(path, sizeof path, "%s", a.output);
-    else if ((st = default_output(path, sizeof path, &made_dir, &err))) {
-        fprintf(stderr, "trainbench: %s\n", err.msg);
-        tb_nvml_close(nvml);
-        free(devs);
-        free(p.cases);
-        return st;
-    }
-    cJSON *opts = options_json(&a);
-    cJSON *ctx = tb_context_build(full_argc, full_argv, devs, ndev, nvml, why, opts);
-    cJSON_Delete(opts);
-    tb_writer *w = NULL;
-    if (a.output)
-        st = tb_writer_open(&w, path, a.csv, stdout, ctx, &err);
-    else
-        st = tb_writer_open_new(&w, path, sizeof path, a.csv, stdout, ctx, &err);
-    cJSON_Delete(ctx);
+    else if (root)
+        st = default_output(path, sizeof path, &made_dir, &err);
     if (st) {
         fprintf(stderr, "trainbench: %s\n", err.msg);
+    } else {
+        cJSON *opts = options_json(&a);
+        cJSON *ctx = tb_context_build(full_argc, full_argv, devs, ndev, nvml, why, opts);
+        cJSON_Delete(opts);
+        if (tb_world_multi())
+            st = gather_ranks(ctx, &err);
+        if (st)
+            fprintf(stderr, "trainbench: %s\n", err.msg);
+        else if (!root)
+            st = tb_writer_open_sink(&w_out, send_row, NULL, &err);
+        else if (a.output)
+            st = tb_writer_open(&w_out, path, a.csv, stdout, ctx, &err);
+        else
+            st = tb_writer_open_new(&w_out, path, sizeof path, a.csv, stdout, ctx, &err);
+        cJSON_Delete(ctx);
+        if (st && root)
+            fprintf(stderr, "trainbench: %s\n", err.msg);
+    }
+    if (tb_world_multi()) {
+        int code = (int)st;
+        tb_world_bcast(&code, sizeof code, 0); /* rank 0's file decides for every rank */
+        st = (tb_status)code;
+    }
+    tb_writer *w = w_out;
+    if (st) {
         if (st == TB_USAGE && made_dir)
             rmdir("results"); /* made by this run, and left empty */
         tb_writer_close(w);
@@ -1068,14 +1370,29 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
         free(p.cases);
         return st;
     }
+    tb_writer_set_origin(w, tb_world_rank(), tb_world_host(),
+                         tb_world_multi() && !devs[0].is_host ? host_gpu_index(devs[0].ordinal)
+                                                              : -1);
+    rows_in in = {w, 0, 0};
+    if (root && tb_world_multi()) {
+        if (pthread_create(&in.thread, NULL, receive_rows, &in) != 0) {
+            fprintf(stderr, "trainbench: cannot start the thread that receives the rows\n");
+            tb_world_abort(TB_DEVFAIL);
+        }
+        in.started = 1;
+    }
     catch_signals(w);
     tb_writer_fit_cases(w, p.cases, p.n);
     a.ro.cold = a.cold;
     a.ro.serial = a.serial;
-    a.ro.progress = !a.quiet && isatty(STDERR_FILENO);
+    a.ro.progress = !a.quiet && isatty(STDERR_FILENO) && root;
     st = tb_runner_run(p.cases, p.n, devs, ndev, &a.ro, nvml, w, &err);
-    if (st)
+    if (st && tb_world_multi())
+        fprintf(stderr, "trainbench: rank %d on %s: %s\n", tb_world_rank(), tb_world_host(),
+                err.msg);
+    else if (st)
         fprintf(stderr, "trainbench: %s\n", err.msg);
+    finish_ranks(st, &in);
     tb_err ferr;
     tb_status fst = tb_writer_finish(w, &ferr);
     if (fst) {
@@ -1083,14 +1400,18 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
         if (st != TB_DEVFAIL)
             st = fst;
     }
-    int ok, wrong, skipped, failed;
-    tb_writer_counts(w, &ok, &wrong, &skipped, &failed);
-    tb_writer_ladder(w, stdout);
-    tb_writer_summary(w, stdout);
-    tb_writer_bench_summaries(w, stdout);
-    /* the last line: what reached the file, and where it is */
-    printf("\n%d ok, %d wrong, %d skipped, %d failed; results: %s\n", ok, wrong, skipped, failed,
-           tb_writer_path(w));
+    if (root) {
+        int ok, wrong, skipped, failed;
+        tb_writer_counts(w, &ok, &wrong, &skipped, &failed);
+        tb_writer_ladder(w, stdout);
+        tb_writer_summary(w, stdout);
+        tb_writer_bench_summaries(w, stdout);
+        if (tb_world_multi())
+            print_outliers(tb_writer_path(w));
+        /* the last line: what reached the file, and where it is */
+        printf("\n%d ok, %d wrong, %d skipped, %d failed; results: %s\n", ok, wrong, skipped,
+               failed, tb_writer_path(w));
+    }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         if (!(st && strstr(err.msg, "standard output"))) /* not said already */
             fprintf(stderr, "trainbench: cannot write to standard output: %s\n",
@@ -1376,8 +1697,17 @@ int main(int argc, char **argv)
         return cmd_list(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 1, argv + 1);
-    if (!strcmp(cmd, "run"))
-        return cmd_run(argc - 1, argv + 1, argc, argv);
+    if (!strcmp(cmd, "run")) {
+        /* under mpirun or srun: one rank of a job (world.h); else a world of one */
+        tb_err err;
+        if (tb_world_init(&err)) {
+            fprintf(stderr, "trainbench: %s\n", err.msg);
+            return TB_DEVFAIL;
+        }
+        int st = cmd_run(argc - 1, argv + 1, argc, argv);
+        tb_world_finalize();
+        return st;
+    }
     if (!strcmp(cmd, "compare"))
         return cmd_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))

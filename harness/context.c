@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 #ifdef TB_HAVE_NCCL
 #include <nccl.h>
 #endif
@@ -125,6 +127,16 @@ cJSON *tb_context_build(int argc, char **argv, const tb_device *devs, int ndev, 
     cJSON_AddStringToObject(o, "cuda_runtime", rt);
     cJSON_AddStringToObject(o, "cublas", cublas);
     cJSON_AddStringToObject(o, "nccl", nccl);
+    /* NCCL's settings change its figures and its hangs: every NCCL_* variable, as set */
+    cJSON *ne = cJSON_AddObjectToObject(o, "nccl_env");
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!strncmp(*e, "NCCL_", 5) && eq) {
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
+            cJSON_AddStringToObject(ne, name, eq + 1);
+        }
+    }
     cJSON *nv = cJSON_AddObjectToObject(o, "nvml");
     cJSON_AddBoolToObject(nv, "available", nvml != NULL);
     if (nvml)

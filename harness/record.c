@@ -431,6 +431,11 @@ struct tb_writer {
     int case_width; /* of the table's case column */
     int table_failed, csv_failed;
     unsigned long long probes; /* hash probes of the end-of-run tables */
+    int stamped;               /* rows name their rank and host (tb_writer_set_origin) */
+    int rank, gpu_index;
+    char host[256];
+    tb_writer_sink sink;       /* rows go there instead of a file (tb_writer_open_sink) */
+    void *sink_ctx;
 };
 
 /* Opens path for writing without truncating it. A default path is created new (O_EXCL),
@@ -871,9 +876,98 @@ void tb_writer_summary(tb_writer *w, FILE *f)
     pthread_mutex_unlock(&w->lock);
 }
 
+void tb_writer_set_origin(tb_writer *w, int rank, const char *host, int gpu_index)
+{
+    w->stamped = 1;
+    w->rank = rank;
+    w->gpu_index = gpu_index;
+    snprintf(w->host, sizeof w->host, "%s", host);
+}
+
+tb_status tb_writer_open_sink(tb_writer **out, tb_writer_sink sink, void *ctx, tb_err *err)
+{
+    tb_writer *w = calloc(1, sizeof *w);
+    if (!(*out = w))
+        return tb_err_set(err, TB_DEVFAIL, "out of host memory");
+    pthread_mutex_init(&w->lock, NULL);
+    w->jsonl_fd = -1;
+    w->case_width = 28;
+    w->sink = sink;
+    w->sink_ctx = ctx;
+    snprintf(w->jsonl_path, sizeof w->jsonl_path, "(rank 0's file)");
+    return TB_OK;
+}
+
+static void count_status(tb_writer *w, const char *status)
+{
+    if (!status || !strcmp(status, "error"))
+        atomic_fetch_add(&w->n_failed, 1);
+    else if (!strcmp(status, "ok"))
+        atomic_fetch_add(&w->n_ok, 1);
+    else if (!strcmp(status, "wrong"))
+        atomic_fetch_add(&w->n_wrong, 1);
+    else if (!strcmp(status, "skipped"))
+        atomic_fetch_add(&w->n_skipped, 1);
+    else
+        atomic_fetch_add(&w->n_failed, 1);
+}
+
+tb_status tb_writer_add_line(tb_writer *w, const char *line, tb_err *err)
+{
+    cJSON *o = cJSON_Parse(line);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
+    if (!cJSON_IsString(type) || strcmp(type->valuestring, "result")) {
+        cJSON_Delete(o);
+        return tb_err_set(err, TB_DEVFAIL, "a rank sent a line that is not a result: %.80s",
+                          line);
+    }
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(o, "status");
+    char word[16] = "";
+    if (cJSON_IsString(status))
+        snprintf(word, sizeof word, "%s", status->valuestring);
+    char *flat = cJSON_PrintUnformatted(o); /* one line, whatever the sender's spacing */
+    cJSON_Delete(o);
+    if (!flat)
+        return tb_err_set(err, TB_DEVFAIL, "out of host memory writing a result");
+    size_t n = strlen(flat);
+    flat[n] = '\n';
+    tb_status st = TB_OK;
+    pthread_mutex_lock(&w->lock);
+    if (write_line(w->jsonl_fd, flat, n + 1) != 0)
+        st = tb_err_set(err, TB_DEVFAIL, "cannot write a result to '%s': %s", w->jsonl_path,
+                        strerror(errno));
+    else
+        count_status(w, word[0] ? word : NULL);
+    pthread_mutex_unlock(&w->lock);
+    free(flat);
+    return st;
+}
+
+void tb_writer_quiesce(tb_writer *w)
+{
+    pthread_mutex_lock(&w->lock); /* never released: the process ends holding it */
+}
+
+/* Names the row's rank and host, and under MPI the GPU by its index on its host. */
+static void stamp(const tb_writer *w, const tb_result *r, cJSON *o)
+{
+    if (!w->stamped)
+        return;
+    cJSON_AddNumberToObject(o, "rank", w->rank);
+    cJSON_AddStringToObject(o, "host", w->host);
+    if (w->gpu_index >= 0 && !r->group && !r->device->is_host) {
+        cJSON *gpus = cJSON_CreateArray();
+        cJSON_AddItemToArray(gpus, cJSON_CreateNumber(w->gpu_index));
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "gpus", gpus);
+    }
+    if (!r->device->is_host)
+        cJSON_AddStringToObject(o, "gpu_uuid", r->device->uuid);
+}
+
 tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err)
 {
     cJSON *o = tb_record_result_json(r);
+    stamp(w, r, o);
     char *line = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     tb_status st = TB_OK;
@@ -885,7 +979,10 @@ tb_status tb_writer_add(tb_writer *w, const tb_result *r, tb_err *err)
     } else {
         size_t n = strlen(line);
         line[n] = '\n';
-        if (write_line(w->jsonl_fd, line, n + 1) != 0)
+        if (w->sink) {
+            if ((st = w->sink(w->sink_ctx, line, n, err)) == TB_OK)
+                written = 1;
+        } else if (write_line(w->jsonl_fd, line, n + 1) != 0)
             st = tb_err_set(err, TB_DEVFAIL, "cannot write a result to '%s': %s", w->jsonl_path,
                             strerror(errno));
         else

@@ -81,6 +81,24 @@ tb_status tb_writer_open(tb_writer **w, const char *jsonl_path, const char *csv_
 tb_status tb_writer_open_new(tb_writer **w, char *jsonl_path, size_t jsonl_len,
                              const char *csv_path, FILE *table, const cJSON *context, tb_err *err);
 
+/* Rows name their rank and host ("rank", "host"; "gpu_uuid" on a GPU); gpu_index >= 0 names
+ * a one-GPU row's GPU by its index on its host in place of this process's CUDA index (a
+ * process that sees one GPU calls it 0). */
+void tb_writer_set_origin(tb_writer *w, int rank, const char *host, int gpu_index);
+
+/* A writer with no files: each result line (n bytes, no newline) goes to sink (a rank
+ * sending its rows to rank 0); a row counts when the sink returns TB_OK. */
+typedef tb_status (*tb_writer_sink)(void *ctx, const char *line, size_t n, tb_err *err);
+tb_status tb_writer_open_sink(tb_writer **w, tb_writer_sink sink, void *ctx, tb_err *err);
+
+/* Appends a result line another rank made to the JSONL file (and its counts); thread-safe.
+ * TB_DEVFAIL when the line is no result or cannot be written. */
+tb_status tb_writer_add_line(tb_writer *w, const char *line, tb_err *err);
+
+/* Stops every later write of this writer (one under way completes first) and returns: for a
+ * process about to be ended, so that its file ends on a whole line. */
+void tb_writer_quiesce(tb_writer *w);
+
 /* Widens the table's case column to fit the text of every case (before the first result). */
 void tb_writer_fit_cases(tb_writer *w, const tb_case *cases, size_t n);
 

@@ -696,3 +696,108 @@ tb_status tb_report_plots(const tb_rfile *files, size_t nfiles, const char *dir,
     model_free(&m);
     return st;
 }
+
+/* ---- the slowest ranks of a job ---- */
+
+typedef struct {
+    const tb_rrow *row;
+    const char *case_key; /* bench|impl|dtype|axes: the same case on every rank */
+    double median_s;      /* the case's median across the ranks */
+    double below_pct;     /* how far this row's figure is below it */
+} ranked_row;
+
+static int by_case_then_time(const void *a, const void *b)
+{
+    const ranked_row *x = a, *y = b;
+    int c = strcmp(x->case_key, y->case_key);
+    if (c)
+        return c;
+    return (x->row->median < y->row->median) ? -1 : (x->row->median > y->row->median);
+}
+
+static int by_host(const void *a, const void *b)
+{
+    const ranked_row *x = a, *y = b;
+    return strcmp(x->row->host ? x->row->host : "-", y->row->host ? y->row->host : "-");
+}
+
+size_t tb_report_outliers(const tb_rfile *f, double pct, FILE *out)
+{
+    ranked_row *rows = calloc(f->n ? f->n : 1, sizeof *rows);
+    char **keys = calloc(f->n ? f->n : 1, sizeof *keys);
+    ranked_row *slow = calloc(f->n ? f->n : 1, sizeof *slow);
+    size_t n = 0, nslow = 0;
+    if (!rows || !keys || !slow) {
+        free(rows);
+        free(keys);
+        free(slow);
+        fprintf(out, "(out of host memory: no table of the slowest ranks)\n");
+        return 0;
+    }
+    for (size_t i = 0; i < f->n; i++) {
+        const tb_rrow *r = &f->rows[i];
+        if (strcmp(r->status, "ok") || !r->have_time)
+            continue;
+        size_t len = strlen(r->bench) + strlen(r->impl) + strlen(r->dtype) +
+                     strlen(r->axes_text) + 4;
+        if (!(keys[n] = malloc(len)))
+            continue;
+        snprintf(keys[n], len, "%s|%s|%s|%s", r->bench, r->impl, r->dtype, r->axes_text);
+        rows[n].row = r;
+        rows[n].case_key = keys[n];
+        n++;
+    }
+    qsort(rows, n, sizeof *rows, by_case_then_time);
+    for (size_t a = 0; a < n;) {
+        size_t b = a;
+        while (b < n && !strcmp(rows[a].case_key, rows[b].case_key))
+            b++;
+        size_t m = b - a;
+        double median = m % 2 ? rows[a + m / 2].row->median
+                              : 0.5 * (rows[a + m / 2 - 1].row->median +
+                                       rows[a + m / 2].row->median);
+        /* figure = 1 / time: more than pct % below the median figure */
+        for (size_t k = b; k-- > a;) {
+            double below = 100.0 * (1.0 - median / rows[k].row->median);
+            if (!(below > pct))
+                break;
+            slow[nslow] = rows[k];
+            slow[nslow].median_s = median;
+            slow[nslow++].below_pct = below;
+        }
+        a = b;
+    }
+    if (!nslow) {
+        fprintf(out, "no rank more than %g %% below its case's median\n", pct);
+    } else {
+        fprintf(out, "slowest ranks: %zu row%s more than %g %% below their case's median\n",
+                nslow, nslow == 1 ? "" : "s", pct);
+        fprintf(out, "  %-44s %5s  %-20s %-6s %12s %12s %9s\n", "case", "rank", "host", "gpu",
+                "time_us", "median_us", "below");
+        for (size_t i = 0; i < nslow; i++) {
+            const tb_rrow *r = slow[i].row;
+            char label[256];
+            snprintf(label, sizeof label, "%s %s %s %s", r->bench, r->impl, r->dtype,
+                     r->axes_label);
+            fprintf(out, "  %-44.44s %5d  %-20.20s %-6.6s %12.3f %12.3f %8.1f%%\n", label,
+                    r->rank, r->host ? r->host : "-", r->gpus_text, r->median * 1e6,
+                    slow[i].median_s * 1e6, slow[i].below_pct);
+        }
+        qsort(slow, nslow, sizeof *slow, by_host);
+        fprintf(out, "hosts with slow rows:");
+        for (size_t a = 0; a < nslow;) {
+            size_t b = a;
+            while (b < nslow && !by_host(&slow[a], &slow[b]))
+                b++;
+            fprintf(out, " %s (%zu)", slow[a].row->host ? slow[a].row->host : "-", b - a);
+            a = b;
+        }
+        fprintf(out, "\n");
+    }
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+    free(rows);
+    free(slow);
+    return nslow;
+}

@@ -55,6 +55,16 @@ tb_status tb_report_plots(const tb_rfile *files, size_t nfiles, const char *dir,
 /* The machine a file was measured on: "1x NVIDIA H200, driver 570.86.15". */
 void tb_report_machine(const cJSON *context, char *buf, size_t buflen);
 
+/* A job's rows more than this % slower than their case's median across its ranks. */
+#define TB_OUTLIER_PCT 5.0
+
+/* The slowest GPUs and hosts of a job of several ranks: every ok row whose figure (the
+ * inverse of its median time) is more than pct % below the median of its case (bench, impl,
+ * dtype, axes) across the rows of every rank, slowest first within a case, then the hosts
+ * holding such rows with their counts. Sorted, O(N log N) in the rows; returns the number
+ * of such rows. */
+size_t tb_report_outliers(const tb_rfile *f, double pct, FILE *out);
+
 #ifdef __cplusplus
 }
 #endif

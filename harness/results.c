@@ -284,7 +284,11 @@ static tb_status parse_result(cJSON *o, int line, const char *name, const char *
         append(gpus_text, sizeof gpus_text, item);
         r->gpu_count++;
     }
-    if (r->gpu_count == 0)
+    double rank = tb_json_num(o, "rank");
+    r->rank = rank >= 0 && rank < 1e9 ? (int)rank : -1;
+    if (r->gpu_count == 0 && r->rank > 0)
+        snprintf(gpus_text, sizeof gpus_text, "host:%d", r->rank);
+    else if (r->gpu_count == 0)
         snprintf(gpus_text, sizeof gpus_text, "host");
     r->gpus_text = intern(s, gpus_text, &oom);
 

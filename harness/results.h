@@ -29,10 +29,12 @@ typedef struct {
     const char *bench, *impl, *dtype, *status;
     const char *kind, *reason, *device;
     const char *host;         /* the row's "host", else the context's; NULL when neither */
+    int rank;                 /* the row's MPI rank ("rank"); -1 when absent */
     const cJSON *axes;        /* the axes object, shared by the rows with equal axes */
     const char *axes_text;    /* "bytes=1048576", in the file's order: for matching */
     const char *axes_label;   /* "bytes=1M": for people (multiples of 1M get a suffix) */
-    const char *gpus_text;    /* "0", "0,1,2,3", or "host" */
+    const char *gpus_text;    /* "0", "0,1,2,3", or "host" ("host:R" for rank R > 0 of a
+                                 job of several ranks: each rank is a host device) */
     int gpu_count;
     int have_time;
     double median, q1, q3;    /* seconds per execution */

@@ -9,6 +9,7 @@
 #include "cudacheck.h"
 #include "timing.h"
 #include "timer.h"
+#include "world.h"
 
 static long batch_for(double per_op)
 {
@@ -95,7 +96,9 @@ static tb_status host_time(tb_sampler *s, long n, double *elapsed, tb_err *err)
 {
     double t0 = cpu_now();
     tb_status st = run_n(s, n, err);
-    if (!st && tb_fault_is(s->fault, TB_FAULT_SLOW))
+    if (!st && (tb_fault_is(s->fault, TB_FAULT_SLOW) ||
+                (tb_fault_is(s->fault, TB_FAULT_SLOW_RANK) &&
+                 s->fault->target == tb_world_rank())))
         host_slowdown(s, cpu_now() - t0);
     /* slow-device:N: only the samples of host pseudo-device N (node acceptance's devices) */
     else if (!st && tb_fault_is(s->fault, TB_FAULT_SLOW_DEVICE) &&
@@ -394,6 +397,10 @@ static tb_status group_time(tb_group_sampler *s, long n, tb_telemetry *tel, doub
         st = tb_group_wait(s->devices, s->n_devices, s->streams, s->timeout_s, &s->timed_out,
                            err);
     *elapsed = tb_clock_monotonic(NULL) - t0;
+    /* under MPI every rank takes the slowest rank's time (nccl-tests' figure), so every
+     * rank sizes its batches and stops alike: the ranks run the same executions */
+    if (!st)
+        st = tb_world_max_within(elapsed, s->timeout_s, err);
     return st;
 }
 
