@@ -269,16 +269,18 @@ __device__ __forceinline__ void ar_gather(const tb_ar_args *a, int rank, int DT)
                 if (k < nv[j])
                     ar_st(dst[j], k, u[j]);
         }
-        // a partial vector ends only the slice that ends at count
-#pragma unroll
-        for (int j = 0; j < AR_LOADS_IN_FLIGHT; j++)
-            if (base + j < n) {
-                int s = rank + base + j < n ? rank + base + j : rank + base + j - n;
-                long long lo, hi;
-                tb_ar_twoshot_range(a->count, n, V, (int)gridDim.x, s, (int)blockIdx.x, &lo, &hi);
-                for (long long i = lo + nv[j] * V + threadIdx.x; i < hi; i += blockDim.x)
-                    tb_ar_set(a->out[rank], DT, i, tb_ar_get(a->out[s], DT, i));
-            }
+    }
+    // a partial vector ends only the slice that ends at count: element by element
+    if (a->count % V == 0)
+        return;
+#pragma unroll 1
+    for (int p = 1; p < n; p++) {
+        int s = rank + p < n ? rank + p : rank + p - n;
+        long long lo, hi;
+        tb_ar_twoshot_range(a->count, n, V, (int)gridDim.x, s, (int)blockIdx.x, &lo, &hi);
+        if (hi == a->count)
+            for (long long i = lo + (hi - lo) / V * V + threadIdx.x; i < hi; i += blockDim.x)
+                tb_ar_set(a->out[rank], DT, i, tb_ar_get(a->out[s], DT, i));
     }
 }
 
