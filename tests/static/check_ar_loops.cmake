@@ -1,29 +1,33 @@
 # The all-reduce kernels' loops in their SASS, no GPU needed. In every kernel of SRC (built for
 # ARCH) and in every innermost loop that stores 16-byte vectors (STG.E.128: loops that hold such
 # a loop themselves are not innermost), at least MIN_LOADS 16-byte loads (LDG.E.128) are issued
-# before the loop's first 16-byte store, none of them addressed by a register an earlier one of
-# them loads (so they are independent and in flight together). With NO_POLL_CCTL, no loop that
+# before the loop's first 16-byte store, none of them addressed through a value an earlier one
+# loaded (so they are independent and in flight together: registers computed from a loaded
+# register count as loaded). With NO_POLL_CCTL, no loop that
 # polls a flag (a 32-bit strong load at system scope, LDG.E.STRONG.SYS, and no vector store)
 # invalidates L1 (CCTL.IVALL) on its way round: the fence comes once, after the loop. A loop is
 # a backward branch and the addresses it spans.
 #   cmake -DNVCC=... -DSRC=... -DARCH=sm_90a -DINC=... -DOUT=... -DCUOBJDUMP=...
-#         -DMIN_LOADS=4 [-DNO_POLL_CCTL=1] -P this
+#         -DMIN_LOADS=4 [-DNO_POLL_CCTL=1] [-DCUBIN=built.cubin] -P this
 if(NOT CUOBJDUMP OR NOT EXISTS "${CUOBJDUMP}")
   message(FATAL_ERROR "cuobjdump not found: the SASS of ${SRC} cannot be checked (pip install "
                       "nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm, or run scripts/test)")
 endif()
-execute_process(
-  COMMAND ${NVCC} -cubin -arch=${ARCH} -I${INC} -o ${OUT}.cubin ${SRC}
-  RESULT_VARIABLE rc ERROR_VARIABLE err)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "${SRC} does not assemble for ${ARCH}:\n${err}")
+if(NOT CUBIN) # a cubin already built may be given instead of SRC
+  set(CUBIN ${OUT}.cubin)
+  execute_process(
+    COMMAND ${NVCC} -cubin -arch=${ARCH} -I${INC} -o ${CUBIN} ${SRC}
+    RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${SRC} does not assemble for ${ARCH}:\n${err}")
+  endif()
 endif()
 get_filename_component(tools "${CUOBJDUMP}" DIRECTORY)
 execute_process(
-  COMMAND ${CMAKE_COMMAND} -E env "PATH=${tools}:$ENV{PATH}" ${CUOBJDUMP} -sass ${OUT}.cubin
+  COMMAND ${CMAKE_COMMAND} -E env "PATH=${tools}:$ENV{PATH}" ${CUOBJDUMP} -sass ${CUBIN}
   RESULT_VARIABLE rc OUTPUT_VARIABLE sass ERROR_VARIABLE err)
 if(NOT rc EQUAL 0 OR NOT sass MATCHES "Function : ")
-  message(FATAL_ERROR "cuobjdump -sass ${OUT}.cubin failed:\n${err}")
+  message(FATAL_ERROR "cuobjdump -sass ${CUBIN} failed:\n${err}")
 endif()
 file(WRITE ${OUT}.sass "${sass}")
 
@@ -96,27 +100,64 @@ foreach(f ${funcs})
       continue()
     endif()
     math(EXPR n_inner "${n_inner} + 1")
-    # the loop's 16-byte loads up to its first 16-byte store, in address order
+    # the loop's 16-byte loads up to its first 16-byte store, in address order; a register
+    # computed from a loaded value is tainted, and a load addressed through one is dependent
     set(loads 0)
-    set(loaded "")
+    set(taint "")
     set(dependent "")
     foreach(i RANGE ${s} ${e})
       set(text "${T_${i}}")
       if(text MATCHES "STG\\.E\\.128")
         break()
       endif()
-      if(text MATCHES "LDG\\.E\\.128[A-Z0-9.]* R([0-9]+), (desc\\[[A-Z0-9]+\\])?\\[R([0-9]+)")
-        set(dst ${CMAKE_MATCH_1})
-        set(base ${CMAKE_MATCH_3})
-        list(FIND loaded ${base} hit)
+      set(opcode "")
+      set(operands "")
+      if(text MATCHES "^(@!?[A-Z]*P[0-9T] +)?([A-Z0-9._]+) *(.*)$")
+        set(opcode "${CMAKE_MATCH_2}")
+        set(operands "${CMAKE_MATCH_3}")
+      endif()
+      set(first "")
+      set(rest "")
+      if(operands MATCHES "^([^,]+)")
+        set(first "${CMAKE_MATCH_1}")
+      endif()
+      if(operands MATCHES ",(.*)$")
+        set(rest "${CMAKE_MATCH_1}")
+      endif()
+      string(REGEX MATCHALL "(^|[^U])R[0-9]+" used "${rest}")
+      set(uses_taint 0)
+      foreach(u ${used})
+        string(REGEX REPLACE "[^0-9]" "" u "${u}")
+        list(FIND taint ${u} hit)
         if(NOT hit EQUAL -1)
-          set(dependent "${dependent} '${text}'")
+          set(uses_taint 1)
+        endif()
+      endforeach()
+      if(opcode MATCHES "^LDG\\.E\\.128" AND first MATCHES "^R([0-9]+)$")
+        set(dst ${CMAKE_MATCH_1})
+        if(uses_taint)
+          set(dependent "${dependent} '${T_${i}}'")
         endif()
         foreach(r RANGE 3)
           math(EXPR reg "${dst} + ${r}")
-          list(APPEND loaded ${reg})
+          list(APPEND taint ${reg})
         endforeach()
         math(EXPR loads "${loads} + 1")
+      elseif(first MATCHES "^R([0-9]+)")
+        # the destination (a pair for wide results) is tainted when a source is, else cleared
+        set(dst ${CMAKE_MATCH_1})
+        set(dsts ${dst})
+        if(opcode MATCHES "WIDE|64")
+          math(EXPR reg "${dst} + 1")
+          list(APPEND dsts ${reg})
+        endif()
+        foreach(d ${dsts})
+          if(uses_taint)
+            list(APPEND taint ${d})
+          else()
+            list(REMOVE_ITEM taint ${d})
+          endif()
+        endforeach()
       endif()
     endforeach()
     math(EXPR s_hex "${s} * 16" OUTPUT_FORMAT HEXADECIMAL)
