@@ -182,30 +182,36 @@ __device__ __forceinline__ void ar_reduce_all(const tb_ar_args *a, int rank, lon
 }
 
 // For i in [lo, hi): x = src[i] (combined with add[i] when add is not NULL), stored to dst[i]
-// and, when dst2 is not NULL, to dst2[i] too. Each thread loads AR_COMBINE_BATCH vectors of
-// src (and of add) before it stores any, so their latencies overlap; add and dst2 are NULL or
-// not at every call site, so their branches fold away.
+// and, when dst2 is not NULL, to dst2[i] too. Each thread loads AR_COMBINE_BATCH vectors
+// (half as many of src and of add when adding, which needs twice the registers) before it
+// stores any, so their latencies overlap; they lie AR_THREADS vectors apart (the block size
+// of every launch), a constant offset from one pointer per buffer. add and dst2 are NULL or
+// not at every call site, so their branches and the batch fold to constants.
 __device__ __forceinline__ void ar_combine(const void *src, const void *add, void *dst,
                                            void *dst2, long long lo, long long hi, int DT, int OP)
 {
     const int V = 16 / (DT == TB_AR_F32 ? 4 : 2);
-    const long long step = (long long)AR_COMBINE_BATCH * blockDim.x;
-    long long nv = (hi - lo) / V, v0 = lo / V;
-    for (long long k0 = threadIdx.x; k0 < nv; k0 += step) {
+    // a range is one block's share of a launch: far below 2^31 vectors (32 GiB)
+    int nv = (int)((hi - lo) / V);
+    long long v0 = lo / V;
+    const uint4 *s = (const uint4 *)src + v0, *x2 = (const uint4 *)add + v0;
+    uint4 *d = (uint4 *)dst + v0, *d2 = (uint4 *)dst2 + v0;
+    const int batch = add ? AR_COMBINE_BATCH / 2 : AR_COMBINE_BATCH;
+    for (int k0 = threadIdx.x; k0 < nv; k0 += batch * AR_THREADS) {
         uint4 u[AR_COMBINE_BATCH], w[AR_COMBINE_BATCH];
 #pragma unroll
-        for (int j = 0; j < AR_COMBINE_BATCH; j++)
-            if (k0 + j * (long long)blockDim.x < nv)
-                u[j] = ar_ld(src, v0 + k0 + j * (long long)blockDim.x);
+        for (int j = 0; j < batch; j++)
+            if (k0 + j * AR_THREADS < nv)
+                u[j] = ar_ld(s, k0 + j * AR_THREADS);
         if (add) {
 #pragma unroll
-            for (int j = 0; j < AR_COMBINE_BATCH; j++)
-                if (k0 + j * (long long)blockDim.x < nv)
-                    w[j] = ar_ld(add, v0 + k0 + j * (long long)blockDim.x);
+            for (int j = 0; j < batch; j++)
+                if (k0 + j * AR_THREADS < nv)
+                    w[j] = ar_ld(x2, k0 + j * AR_THREADS);
         }
 #pragma unroll
-        for (int j = 0; j < AR_COMBINE_BATCH; j++) {
-            long long k = k0 + j * (long long)blockDim.x;
+        for (int j = 0; j < batch; j++) {
+            int k = k0 + j * AR_THREADS;
             if (k >= nv)
                 break;
             uint4 x = u[j];
@@ -216,12 +222,12 @@ __device__ __forceinline__ void ar_combine(const void *src, const void *add, voi
                 ar_acc(DT, OP, acc, y);
                 x = ar_pack(DT, acc);
             }
-            ar_st(dst, v0 + k, x);
+            ar_st(d, k, x);
             if (dst2)
-                ar_st(dst2, v0 + k, x);
+                ar_st(d2, k, x);
         }
     }
-    for (long long i = lo + nv * V + threadIdx.x; i < hi; i += blockDim.x) {
+    for (long long i = lo + (long long)nv * V + threadIdx.x; i < hi; i += blockDim.x) {
         float x = tb_ar_get(src, DT, i);
         if (add)
             x = tb_ar_combine(OP, x, tb_ar_get(add, DT, i));
