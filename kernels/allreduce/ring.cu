@@ -7,7 +7,8 @@
 // pipeline the ring. Schedules: ar_schedule.h.
 //
 // Each step: thread 0 polls the flag relaxed and takes one acquire fence once it flips; every
-// thread loads 4 vectors of its share (and 4 of the staging buffer) before storing any; and
+// thread issues 4 loads before its first store (4 vectors when forwarding, 2 of its input and
+// 2 of the staging buffer when adding: ar_combine); and
 // past one piece per block the pieces grow (up to 8 x 32 KiB) rather than the rounds, since
 // each round costs 2n - 2 fenced hand-offs. Flags carried in the data (NCCL's LL128) would
 // save the hand-offs' fences, but rest on 128-byte stores arriving whole over NVLink, which
