@@ -141,7 +141,8 @@ static int ring_block(tb_ar_host *h, int rank, int b, int vec)
 {
     int n = h->nranks, next = (rank + 1) % n;
     unsigned v = h->epochs[rank][b] + 1;
-    int pieces = tb_ar_ring_pieces(h->count, n, vec, h->piece);
+    int pieces = tb_ar_ring_pieces_for(h->count, n, vec, h->piece, h->blocks,
+                                       TB_AR_RING_MAX_MULT);
     int rounds = tb_ar_ring_rounds(pieces, h->blocks);
     if (!host_barrier(h, rank, 0, b, v))
         return 0;

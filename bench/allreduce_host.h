@@ -21,7 +21,7 @@ typedef struct {
     int dtype, op;       /* TB_AR_F32 ..., TB_AR_SUM ... (ar_data.h) */
     int inplace;
     int blocks;          /* blocks per rank, as a GPU launch would have */
-    long long piece;     /* ring: elements per piece */
+    long long piece;     /* ring: elements per piece at its base size (tb_ar_ring_pieces_for) */
     long long count;
     void *in[TB_AR_MAX_RANKS], *out[TB_AR_MAX_RANKS], *scratch[TB_AR_MAX_RANKS];
     unsigned *flags[TB_AR_MAX_RANKS];  /* TB_AR_FLAG_WORDS each, zeroed */

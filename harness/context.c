@@ -127,11 +127,12 @@ cJSON *tb_context_build(int argc, char **argv, const tb_device *devs, int ndev, 
     cJSON_AddStringToObject(o, "cuda_runtime", rt);
     cJSON_AddStringToObject(o, "cublas", cublas);
     cJSON_AddStringToObject(o, "nccl", nccl);
-    /* NCCL's settings change its figures and its hangs: every NCCL_* variable, as set */
+    /* what steers NCCL's choices (NCCL_ALGO, NCCL_PROTO, NCCL_NVLS_ENABLE, ...): every NCCL_*
+     * variable of the run, so its NCCL rows are read against the algorithm it was given */
     cJSON *ne = cJSON_AddObjectToObject(o, "nccl_env");
     for (char **e = environ; e && *e; e++) {
         const char *eq = strchr(*e, '=');
-        if (!strncmp(*e, "NCCL_", 5) && eq) {
+        if (!strncmp(*e, "NCCL_", 5) && eq && eq - *e < 128) {
             char name[128];
             snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
             cJSON_AddStringToObject(ne, name, eq + 1);

@@ -40,7 +40,8 @@ typedef struct {
 int tb_ar_oneshot_blocks(const tb_ar_args *a, int local_ranks);
 int tb_ar_twoshot_blocks(const tb_ar_args *a, int local_ranks);
 int tb_ar_ring_blocks(const tb_ar_args *a, int local_ranks);
-/* Elements of one ring piece (a block's share of a chunk in one round). */
+/* Elements of one ring piece at its base size (a block's share of a chunk in one round; past
+ * one piece per block the pieces grow: tb_ar_ring_pieces_for). */
 long long tb_ar_ring_piece_elems(int dtype);
 
 /* Whether a launch's blocks can all be resident at once on the current device:

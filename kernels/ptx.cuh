@@ -109,6 +109,27 @@ __device__ __forceinline__ unsigned tb_ptx_ld_acquire_sys(const unsigned *p)
     return v;
 }
 
+// The same flag read with no ordering (a spin on a flag: no L1 invalidate per read). Once it
+// has seen a release store's value, tb_ptx_fence_acquire_sys() makes it an acquire.
+__device__ __forceinline__ unsigned tb_ptx_ld_relaxed_sys(const unsigned *p)
+{
+    unsigned v;
+    asm volatile("ld.relaxed.sys.global.u32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+// One acquire fence after relaxed reads: every later access of this thread is ordered after
+// the writes that the release stores they saw published. sm_90+: fence.acquire (an L1
+// invalidate, no MEMBAR); sm_80 has only the two-way fence.acq_rel.
+__device__ __forceinline__ void tb_ptx_fence_acquire_sys(void)
+{
+#if __CUDA_ARCH__ >= 900
+    asm volatile("fence.acquire.sys;\n" ::: "memory");
+#else
+    asm volatile("fence.acq_rel.sys;\n" ::: "memory");
+#endif
+}
+
 // A plain 32-bit load that is never cached in registers (a flag the host may set).
 __device__ __forceinline__ int tb_ptx_ld_volatile(const int *p)
 {

@@ -2,7 +2,9 @@
 // ranks, 16-byte vector access, and the element-wise reduction in each dtype.
 //
 // Flags: each rank owns a flag array (TB_AR_FLAG_WORDS) in its device memory that the other
-// ranks write with system-scope release stores and it reads with acquire loads. Block b of
+// ranks write with system-scope release stores. A wait polls its flag with relaxed loads (no
+// L1 invalidate per spin) and, once the flag has reached its value, takes one acquire fence:
+// together an acquire of the release it saw. Block b of
 // a rank only ever talks to block b of the other ranks, whose schedules (ar_schedule.h)
 // give them the same part of every slice or chunk. A flag holds an epoch, not a boolean:
 // each block keeps a counter in its rank's memory that every launch advances, so a flag is
@@ -17,18 +19,22 @@
 #include "ar_schedule.h"
 
 #define AR_THREADS 512
-// 16-byte loads a thread issues before using the first (ar_reduce_all)
+// 16-byte loads a thread issues before using the first (ar_reduce_all, ar_gather)
 #define AR_LOADS_IN_FLIGHT 8
+// vectors a thread loads before it stores the first of them (ar_combine)
+#define AR_COMBINE_BATCH 4
 
 // Waits until *flag holds v or later (wrap-safe); 0 when the host asked every wait to give
-// up (the watchdog), 1 otherwise.
+// up (the watchdog), 1 otherwise. The spin reads relaxed; the one fence after it makes every
+// later access of this thread see what the flag's release published.
 __device__ __forceinline__ int ar_wait(const unsigned *flag, unsigned v, const int *abort)
 {
     unsigned spins = 0;
-    while (!tb_ar_flag_reached(tb_ptx_ld_acquire_sys(flag), v)) {
+    while (!tb_ar_flag_reached(tb_ptx_ld_relaxed_sys(flag), v)) {
         if ((++spins & 1023u) == 0 && tb_ptx_ld_volatile(abort))
             return 0;
     }
+    tb_ptx_fence_acquire_sys();
     return 1;
 }
 
@@ -176,32 +182,111 @@ __device__ __forceinline__ void ar_reduce_all(const tb_ar_args *a, int rank, lon
 }
 
 // For i in [lo, hi): x = src[i] (combined with add[i] when add is not NULL), stored to dst[i]
-// and, when dst2 is not NULL, to dst2[i] too.
+// and, when dst2 is not NULL, to dst2[i] too. Each thread loads AR_COMBINE_BATCH vectors
+// (half as many of src and of add when adding, which needs twice the registers) before it
+// stores any, so their latencies overlap; they lie AR_THREADS vectors apart (the block size
+// of every launch), a constant offset from one pointer per buffer. add and dst2 are NULL or
+// not at every call site, so their branches and the batch fold to constants.
 __device__ __forceinline__ void ar_combine(const void *src, const void *add, void *dst,
                                            void *dst2, long long lo, long long hi, int DT, int OP)
 {
     const int V = 16 / (DT == TB_AR_F32 ? 4 : 2);
-    long long nv = (hi - lo) / V, v0 = lo / V;
-    for (long long k = threadIdx.x; k < nv; k += blockDim.x) {
-        uint4 u = ar_ld(src, v0 + k);
+    // a range is one block's share of a launch: far below 2^31 vectors (32 GiB)
+    int nv = (int)((hi - lo) / V);
+    long long v0 = lo / V;
+    const uint4 *s = (const uint4 *)src + v0, *x2 = (const uint4 *)add + v0;
+    uint4 *d = (uint4 *)dst + v0, *d2 = (uint4 *)dst2 + v0;
+    const int batch = add ? AR_COMBINE_BATCH / 2 : AR_COMBINE_BATCH;
+    for (int k0 = threadIdx.x; k0 < nv; k0 += batch * AR_THREADS) {
+        uint4 u[AR_COMBINE_BATCH], w[AR_COMBINE_BATCH];
+#pragma unroll
+        for (int j = 0; j < batch; j++)
+            if (k0 + j * AR_THREADS < nv)
+                u[j] = ar_ld(s, k0 + j * AR_THREADS);
         if (add) {
-            float acc[8], x[8];
-            ar_unpack(DT, u, acc);
-            ar_unpack(DT, ar_ld(add, v0 + k), x);
-            ar_acc(DT, OP, acc, x);
-            u = ar_pack(DT, acc);
+#pragma unroll
+            for (int j = 0; j < batch; j++)
+                if (k0 + j * AR_THREADS < nv)
+                    w[j] = ar_ld(x2, k0 + j * AR_THREADS);
         }
-        ar_st(dst, v0 + k, u);
-        if (dst2)
-            ar_st(dst2, v0 + k, u);
+#pragma unroll
+        for (int j = 0; j < batch; j++) {
+            int k = k0 + j * AR_THREADS;
+            if (k >= nv)
+                break;
+            uint4 x = u[j];
+            if (add) {
+                float acc[8], y[8];
+                ar_unpack(DT, x, acc);
+                ar_unpack(DT, w[j], y);
+                ar_acc(DT, OP, acc, y);
+                x = ar_pack(DT, acc);
+            }
+            ar_st(d, k, x);
+            if (dst2)
+                ar_st(d2, k, x);
+        }
     }
-    for (long long i = lo + nv * V + threadIdx.x; i < hi; i += blockDim.x) {
+    for (long long i = lo + (long long)nv * V + threadIdx.x; i < hi; i += blockDim.x) {
         float x = tb_ar_get(src, DT, i);
         if (add)
             x = tb_ar_combine(OP, x, tb_ar_get(add, DT, i));
         tb_ar_set(dst, DT, i, x);
         if (dst2)
             tb_ar_set(dst2, DT, i, x);
+    }
+}
+
+// twoshot's all-gather: this block's part of every other slice s (the slice rank s reduced)
+// copied from out[s] into out[rank]. A thread loads its vector of up to AR_LOADS_IN_FLIGHT
+// peers' slices before it stores any, instead of one remote load in flight at a time. A
+// block's parts of the slices differ by at most a vector or two, so one loop covers them all.
+__device__ __forceinline__ void ar_gather(const tb_ar_args *a, int rank, int DT)
+{
+    const int V = 16 / (DT == TB_AR_F32 ? 4 : 2);
+    const int n = a->nranks;
+    for (int base = 1; base < n; base += AR_LOADS_IN_FLIGHT) {
+        const uint4 *src[AR_LOADS_IN_FLIGHT];
+        uint4 *dst[AR_LOADS_IN_FLIGHT];
+        long long nv[AR_LOADS_IN_FLIGHT], most = 0;
+#pragma unroll
+        for (int j = 0; j < AR_LOADS_IN_FLIGHT; j++) {
+            nv[j] = 0;
+            src[j] = (const uint4 *)a->out[rank];
+            dst[j] = (uint4 *)a->out[rank];
+            if (base + j < n) {
+                int s = rank + base + j < n ? rank + base + j : rank + base + j - n;
+                long long lo, hi;
+                tb_ar_twoshot_range(a->count, n, V, (int)gridDim.x, s, (int)blockIdx.x, &lo, &hi);
+                src[j] = (const uint4 *)a->out[s] + lo / V;
+                dst[j] += lo / V;
+                nv[j] = (hi - lo) / V;
+                most = nv[j] > most ? nv[j] : most;
+            }
+        }
+        for (long long k = threadIdx.x; k < most; k += blockDim.x) {
+            uint4 u[AR_LOADS_IN_FLIGHT];
+#pragma unroll
+            for (int j = 0; j < AR_LOADS_IN_FLIGHT; j++)
+                if (k < nv[j])
+                    u[j] = ar_ld(src[j], k);
+#pragma unroll
+            for (int j = 0; j < AR_LOADS_IN_FLIGHT; j++)
+                if (k < nv[j])
+                    ar_st(dst[j], k, u[j]);
+        }
+    }
+    // a partial vector ends only the slice that ends at count: element by element
+    if (a->count % V == 0)
+        return;
+#pragma unroll 1
+    for (int p = 1; p < n; p++) {
+        int s = rank + p < n ? rank + p : rank + p - n;
+        long long lo, hi;
+        tb_ar_twoshot_range(a->count, n, V, (int)gridDim.x, s, (int)blockIdx.x, &lo, &hi);
+        if (hi == a->count)
+            for (long long i = lo + (hi - lo) / V * V + threadIdx.x; i < hi; i += blockDim.x)
+                tb_ar_set(a->out[rank], DT, i, tb_ar_get(a->out[s], DT, i));
     }
 }
 

@@ -10,7 +10,9 @@
  *   twoshot  rank r reduces slice r (reduce-scatter by reads), then reads every other slice
  *            from its owner (all-gather); block b takes the same part of every slice
  *   ring     n chunks, each cut into `pieces`; block b handles pieces b, b + blocks, ...
- *            (one round each). Reduce-scatter step k (0 .. n-2): rank r sends chunk
+ *            (one round each). Pieces hold a base size until there are more than blocks;
+ *            past that they grow (up to TB_AR_RING_MAX_MULT x base) so each block runs as few
+ *            rounds as it can: every round costs 2n - 2 flag hand-offs. Reduce-scatter step k (0 .. n-2): rank r sends chunk
  *            (r - k) mod n to rank r + 1, adding what it received at step k - 1; after it,
  *            rank r owns chunk (r + 1) mod n. All-gather step j (0 .. n-2): rank r sends
  *            chunk (r + 1 - j) mod n to rank r + 1. */
@@ -85,6 +87,24 @@ TB_HD int tb_ar_ring_pieces(long long count, int n, int vec, long long piece_ele
     tb_ar_split(count, n, vec, 0, &clo, &chi); /* chunk 0 is the largest */
     long long p = (chi - clo + piece_elems - 1) / piece_elems;
     return p < 1 ? 1 : (p > 1000000 ? 1000000 : (int)p);
+}
+
+/* ring: how far pieces grow past their base size at large sizes */
+#define TB_AR_RING_MAX_MULT 8
+
+/* ring: the pieces each chunk is cut into for `blocks` blocks per rank. Up to `blocks`
+ * pieces of at most base elements: those (small sizes). More: a multiple of blocks, the
+ * fewest whose pieces hold at most max_mult x base elements, so every block runs the same
+ * rounds and each round's hand-offs carry up to max_mult times more data. */
+TB_HD int tb_ar_ring_pieces_for(long long count, int n, int vec, long long base, int blocks,
+                                int max_mult)
+{
+    int p = tb_ar_ring_pieces(count, n, vec, base);
+    if (blocks < 1 || p <= blocks)
+        return p;
+    long long per_round = (long long)blocks * (max_mult < 1 ? 1 : max_mult);
+    long long rounds = (p + per_round - 1) / per_round;
+    return (int)(rounds * blocks);
 }
 
 /* ring: the rounds a block runs: pieces b, b + blocks, ... */

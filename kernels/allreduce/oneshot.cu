@@ -1,7 +1,9 @@
 // oneshot.cu - one-shot all-reduce: after a barrier, every rank reads all n inputs over P2P
-// (16-byte loads), reduces in fp32 and writes its own output; a second barrier keeps every
-// input unchanged until all peers have read it. In place, the result goes to a local
-// scratch buffer first and is copied over the input after that barrier.
+// (16-byte loads, up to 8 ranks' in flight per thread), reduces in fp32 and writes its own
+// output; a second barrier keeps every input unchanged until all peers have read it. In
+// place, the result goes to a local scratch buffer first and is copied over the input after
+// that barrier. Both barriers release with one store per peer and poll relaxed, with one
+// acquire fence once the flags flip (ar_wait): no L1 invalidate per spin.
 //
 // Moves (n - 1) x size over the links per rank, in one step: meant for latency-bound sizes
 // (tens to hundreds of KiB). Architecture: any (sm_80+), peer access between every pair.

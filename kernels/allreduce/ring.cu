@@ -6,14 +6,22 @@
 // Only writes cross the links, and each block's pieces flow independently, so the blocks
 // pipeline the ring. Schedules: ar_schedule.h.
 //
+// Each step: thread 0 polls the flag relaxed and takes one acquire fence once it flips; every
+// thread issues 4 loads before its first store (4 vectors when forwarding, 2 of its input and
+// 2 of the staging buffer when adding: ar_combine); and
+// past one piece per block the pieces grow (up to 8 x 32 KiB) rather than the rounds, since
+// each round costs 2n - 2 fenced hand-offs. Flags carried in the data (NCCL's LL128) would
+// save the hand-offs' fences, but rest on 128-byte stores arriving whole over NVLink, which
+// neither the PTX memory model nor the CPU protocol model can vouch for.
+//
 // Moves 2 (n - 1) / n x size per rank, bandwidth-optimal like NCCL's ring: meant for large
 // sizes. Architecture: any (sm_80+), peer access from each rank to the next. Not yet
 // measured.
 #include "ar_device.cuh"
 #include "ar_resident.cuh"
 
-// a piece: 512 threads x 4 vectors of 16 bytes
-#define RING_PIECE_BYTES (AR_THREADS * 4 * 16)
+// a piece's base size: 512 threads x one batch of 16-byte vectors (32 KiB)
+#define RING_PIECE_BYTES (AR_THREADS * AR_COMBINE_BATCH * 16)
 
 __device__ __forceinline__ void ring_body(const tb_ar_args *a, int DT, int OP)
 {
@@ -23,7 +31,8 @@ __device__ __forceinline__ void ring_body(const tb_ar_args *a, int DT, int OP)
     int b = (int)blockIdx.x, blocks = (int)gridDim.x;
     unsigned *epoch = a->epochs[rank] + b;
     unsigned v = tb_ar_epoch_begin(*epoch);
-    int pieces = tb_ar_ring_pieces(a->count, n, V, RING_PIECE_BYTES / (DT == TB_AR_F32 ? 4 : 2));
+    int pieces = tb_ar_ring_pieces_for(a->count, n, V, RING_PIECE_BYTES / (DT == TB_AR_F32 ? 4 : 2),
+                                       blocks, TB_AR_RING_MAX_MULT);
     int rounds = tb_ar_ring_rounds(pieces, blocks);
     // the previous launch has ended on every rank: its staging buffers may be overwritten
     if (!ar_barrier(a, rank, 0, v))
@@ -32,12 +41,15 @@ __device__ __forceinline__ void ring_body(const tb_ar_args *a, int DT, int OP)
         int p = q * blocks + b;
         unsigned rv = tb_ar_round_epoch(v, q);
         long long lo, hi;
-        for (int k = 0; k < n - 1; k++) { // reduce-scatter step k: slot 1 + k
+        // reduce-scatter step 0: this rank's own piece starts the sum
+        tb_ar_ring_piece(a->count, n, V, pieces, tb_ar_ring_rs_chunk(rank, 0, n), p, &lo, &hi);
+        ar_combine(a->in[rank], NULL, a->scratch[next], NULL, lo, hi, DT, OP);
+        ar_send(a, next, tb_ar_ring_send_slot(0), rv);
+        for (int k = 1; k < n - 1; k++) { // reduce-scatter step k: slot 1 + k
             tb_ar_ring_piece(a->count, n, V, pieces, tb_ar_ring_rs_chunk(rank, k, n), p, &lo, &hi);
-            if (k > 0 && !ar_recv(a, rank, tb_ar_ring_recv_slot(k), rv))
+            if (!ar_recv(a, rank, tb_ar_ring_recv_slot(k), rv))
                 return;
-            ar_combine(a->in[rank], k > 0 ? a->scratch[rank] : NULL, a->scratch[next], NULL, lo,
-                       hi, DT, OP);
+            ar_combine(a->in[rank], a->scratch[rank], a->scratch[next], NULL, lo, hi, DT, OP);
             ar_send(a, next, tb_ar_ring_send_slot(k), rv);
         }
         // the owned chunk: the last partial sum plus this rank's input, kept and sent on
@@ -75,6 +87,7 @@ extern "C" long long tb_ar_ring_piece_elems(int dtype)
 
 extern "C" int tb_ar_ring_blocks(const tb_ar_args *a, int local_ranks)
 {
+    // one block per base-size piece, within the cap; the kernel grows the pieces past that
     int pieces = tb_ar_ring_pieces(a->count, a->nranks, tb_ar_vec_elems(a->dtype),
                                    tb_ar_ring_piece_elems(a->dtype));
     return ar_blocks_for((long long)pieces * AR_THREADS, a->sm_count, local_ranks);

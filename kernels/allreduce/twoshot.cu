@@ -1,7 +1,8 @@
 // twoshot.cu - two-shot all-reduce: a reduce-scatter by P2P reads (rank r reduces slice r of
 // every input into its own output), a barrier, then an all-gather by P2P reads (rank r
 // copies every other slice from the rank that reduced it), and a last barrier so no output
-// slice changes while a peer still reads it.
+// slice changes while a peer still reads it. Both steps load up to 8 ranks' 16-byte vectors
+// per thread before using any (ar_reduce_all, ar_gather), so the remote latencies overlap.
 //
 // Moves 2 (n - 1) / n x size over the links per rank in two steps: meant for medium sizes.
 // Architecture: any (sm_80+), peer access between every pair. Not yet measured.
@@ -21,11 +22,7 @@ __device__ __forceinline__ void twoshot_body(const tb_ar_args *a, int DT, int OP
     ar_reduce_all(a, rank, lo, hi, a->out[rank], DT, OP);
     if (!ar_barrier(a, rank, 1, v)) // every slice is reduced
         return;
-    for (int p = 1; p < n; p++) {
-        int s = rank + p < n ? rank + p : rank + p - n;
-        tb_ar_twoshot_range(a->count, n, V, (int)gridDim.x, s, (int)blockIdx.x, &lo, &hi);
-        ar_combine(a->out[s], NULL, a->out[rank], NULL, lo, hi, DT, OP);
-    }
+    ar_gather(a, rank, DT); // every other slice, up to 8 peers' loads in flight per thread
     if (!ar_barrier(a, rank, 2, v)) // every peer has read this rank's slice
         return;
     if (threadIdx.x == 0)

@@ -65,6 +65,32 @@ Test(allreduce_cli, host_quick_end_to_end_is_verified_with_nccl_tests_figures)
     remove(path);
 }
 
+/* The context line keeps the NCCL_* variables NCCL's rows were run under, and only those. */
+Test(allreduce_cli, context_keeps_the_nccl_environment)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "ar_env.jsonl");
+    cli_result *r = run_cli("NCCL_ALGO=Ring", "run", "allreduce", "--host", "--ranks", "2",
+                            "--bytes", "1K", "--dtype", "fp32", "--inplace", "0", "-q", "-o",
+                            path, NULL);
+    cr_assert_eq(r->code, 0, "%s", r->err);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    static char line[1 << 16];
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    fclose(f);
+    cJSON *ctx = cJSON_Parse(line);
+    cJSON *env = cJSON_GetObjectItem(ctx, "nccl_env");
+    cr_assert(cJSON_IsObject(env), "%s", line);
+    cJSON *algo = cJSON_GetObjectItem(env, "NCCL_ALGO");
+    cr_assert(cJSON_IsString(algo), "%s", line);
+    cr_assert_str_eq(algo->valuestring, "Ring");
+    for (cJSON *e = env->child; e; e = e->next)
+        cr_assert(!strncmp(e->string, "NCCL_", 5), "%s", e->string);
+    cJSON_Delete(ctx);
+    remove(path);
+}
+
 Test(allreduce_cli, sizes_not_a_multiple_of_the_dtype_are_rounded_down_with_a_note)
 {
     char path[512];

@@ -74,6 +74,46 @@ Test(ar_schedule, ring_steps_forward_what_was_received)
         }
 }
 
+/* The ring's pieces at the kernel's sizes (32 KiB base pieces of bf16, 128 blocks, 8 ranks):
+ * up to one per block they keep the base size; past that every block runs the same rounds,
+ * pieces grow to at most TB_AR_RING_MAX_MULT x base, and no fewer rounds would do. */
+Test(ar_schedule, ring_pieces_grow_at_large_sizes_to_the_fewest_rounds)
+{
+    const int n = 8, vec = 8, blocks = 128;
+    const long long base = 16384; /* 32 KiB of bf16 */
+    for (long long bytes = 1024; bytes <= (8ll << 30); bytes *= 2)
+        for (int odd = 0; odd < 2; odd++) {
+            long long count = bytes / 2 + odd * 3;
+            int p0 = tb_ar_ring_pieces(count, n, vec, base);
+            int p = tb_ar_ring_pieces_for(count, n, vec, base, blocks, TB_AR_RING_MAX_MULT);
+            long long clo, chi, plo, phi;
+            tb_ar_split(count, n, vec, 0, &clo, &chi);
+            tb_ar_split(chi - clo, p, vec, 0, &plo, &phi); /* the largest piece */
+            if (p0 <= blocks) {
+                cr_assert_eq(p, p0, "%lld B: %d pieces, not the %d base ones", bytes, p, p0);
+                continue;
+            }
+            int rounds = tb_ar_ring_rounds(p, blocks);
+            cr_assert_eq(p % blocks, 0, "%lld B: %d pieces for %d blocks", bytes, p, blocks);
+            cr_assert_leq(phi - plo, TB_AR_RING_MAX_MULT * base, "%lld B: pieces of %lld",
+                          bytes, phi - plo);
+            cr_assert_lt((rounds - 1) * (long long)blocks * TB_AR_RING_MAX_MULT * base,
+                         chi - clo, "%lld B: %d rounds where %d would do", bytes, rounds,
+                         rounds - 1);
+            cr_assert_leq(rounds, tb_ar_ring_rounds(p0, blocks));
+        }
+    /* 256 MiB of bf16: 1024 base pieces (8 rounds) become 128 pieces of 256 KiB (1 round) */
+    cr_assert_eq(tb_ar_ring_pieces((256ll << 20) / 2, n, vec, base), 1024);
+    cr_assert_eq(tb_ar_ring_pieces_for((256ll << 20) / 2, n, vec, base, blocks,
+                                       TB_AR_RING_MAX_MULT), 128);
+    /* 4 GiB: 16384 base pieces, 16 rounds of 8x pieces */
+    cr_assert_eq(tb_ar_ring_pieces_for((4ll << 30) / 2, n, vec, base, blocks,
+                                       TB_AR_RING_MAX_MULT), 16 * 128);
+    /* a few more pieces than blocks: one round of slightly larger pieces, not two */
+    cr_assert_eq(tb_ar_ring_pieces_for(130 * base * n, n, vec, base, blocks,
+                                       TB_AR_RING_MAX_MULT), 128);
+}
+
 /* ---- step-by-step simulation of the schedules over integer buffers ---- */
 
 typedef struct {
@@ -114,10 +154,11 @@ static void sim_check_free(sim *s, int inplace, const char *what)
 }
 
 /* ring, all ranks step by step: each step's sends read the state the previous step left */
-static void sim_ring(sim *s, int blocks, int vec, long long piece, long long *tmp[8])
+static void sim_ring(sim *s, int blocks, int vec, long long piece, int max_mult,
+                     long long *tmp[8])
 {
     int n = s->n;
-    int pieces = tb_ar_ring_pieces(s->count, n, vec, piece);
+    int pieces = tb_ar_ring_pieces_for(s->count, n, vec, piece, blocks, max_mult);
     int rounds = tb_ar_ring_rounds(pieces, blocks);
     for (int b = 0; b < blocks; b++)
         for (int q = 0; q < rounds && q * blocks + b < pieces; q++) {
@@ -223,13 +264,16 @@ Test(ar_schedule, every_schedule_every_rank_count_and_odd_size_equals_the_sum)
                         sim_init(&s, n, counts[c], inplace);
                         sim_twoshot(&s, blocks, vec);
                         sim_check_free(&s, inplace, "twoshot");
-                        /* pieces of one vector, of three, and larger than most chunks */
+                        /* pieces of one vector, of three, and larger than most chunks;
+                         * kept at that size, grown by 2, and as the kernel grows them */
                         const long long pieces[] = {vec, 3 * vec, 512};
-                        for (int pi = 0; pi < 3; pi++) {
-                            sim_init(&s, n, counts[c], inplace);
-                            sim_ring(&s, blocks, vec, pieces[pi], tmp);
-                            sim_check_free(&s, inplace, "ring");
-                        }
+                        const int mults[] = {1, 2, TB_AR_RING_MAX_MULT};
+                        for (int pi = 0; pi < 3; pi++)
+                            for (int mi = 0; mi < 3; mi++) {
+                                sim_init(&s, n, counts[c], inplace);
+                                sim_ring(&s, blocks, vec, pieces[pi], mults[mi], tmp);
+                                sim_check_free(&s, inplace, "ring");
+                            }
                     }
     for (int r = 0; r < 8; r++)
         free(tmp[r]);

@@ -6,9 +6,11 @@
  * host refills the inputs and poisons the outputs between executions, as the post-timing
  * verification does).
  *
- * Each block is one actor whose loads, stores, flag releases and acquires are single steps.
- * Happens-before is tracked with vector clocks (a release store carries the writer's clock,
- * the acquire that sees it joins it; a rank's next launch starts after all its blocks ended),
+ * Each block is one actor whose loads, stores, flag releases, polls and fences are single
+ * steps. Happens-before is tracked with vector clocks (a release store carries the writer's
+ * clock; a wait polls the flag relaxed, which orders nothing, until it has reached its value,
+ * and the acquire fence after the poll joins the clock of the release it saw; a rank's next
+ * launch starts after all its blocks ended),
  * which checks: no deadlock; no read of data its writer has not yet published to the reader
  * (a data race read-after-write); no write to a buffer a peer may still be reading (a race
  * write-after-read); every execution's output is the exact sum of that execution's inputs. */
@@ -41,13 +43,18 @@ typedef struct {
     int (*ring_recv_slot)(int t);
     int flag_before_data; /* a broken send: the flag is raised before the data is stored */
     int ignore_abort;     /* a broken wait: it never looks at the abort flag */
+    int wait_fence;       /* the acquire fence of a wait: WAIT_FENCE_AFTER (the kernels), or
+                           * broken: none, or before the poll */
+    int no_end_barrier;   /* a broken oneshot: no barrier after the reads (out of place) */
 } ar_proto;
+
+enum { WAIT_FENCE_AFTER, WAIT_FENCE_NONE, WAIT_FENCE_BEFORE };
 
 static ar_proto proto_of(int alg)
 {
     ar_proto p = {alg, 0, tb_ar_epoch_begin, tb_ar_round_epoch, tb_ar_epoch_end,
                   tb_ar_flag_reached, tb_ar_barrier_peer, tb_ar_ring_send_slot,
-                  tb_ar_ring_recv_slot, 0, 0};
+                  tb_ar_ring_recv_slot, 0, 0, WAIT_FENCE_AFTER, 0};
     return p;
 }
 
@@ -58,7 +65,18 @@ static const char *alg_name(int alg)
 
 /* ---- one block's steps in one launch --------------------------------------------------- */
 
-enum { OP_LOAD, OP_ADD, OP_STORE, OP_RELEASE, OP_ACQUIRE, OP_EPOCH };
+typedef struct {
+    unsigned c[M_ACTORS];
+} vclock;
+
+static void vc_join(vclock *a, const vclock *b)
+{
+    for (int i = 0; i < M_ACTORS; i++)
+        if (b->c[i] > a->c[i])
+            a->c[i] = b->c[i];
+}
+
+enum { OP_LOAD, OP_ADD, OP_STORE, OP_RELEASE, OP_ACQUIRE, OP_FENCE, OP_EPOCH };
 
 typedef struct {
     unsigned char kind, buf, owner;
@@ -72,6 +90,7 @@ typedef struct {
     int n, cap, pc;
     int state; /* 0 waiting for its launch, 1 running, 2 ended this launch */
     unsigned reg;
+    vclock seen; /* the clocks of the releases its relaxed polls saw, not yet fenced */
 } block_prog;
 
 static void emit(block_prog *b, int kind, int buf, int owner, int idx, int src, unsigned val)
@@ -87,8 +106,18 @@ static void emit(block_prog *b, int kind, int buf, int owner, int idx, int src, 
 
 typedef struct {
     const ar_proto *p;
-    int n, blocks, count, vec, piece_elems;
+    int n, blocks, count, vec, piece_elems, max_mult;
 } shape_ctx;
+
+/* ar_wait: a relaxed poll until the flag reaches v (OP_ACQUIRE), then one acquire fence. */
+static void emit_wait(const shape_ctx *c, block_prog *b, int owner, int slot, int src, unsigned v)
+{
+    if (c->p->wait_fence == WAIT_FENCE_BEFORE)
+        emit(b, OP_FENCE, 0, 0, 0, 0, 0);
+    emit(b, OP_ACQUIRE, 0, owner, slot, src, v);
+    if (c->p->wait_fence == WAIT_FENCE_AFTER)
+        emit(b, OP_FENCE, 0, 0, 0, 0, 0);
+}
 
 /* ar_barrier: one release to each peer, then one wait for each. */
 static void emit_barrier(const shape_ctx *c, block_prog *b, int rank, int slot, unsigned v)
@@ -98,7 +127,7 @@ static void emit_barrier(const shape_ctx *c, block_prog *b, int rank, int slot, 
             emit(b, OP_RELEASE, 0, t, slot, rank, v);
     for (int t = 0; t < M_RANKS; t++)
         if (c->p->barrier_peer(t, rank, c->n))
-            emit(b, OP_ACQUIRE, 0, rank, slot, t, v);
+            emit_wait(c, b, rank, slot, t, v);
 }
 
 /* ar_reduce_all: dst[i] = own input, then the other ranks' round the ring. */
@@ -151,11 +180,13 @@ static void program(const shape_ctx *c, block_prog *b, int rank, int blk, unsign
     long long lo, hi;
     b->n = 0;
     b->pc = 0;
+    memset(&b->seen, 0, sizeof b->seen);
     if (p->alg == ALG_ONESHOT) {
         tb_ar_oneshot_range(c->count, c->vec, c->blocks, blk, &lo, &hi);
         emit_barrier(c, b, rank, 0, v);
         emit_reduce(c, b, rank, lo, hi, p->inplace ? BUF_SCRATCH : BUF_OUT);
-        emit_barrier(c, b, rank, 1, v);
+        if (!p->no_end_barrier || p->inplace)
+            emit_barrier(c, b, rank, 1, v);
         if (p->inplace)
             emit_combine(b, BUF_SCRATCH, rank, -1, 0, BUF_OUT, rank, -1, lo, hi);
         emit(b, OP_EPOCH, 0, rank, 0, 0, p->epoch_end(v, 1));
@@ -173,7 +204,8 @@ static void program(const shape_ctx *c, block_prog *b, int rank, int blk, unsign
         emit(b, OP_EPOCH, 0, rank, 0, 0, p->epoch_end(v, 1));
     } else {
         const int next = (rank + 1) % n;
-        const int pieces = tb_ar_ring_pieces(c->count, n, c->vec, c->piece_elems);
+        const int pieces =
+            tb_ar_ring_pieces_for(c->count, n, c->vec, c->piece_elems, c->blocks, c->max_mult);
         const int rounds = tb_ar_ring_rounds(pieces, c->blocks);
         emit_barrier(c, b, rank, 0, v);
         for (int q = 0; q < rounds && q * c->blocks + blk < pieces; q++) {
@@ -183,43 +215,32 @@ static void program(const shape_ctx *c, block_prog *b, int rank, int blk, unsign
                 tb_ar_ring_piece(c->count, n, c->vec, pieces, tb_ar_ring_rs_chunk(rank, k, n), pc,
                                  &lo, &hi);
                 if (k > 0)
-                    emit(b, OP_ACQUIRE, 0, rank, p->ring_recv_slot(k), 0, rv);
+                    emit_wait(c, b, rank, p->ring_recv_slot(k), 0, rv);
                 const int first = b->n;
                 emit_combine(b, BUF_IN, rank, k > 0 ? BUF_SCRATCH : -1, rank, BUF_SCRATCH, next,
                              -1, lo, hi);
                 emit_send(c, b, first, next, p->ring_send_slot(k), rv);
             }
             tb_ar_ring_piece(c->count, n, c->vec, pieces, tb_ar_ring_owned(rank, n), pc, &lo, &hi);
-            emit(b, OP_ACQUIRE, 0, rank, p->ring_recv_slot(n - 1), 0, rv);
+            emit_wait(c, b, rank, p->ring_recv_slot(n - 1), 0, rv);
             int first = b->n;
             emit_combine(b, BUF_IN, rank, BUF_SCRATCH, rank, BUF_OUT, rank, next, lo, hi);
             emit_send(c, b, first, next, p->ring_send_slot(n - 1), rv);
             for (int j = 1; j < n - 1; j++) {
                 tb_ar_ring_piece(c->count, n, c->vec, pieces, tb_ar_ring_ag_chunk(rank, j, n), pc,
                                  &lo, &hi);
-                emit(b, OP_ACQUIRE, 0, rank, p->ring_recv_slot(n - 1 + j), 0, rv);
+                emit_wait(c, b, rank, p->ring_recv_slot(n - 1 + j), 0, rv);
                 first = b->n;
                 emit_combine(b, BUF_OUT, rank, -1, 0, BUF_OUT, next, -1, lo, hi);
                 emit_send(c, b, first, next, p->ring_send_slot(n - 1 + j), rv);
             }
-            emit(b, OP_ACQUIRE, 0, rank, p->ring_recv_slot(2 * n - 2), 0, rv);
+            emit_wait(c, b, rank, p->ring_recv_slot(2 * n - 2), 0, rv);
         }
         emit(b, OP_EPOCH, 0, rank, 0, 0, p->epoch_end(v, rounds));
     }
 }
 
 /* ---- memory with happens-before shadows ------------------------------------------------ */
-
-typedef struct {
-    unsigned c[M_ACTORS];
-} vclock;
-
-static void vc_join(vclock *a, const vclock *b)
-{
-    for (int i = 0; i < M_ACTORS; i++)
-        if (b->c[i] > a->c[i])
-            a->c[i] = b->c[i];
-}
 
 typedef struct {
     unsigned val;
@@ -409,15 +430,18 @@ static void block_step(model *m, int r, int b)
         m->vc[a].c[a]++;
         break;
     }
-    case OP_ACQUIRE: {
+    case OP_ACQUIRE: { /* the relaxed poll: what it saw is ordered only by a later fence */
         const flag_cell *f = &m->flags[o->owner][o->idx][o->src][b];
         if (!m->p.flag_reached(f->val, o->val)) { /* aborted: the kernel returns */
             bp->state = 2;
             return;
         }
-        vc_join(&m->vc[a], &f->vc);
+        vc_join(&bp->seen, &f->vc);
         break;
     }
+    case OP_FENCE:
+        vc_join(&m->vc[a], &bp->seen);
+        break;
     case OP_EPOCH:
         m->epoch[r][b] = o->val;
         break;
@@ -435,7 +459,8 @@ typedef struct {
 /* One interleaving of `execs` consecutive executions; abort_after > 0: rank dead_rank never
  * runs and the host raises the abort flag after that many steps. */
 static run_result run_model(const ar_proto *p, int n, int blocks, int count, int piece_elems,
-                            int execs, uint64_t seed, int dead_rank, long abort_after)
+                            int max_mult, int execs, uint64_t seed, int dead_rank,
+                            long abort_after)
 {
     static model mm;
     model *m = &mm;
@@ -450,6 +475,7 @@ static run_result run_model(const ar_proto *p, int n, int blocks, int count, int
     m->c.count = count;
     m->c.vec = 4;
     m->c.piece_elems = piece_elems;
+    m->c.max_mult = max_mult;
     m->execs = execs;
     m->seed = seed;
     m->dead_rank = dead_rank;
@@ -518,13 +544,15 @@ static run_result run_model(const ar_proto *p, int n, int blocks, int count, int
 /* ---- sweeps ------------------------------------------------------------------------------ */
 
 typedef struct {
-    int n, blocks, count, piece_elems;
+    int n, blocks, count, piece_elems, max_mult;
 } ar_shape;
 
 /* ragged sizes (not multiples of the vector or of the parts), one and several blocks; ring
- * pieces small enough for several rounds per block */
-static const ar_shape shapes[] = {{2, 1, 13, 4}, {2, 2, 32, 4}, {3, 2, 37, 4},
-                                  {4, 3, 45, 4}, {4, 1, 8, 4},  {3, 3, 48, 8}};
+ * pieces small enough for several rounds per block (kept at their base size), and grown as
+ * the kernel grows them (fewer, larger pieces; empty ones where blocks outnumber vectors) */
+static const ar_shape shapes[] = {{2, 1, 13, 4, 1}, {2, 2, 32, 4, 1}, {3, 2, 37, 4, 1},
+                                  {4, 3, 45, 4, 1}, {4, 1, 8, 4, 1},  {3, 3, 48, 8, 1},
+                                  {2, 2, 48, 4, 2}, {4, 1, 45, 4, TB_AR_RING_MAX_MULT}};
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 #define SEEDS 300
 #define EXECS 4
@@ -541,7 +569,8 @@ static int sweep(const ar_proto *p, int counts[N_KINDS], char *first, size_t fir
     for (size_t s = 0; s < N_SHAPES; s++)
         for (int seed = 0; seed < SEEDS; seed++, runs++) {
             run_result r = run_model(p, shapes[s].n, shapes[s].blocks, shapes[s].count,
-                                     shapes[s].piece_elems, EXECS, (uint64_t)seed * 31 + s, -1, 0);
+                                     shapes[s].piece_elems, shapes[s].max_mult, EXECS,
+                                     (uint64_t)seed * 31 + s, -1, 0);
             *steps += r.steps;
             if (r.ok)
                 continue;
@@ -637,6 +666,35 @@ Test(ar_protocol, wait_on_previous_epoch_is_caught, .timeout = 600)
     }
 }
 
+/* A wait with no acquire fence after its relaxed poll: seeing the flag orders nothing. */
+Test(ar_protocol, poll_without_fence_is_caught, .timeout = 600)
+{
+    for (int alg = ALG_ONESHOT; alg <= ALG_RING; alg++) {
+        ar_proto p = proto_of(alg);
+        p.wait_fence = WAIT_FENCE_NONE;
+        expect_caught(&p, "no fence after the poll", "read before published");
+    }
+}
+
+/* The fence before the poll instead of after it: it orders nothing the poll then sees. */
+Test(ar_protocol, fence_before_poll_is_caught, .timeout = 600)
+{
+    for (int alg = ALG_ONESHOT; alg <= ALG_RING; alg++) {
+        ar_proto p = proto_of(alg);
+        p.wait_fence = WAIT_FENCE_BEFORE;
+        expect_caught(&p, "the fence before the poll", "read before published");
+    }
+}
+
+/* oneshot out of place without its end barrier: a rank ends (and its host refills the input)
+ * while a peer may still read that input. */
+Test(ar_protocol, oneshot_without_end_barrier_is_caught, .timeout = 600)
+{
+    ar_proto p = proto_of(ALG_ONESHOT);
+    p.no_end_barrier = 1;
+    expect_caught(&p, "no end barrier", "reuse while read");
+}
+
 /* A barrier that leaves the last rank out: neither raises its flag nor waits for it. */
 static int one_peer_too_few(int t, int rank, int n)
 {
@@ -677,10 +735,10 @@ Test(ar_protocol, abort_ends_every_wait, .timeout = 600)
     for (int alg = ALG_ONESHOT; alg <= ALG_RING; alg++)
         for (int seed = 0; seed < SEEDS; seed++) {
             ar_proto p = proto_of(alg);
-            run_result r = run_model(&p, 3, 2, 37, 4, 2, (uint64_t)seed, 1, 5 + seed % 40);
+            run_result r = run_model(&p, 3, 2, 37, 4, 1, 2, (uint64_t)seed, 1, 5 + seed % 40);
             cr_assert(r.ok, "%s: %s", alg_name(alg), r.why);
             p.ignore_abort = 1;
-            r = run_model(&p, 3, 2, 37, 4, 2, (uint64_t)seed, 1, 5 + seed % 40);
+            r = run_model(&p, 3, 2, 37, 4, 1, 2, (uint64_t)seed, 1, 5 + seed % 40);
             hung += !r.ok && strncmp(r.why, "deadlock", 8) == 0;
             runs++;
         }

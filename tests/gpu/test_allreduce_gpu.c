@@ -41,15 +41,17 @@ Test(allreduce_gpu, virtual_ranks_on_one_gpu_are_exact, .init = need_gpu)
 {
     char path[512];
     tmp_path(path, sizeof path, "ar_gpu_virtual.jsonl");
-    /* 1 element, a partial vector, odd sizes, and one large enough for many ring rounds */
+    /* 1 element, a partial vector, odd sizes, one large enough for many ring rounds, and one
+     * (64 MiB + 4) whose ring pieces grow past their 32 KiB base, over two rounds */
     cli_result *r = run_cli(NULL, "run", "allreduce", "--gpus", "0", "--ranks-per-gpu", "2,3,4",
-                            "--impl", "oneshot,twoshot,ring", "--bytes", "4,36,65540,4194308",
+                            "--impl", "oneshot,twoshot,ring", "--bytes",
+                            "4,36,65540,4194308,67108868",
                             "--min-samples", "2", "--min-time", "0", "--max-noise", "100",
                             "--timeout", "30", "-q", "-o", path, NULL);
     cr_assert_eq(r->code, 0, "%s\n%s", r->err, r->out);
-    /* 3 ranks-per-gpu x 3 impls x 3 dtypes x 4 sizes x 2 placements (4 bytes hold one fp32
+    /* 3 ranks-per-gpu x 3 impls x 3 dtypes x 5 sizes x 2 placements (4 bytes hold one fp32
      * element, two bf16 or fp16 ones) */
-    cr_assert_eq(check_results(path, "ok", 0), 3 * 3 * 3 * 4 * 2);
+    cr_assert_eq(check_results(path, "ok", 0), 3 * 3 * 3 * 5 * 2);
     cr_assert(strstr(r->out, "not a bandwidth measurement"), "%s", r->out);
     remove(path);
 }
