@@ -4,9 +4,9 @@
  * none of them can drift from the others.
  *
  * The ring: `stages` shared-memory stages, each guarded by a full mbarrier (the producer's one
- * arrive.expect_tx of the stage's bytes; TMA completes the bytes) and, in the warp-specialized
- * kernels, an empty mbarrier (one arrival per consumer warpgroup of every CTA of the cluster,
- * once the wgmma reading the stage have retired). K-tile `it` (counted across tiles: the ring
+ * arrive.expect_tx of the stage's bytes; TMA completes the bytes) and an empty mbarrier (one
+ * arrival per consumer warpgroup of every CTA of the cluster, once the wgmma reading the stage
+ * have retired). K-tile `it` (counted across tiles: the ring
  * never restarts) uses stage it % stages, in its (it / stages)-th round. An mbarrier's
  * try_wait.parity(P) succeeds once the phase of parity P has completed, i.e. while the
  * barrier's completed-phase count has the other parity. */
@@ -23,12 +23,15 @@
 #define TB_WG_BOX_BYTES (TB_WG_BOX_ROWS * TB_WG_BK * 2)
 #define TB_WG_WARPGROUP_ROWS 64 /* rows of the tile one MMA warpgroup owns */
 
-/* wgmma (plain): 128 x 128 tiles, a 4-stage ring of [A 16 KiB | B 16 KiB], two warpgroups
- * that both compute; full barriers only (a CTA barrier frees a stage). */
+/* wgmma (plain): 128 x 128 tiles, a 3-stage ring of [A 16 KiB | B 16 KiB] (96 KiB: two CTAs
+ * per SM), two warpgroups that both compute, each keeping TB_WG_PLAIN_MMA_IN_FLIGHT k-tiles of
+ * wgmma in flight; a stage is freed on its empty barrier (one arrival per warpgroup, once the
+ * wgmma reading it have retired) and refilled by thread 0. */
 #define TB_WG_PLAIN_BN 128
-#define TB_WG_PLAIN_STAGES 4
+#define TB_WG_PLAIN_STAGES 3
 #define TB_WG_PLAIN_WARPGROUPS 2
 #define TB_WG_PLAIN_STAGE_BYTES (2 * TB_WG_BOX_BYTES)
+#define TB_WG_PLAIN_MMA_IN_FLIGHT 1
 
 /* The warp-specialized kernels: 128 x 256 tiles, stages of [A 16 KiB | B 32 KiB], two
  * consumer warpgroups; each keeps TB_WG_WS_MMA_IN_FLIGHT k-tiles of wgmma in flight
@@ -83,6 +86,20 @@ TB_HD uint32_t tb_wg_full_count(void)
 TB_HD uint32_t tb_wg_empty_count(int cluster)
 {
     return (uint32_t)(TB_WG_WS_CONSUMERS * cluster);
+}
+
+/* Arrivals per phase of the plain kernel's empty barrier: each warpgroup's, as its wgmma
+ * reading the stage retire. */
+TB_HD uint32_t tb_wg_plain_empty_count(void)
+{
+    return TB_WG_PLAIN_WARPGROUPS;
+}
+
+/* The k-tile whose stage a warpgroup of the plain kernel frees (and thread 0 refills) once
+ * wgmma.wait_group(TB_WG_PLAIN_MMA_IN_FLIGHT) returns after it issued k-tile `it`. */
+TB_HD uint32_t tb_wg_plain_retired(uint32_t it)
+{
+    return it - TB_WG_PLAIN_MMA_IN_FLIGHT;
 }
 
 /* The bytes the plain kernel's full barrier expects per phase: its A and B box. */

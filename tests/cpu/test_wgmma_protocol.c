@@ -75,7 +75,7 @@ typedef struct {
     int stages, cluster, consumers, b_boxes_per_stage;
     int in_flight;    /* k-tiles of wgmma a consumer holds in flight (its releases lag by it) */
     int wait_pending; /* wgmma.wait_group's argument: groups left pending */
-    int refill_before_barrier; /* plain, broken: thread 0 refills before the CTA barrier */
+    int refill_unguarded; /* plain, broken: thread 0 refills without waiting on the empty barrier */
     uint32_t full_count, empty_count, expect_tx, box_bytes;
     uint32_t (*full_parity)(uint32_t it, int stages);
     uint32_t (*empty_parity)(uint32_t it, int stages);
@@ -99,7 +99,10 @@ static wg_proto proto_of(int variant)
         p.cluster = 1;
         p.consumers = TB_WG_PLAIN_WARPGROUPS;
         p.b_boxes_per_stage = (TB_WG_PLAIN_STAGE_BYTES - TB_WG_BOX_BYTES) / TB_WG_BOX_BYTES;
-        p.in_flight = 0;
+        p.in_flight = TB_WG_PLAIN_MMA_IN_FLIGHT;
+        p.wait_pending = TB_WG_PLAIN_MMA_IN_FLIGHT;
+        p.empty_count = tb_wg_plain_empty_count();
+        p.retired = tb_wg_plain_retired;
         p.expect_tx = tb_wg_plain_expect_tx();
         return p;
     }
@@ -163,7 +166,6 @@ typedef struct {
     actor prod[M_CTAS], cons[M_CTAS][M_CONS];
     tma_op tma[M_TMA];
     int n_tma;
-    int bar_arrived[M_CTAS], bar_gen[M_CTAS]; /* the plain kernel's __syncthreads */
     int tiles_done;
     char why[256];
     uint64_t rng;
@@ -444,20 +446,19 @@ static int consumer_step(model *m, int cta, int w, int run)
     }
 }
 
-/* The plain kernel's thread 0 refills the stage of k-tile kt with k-tile kt + stages. */
-static void plain_refill(model *m, int cta, const actor *a)
+/* The plain kernel's thread 0 loads k-tile `next` into its stage. */
+static void plain_refill(model *m, int cta, const actor *a, uint32_t next)
 {
-    const int next = a->kt + m->p.stages;
-    const int s = (int)tb_wg_stage((uint32_t)a->kt, m->p.stages);
-    if (next >= m->KT)
-        return;
+    const int s = (int)tb_wg_stage(next, m->p.stages);
     mbar_expect_tx(&m->full[cta][s], m->p.expect_tx);
-    issue_tma(m, cta, s, 0, a->tm, next, 1);
-    issue_tma(m, cta, s, 1, a->tn, next, 1);
+    issue_tma(m, cta, s, 0, a->tm, (int)next, 1);
+    issue_tma(m, cta, s, 1, a->tn, (int)next, 1);
 }
 
-/* A warpgroup of the plain kernel: waits, computes, meets the other at a CTA barrier, and
- * (warpgroup 0's thread 0) refills the stage; thread 0 also issues the first loads. */
+/* A warpgroup of the plain kernel: waits for a k-tile, issues its wgmma, waits until
+ * `wait_pending` groups are left in flight, frees the stage of the k-tile that retired on the
+ * empty barrier; warpgroup 0's thread 0 then waits for the other's release and refills that
+ * stage. Thread 0 also issues the first loads. */
 static int plain_step(model *m, int cta, int w, int run)
 {
     actor *a = &m->cons[cta][w];
@@ -472,19 +473,13 @@ static int plain_step(model *m, int cta, int w, int run)
         a->kt = 0;
         a->pc = 1;
         if (w == 0)
-            for (int s = 0; s < p->stages && s < m->KT; s++) {
-                mbar_expect_tx(&m->full[cta][s], p->expect_tx);
-                issue_tma(m, cta, s, 0, a->tm, s, 1);
-                issue_tma(m, cta, s, 1, a->tn, s, 1);
-            }
+            for (int s = 0; s < p->stages && s < m->KT; s++)
+                plain_refill(m, cta, a, (uint32_t)s);
         return 1;
     case 1: {
         if (a->kt == m->KT) {
-            if (!run)
-                return 1;
-            tile_check(m, a, cta, w);
-            a->done = 1;
-            return 1;
+            a->pc = 5;
+            return plain_step(m, cta, w, run);
         }
         const uint32_t s = tb_wg_stage((uint32_t)a->kt, p->stages);
         if (!mbar_done(&m->full[cta][s], p->full_parity((uint32_t)a->kt, p->stages)))
@@ -495,41 +490,58 @@ static int plain_step(model *m, int cta, int w, int run)
             return fail(m, "stale read: CTA %d warpgroup %d passed the full barrier of stage %d "
                            "for k-tile %d before all its bytes landed",
                         cta, w, (int)s, a->kt), 1;
-        a->groups[0].it = (uint32_t)a->kt;
-        a->groups[0].read = 0;
-        a->n_groups = 1;
+        cr_assert(a->n_groups < M_GROUPS);
+        a->groups[a->n_groups].it = (uint32_t)a->kt;
+        a->groups[a->n_groups].read = 0;
+        a->n_groups++;
         a->pc = 2;
         return 1;
     }
-    case 2: /* wait_group(0) */
-        if (!wait_group(a, 0, run))
+    case 2: /* wait_group(in flight) */
+        if (!wait_group(a, p->wait_pending, run))
             return 0;
         if (run)
             a->pc = 3;
         return 1;
-    case 3: /* __syncthreads: arrive */
+    case 3: { /* free the retired k-tile's stage; thread 0 goes on to refill it */
         if (!run)
             return 1;
-        if (w == 0 && p->refill_before_barrier)
-            plain_refill(m, cta, a);
-        a->d = m->bar_gen[cta];
-        if (++m->bar_arrived[cta] == p->consumers) {
-            m->bar_arrived[cta] = 0;
-            m->bar_gen[cta]++;
+        if (a->kt < p->in_flight) {
+            a->kt++;
+            a->pc = 1;
+            return 1;
         }
-        a->pc = 4;
-        return 1;
-    case 4: { /* __syncthreads: leave; thread 0 refills the stage */
-        if (m->bar_gen[cta] == a->d)
-            return 0;
-        if (!run)
+        const uint32_t done = p->retired((uint32_t)a->kt);
+        mbar_arrive(&m->empty[cta][tb_wg_stage(done, p->stages)]);
+        if (w == 0 && done + (uint32_t)p->stages < (uint32_t)m->KT) {
+            a->pc = 4;
             return 1;
-        if (w == 0 && !p->refill_before_barrier)
-            plain_refill(m, cta, a);
+        }
         a->kt++;
         a->pc = 1;
         return 1;
     }
+    case 4: { /* thread 0: both warpgroups' releases, then the refill */
+        const uint32_t next = p->retired((uint32_t)a->kt) + (uint32_t)p->stages;
+        if (!p->refill_unguarded &&
+            !mbar_done(&m->empty[cta][tb_wg_stage(next, p->stages)],
+                       p->empty_parity(next, p->stages)))
+            return 0;
+        if (!run)
+            return 1;
+        plain_refill(m, cta, a, next);
+        a->kt++;
+        a->pc = 1;
+        return 1;
+    }
+    case 5: /* wait_group(0), the tile's result */
+        if (!wait_group(a, 0, run))
+            return 0;
+        if (!run)
+            return 1;
+        tile_check(m, a, cta, w);
+        a->done = 1;
+        return 1;
     }
     return 0;
 }
@@ -739,6 +751,8 @@ Test(wgmma_protocol, header_values)
     cr_assert_eq(tb_wg_empty_parity(4, 4), 0u);
     cr_assert_eq(tb_wg_empty_parity(8, 4), 1u);
     cr_assert_eq(tb_wg_ws_retired(5), 4u);
+    cr_assert_eq(tb_wg_plain_retired(5), 4u);
+    cr_assert_eq(tb_wg_plain_empty_count(), 2u);
     /* a cluster's CTAs each load one B box; alone, both */
     cr_assert_eq(tb_wg_ws_b_boxes(2), 1);
     cr_assert_eq(tb_wg_ws_b_box(2, 1, 0), 1);
@@ -832,6 +846,11 @@ static uint32_t retired_too_early(uint32_t it)
     return tb_wg_ws_retired(it) + 1u;
 }
 
+static uint32_t plain_retired_too_early(uint32_t it)
+{
+    return tb_wg_plain_retired(it) + 1u;
+}
+
 /* Freeing the stage of the k-tile just issued leaves the previous one never freed: the
  * producer waits for it forever. */
 Test(wgmma_protocol, current_stage_released_is_caught)
@@ -868,12 +887,31 @@ Test(wgmma_protocol, empty_parity_flipped_is_caught)
     expect_caught(V_WS, &p, "overwrite");
 }
 
-/* The plain kernel refilling a stage before the CTA barrier: the other warpgroup's wgmma may
- * still read it. */
-Test(wgmma_protocol, plain_refill_before_barrier_is_caught)
+/* The plain kernel's thread 0 refilling a stage without waiting for the other warpgroup's
+ * release: that warpgroup's wgmma may still read it. */
+Test(wgmma_protocol, plain_refill_unguarded_is_caught)
 {
     wg_proto p = proto_of(V_PLAIN);
-    p.refill_before_barrier = 1;
+    p.refill_unguarded = 1;
+    expect_caught(V_PLAIN, &p, "overwrite");
+}
+
+/* The plain kernel: a release counted once (one warpgroup's), the current k-tile's stage
+ * freed, or two groups left in flight: each refills a stage a wgmma still reads. */
+Test(wgmma_protocol, plain_early_release_is_caught)
+{
+    wg_proto p = proto_of(V_PLAIN);
+    cr_assert_eq(p.empty_count, 2u);
+    p.empty_count = 1;
+    expect_caught(V_PLAIN, &p, "overwrite");
+    p = proto_of(V_PLAIN);
+    p.retired = plain_retired_too_early;
+    expect_caught(V_PLAIN, &p, "overwrite");
+    p = proto_of(V_PLAIN);
+    p.wait_pending = TB_WG_PLAIN_MMA_IN_FLIGHT + 1;
+    expect_caught(V_PLAIN, &p, "overwrite");
+    p = proto_of(V_PLAIN);
+    p.empty_parity = empty_parity_flipped;
     expect_caught(V_PLAIN, &p, "overwrite");
 }
 
