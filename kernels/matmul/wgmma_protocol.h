@@ -171,4 +171,15 @@ TB_HD void tb_wg_mma_descs(uint32_t a_tile, uint32_t b_tile, int kk, uint64_t *d
     *desc_b = tb_wg_desc_kmajor_sw128(b_tile, kk);
 }
 
+/* The same for any layout: an operand that is not K-major (dgrad's B, wgrad's A and B) lies
+ * M/N-major in its stage (64-wide blocks, tb_wg_mn_offset) and is read through the wgmma
+ * transpose bit. A warpgroup's 64 rows of an M-major A are one block, 8 KiB into the stage
+ * for warpgroup 1: where tb_wg_warpgroup_a puts them for a K-major A too. */
+TB_HD void tb_wg_mma_descs_layout(uint32_t a_tile, uint32_t b_tile, int kk, int a_kmajor,
+                                  int b_kmajor, uint64_t *desc_a, uint64_t *desc_b)
+{
+    *desc_a = a_kmajor ? tb_wg_desc_kmajor_sw128(a_tile, kk) : tb_wg_desc_mnmajor_sw128(a_tile, kk);
+    *desc_b = b_kmajor ? tb_wg_desc_kmajor_sw128(b_tile, kk) : tb_wg_desc_mnmajor_sw128(b_tile, kk);
+}
+
 #endif

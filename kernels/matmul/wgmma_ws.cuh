@@ -35,11 +35,13 @@ __device__ __forceinline__ void ws_release(uint32_t empty0, uint32_t stage, cons
     }
 }
 
-// stages: the ring's depth. tma_store: the epilogue stages C in shared memory and writes it
+// stages: the ring's depth. a_kmajor, b_kmajor: the layout's operands, K-major or M/N-major
+// (mm_common.h; 1, 1 for fwd). tma_store: the epilogue stages C in shared memory and writes it
 // with TMA stores (else predicated global stores). cluster: CTAs per cluster (1 or 2; with 2
 // the pair shares the B tile, each loading half and multicasting it). The grid is one CTA per
 // tile, or fewer that loop over tiles (persistent): tb_wg_sched_tile deals them.
 __device__ __forceinline__ void ws_body(const int stages, const int tma_store, const int cluster,
+                                        const int a_kmajor, const int b_kmajor,
                                         const CUtensorMap *tm_a, const CUtensorMap *tm_b,
                                         const CUtensorMap *tm_c, uint16_t *__restrict__ C, int M,
                                         int N, int K)
@@ -89,16 +91,13 @@ __device__ __forceinline__ void ws_body(const int stages, const int tma_store, c
                     if (tb_wg_waits_empty(it, stages)) // the consumers' release of its last use
                         tb_ptx_mbarrier_wait_parity(empty0 + 8 * s, tb_wg_empty_parity(it, stages));
                     tb_ptx_mbarrier_arrive_expect_tx(full, tb_wg_ws_expect_tx(cluster));
-                    tb_ptx_tma_load_2d(sa, tm_a, kt * TB_WG_BK, m0, full);
+                    wg_load_operand(sa, tm_a, a_kmajor, WG_BM, m0, kt * TB_WG_BK, full, 0);
                     for (int j = 0; j < tb_wg_ws_b_boxes(cluster); j++) {
+                        // box: 128 rows of B (K-major) or 128 columns (N-major: two blocks)
                         const int box = tb_wg_ws_b_box(cluster, (int)rank, j);
-                        const uint32_t dst = sb + (uint32_t)box * WG_BOX_BYTES;
-                        const int row = n0 + box * WG_BOX_ROWS;
-                        if (cluster > 1)
-                            tb_ptx_tma_load_2d_multicast(dst, tm_b, kt * TB_WG_BK, row, full,
-                                                         (uint16_t)((1u << cluster) - 1));
-                        else
-                            tb_ptx_tma_load_2d(dst, tm_b, kt * TB_WG_BK, row, full);
+                        wg_load_operand(sb + (uint32_t)box * WG_BOX_BYTES, tm_b, b_kmajor,
+                                        WG_BOX_ROWS, n0 + box * WG_BOX_ROWS, kt * TB_WG_BK, full,
+                                        cluster > 1 ? (uint16_t)((1u << cluster) - 1) : 0);
                     }
                 }
             }
@@ -121,7 +120,7 @@ __device__ __forceinline__ void ws_body(const int stages, const int tma_store, c
                 tb_ptx_mbarrier_wait_parity(full0 + 8 * s, tb_wg_full_parity(it, stages));
                 tb_ptx_wgmma_fence();
                 wg_ktile_n256(acc, tb_wg_warpgroup_a(tb_wg_ws_stage_a(s0, s), cw),
-                              tb_wg_ws_stage_b(s0, s));
+                              tb_wg_ws_stage_b(s0, s), a_kmajor, b_kmajor);
                 tb_ptx_wgmma_commit_group();
                 // TB_WG_WS_MMA_IN_FLIGHT k-tiles of MMAs stay in flight; the newest one the wait
                 // retired is done: free its stage

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "matmul/mm_common.h"
 #include "matmul/wgmma_protocol.h"
 #include "matmul/wgmma_sched.h"
 
@@ -925,7 +926,8 @@ Test(wgmma_protocol, full_count_two_deadlocks)
 
 /* ---- the data path: one tile's MMAs through the kernels' descriptor helpers --------------- */
 
-typedef void (*descs_fn)(uint32_t a_tile, uint32_t b_tile, int kk, uint64_t *da, uint64_t *db);
+typedef void (*descs_fn)(uint32_t a_tile, uint32_t b_tile, int kk, int a_kmajor, int b_kmajor,
+                         uint64_t *da, uint64_t *db);
 
 static uint16_t bf16_of_int(int v)
 {
@@ -957,6 +959,22 @@ static float desc_elem(const uint8_t *smem, uint64_t desc, int row, int k)
     return float_of_bf16(h);
 }
 
+/* Element (mn, k) of an M/N-major operand (read with the transpose bit): 64-wide blocks LBO
+ * bytes apart, 8-k groups SBO bytes apart, 128-byte k rows, the same address swizzle. */
+static float desc_elem_mn(const uint8_t *smem, uint64_t desc, int mn, int k)
+{
+    const uint32_t start = (uint32_t)(desc & 0x3FFF) << 4;
+    const uint32_t lbo = (uint32_t)((desc >> 16) & 0x3FFF) << 4;
+    const uint32_t sbo = (uint32_t)((desc >> 32) & 0x3FFF) << 4;
+    cr_assert_eq((unsigned)(desc >> 62), TB_WG_SWIZZLE_128B);
+    uint32_t a = start + (uint32_t)(mn / 64) * lbo + (uint32_t)(k / 8) * sbo +
+                 (uint32_t)(k % 8) * 128 + (uint32_t)(mn % 64) * 2;
+    a ^= ((a >> 7) & 7u) << 4;
+    uint16_t h;
+    memcpy(&h, smem + a, 2);
+    return float_of_bf16(h);
+}
+
 #define EMU_SMEM (TB_WG_WS_STAGES * TB_WG_WS_STAGE_BYTES + 1024)
 
 /* A 128 x 256 tile of C = A B^T with K = KT x 64 run as the warp-specialized kernels run it:
@@ -964,9 +982,11 @@ static float desc_elem(const uint8_t *smem, uint64_t desc, int row, int k)
  * boxes of tb_wg_ws_b_box), each consumer's k16 steps through `descs` (the kernels'
  * tb_wg_mma_descs unless a test breaks it) into m64n256k16 accumulators, placed in C by the
  * accumulator fragment. Returns the number of wrong elements against the reference. */
-static int emulate_tile(descs_fn descs, int stages, int cluster, int KT, uint64_t seed)
+static int emulate_tile(descs_fn descs, int layout, int stages, int cluster, int KT,
+                        uint64_t seed)
 {
     const int M = TB_WG_BM, N = TB_WG_WS_BN, K = KT * TB_WG_BK;
+    const int a_kmajor = tb_mm_a_kmajor(layout), b_kmajor = tb_mm_b_kmajor(layout);
     int *A = malloc(sizeof(int) * (size_t)M * K), *B = malloc(sizeof(int) * (size_t)N * K);
     for (int i = 0; i < M * K; i++)
         A[i] = (int)(tb_mix64(seed * 2 + 0 + (uint64_t)i * 0x100000001ull) % 9) - 4;
@@ -981,7 +1001,8 @@ static int emulate_tile(descs_fn descs, int stages, int cluster, int KT, uint64_
         for (int r = 0; r < M; r++) /* the A box */
             for (int k = 0; k < TB_WG_BK; k++) {
                 uint16_t h = bf16_of_int(A[r * K + kt * TB_WG_BK + k]);
-                memcpy(smem + sa + tb_wg_sw128_offset(r, k), &h, 2);
+                memcpy(smem + sa + (a_kmajor ? tb_wg_sw128_offset(r, k) : tb_wg_mn_offset(r, k)),
+                       &h, 2);
             }
         for (int rank = 0; rank < cluster; rank++) /* every rank's B boxes land here */
             for (int j = 0; j < tb_wg_ws_b_boxes(cluster); j++) {
@@ -991,13 +1012,15 @@ static int emulate_tile(descs_fn descs, int stages, int cluster, int KT, uint64_
                     for (int k = 0; k < TB_WG_BK; k++) {
                         const int n = box * TB_WG_BOX_ROWS + r;
                         uint16_t h = bf16_of_int(B[n * K + kt * TB_WG_BK + k]);
-                        memcpy(smem + dst + tb_wg_sw128_offset(r, k), &h, 2);
+                        memcpy(smem + dst +
+                                   (b_kmajor ? tb_wg_sw128_offset(r, k) : tb_wg_mn_offset(r, k)),
+                               &h, 2);
                     }
             }
         for (int cw = 0; cw < TB_WG_WS_CONSUMERS; cw++)
             for (int kk = 0; kk < TB_WG_BK; kk += 16) {
                 uint64_t da, db;
-                descs(tb_wg_warpgroup_a(sa, cw), sb, kk, &da, &db);
+                descs(tb_wg_warpgroup_a(sa, cw), sb, kk, a_kmajor, b_kmajor, &da, &db);
                 /* m64n256k16: D (64 x 256) += A (64 x 16) B (256 x 16)^T, into the fragment */
                 for (int t = 0; t < 128; t++)
                     for (int i = 0; i < N / 2; i++) {
@@ -1005,7 +1028,10 @@ static int emulate_tile(descs_fn descs, int stages, int cluster, int KT, uint64_
                         tb_wg_acc_pos(t, i, &row, &col);
                         float d = 0;
                         for (int k = 0; k < 16; k++)
-                            d += desc_elem(smem, da, row, k) * desc_elem(smem, db, col, k);
+                            d += (a_kmajor ? desc_elem(smem, da, row, k)
+                                           : desc_elem_mn(smem, da, row, k)) *
+                                 (b_kmajor ? desc_elem(smem, db, col, k)
+                                           : desc_elem_mn(smem, db, col, k));
                         acc[((size_t)cw * 128 + t) * 128 + i] += d;
                     }
             }
@@ -1031,22 +1057,45 @@ static int emulate_tile(descs_fn descs, int stages, int cluster, int KT, uint64_
 
 Test(wgmma_protocol, tile_through_the_descriptors_is_exact, .timeout = 600)
 {
-    int wrong = emulate_tile(tb_wg_mma_descs, TB_WG_WS_STAGES, 1, 5, 1);
+    int wrong = emulate_tile(tb_wg_mma_descs_layout, TB_MM_FWD, TB_WG_WS_STAGES, 1, 5, 1);
     cr_assert_eq(wrong, 0, "wgmma_ws: %d of %d elements of the tile wrong", wrong,
                  TB_WG_BM * TB_WG_WS_BN);
-    wrong = emulate_tile(tb_wg_mma_descs, TB_WG_CLUSTER_STAGES, TB_WG_CLUSTER_SIZE, 4, 2);
-    cr_assert_eq(wrong, 0, "wgmma_cluster: %d of %d elements of the tile wrong", wrong,
-                 TB_WG_BM * TB_WG_WS_BN);
+    for (int layout = TB_MM_FWD; layout <= TB_MM_WGRAD; layout++) {
+        wrong = emulate_tile(tb_wg_mma_descs_layout, layout, TB_WG_CLUSTER_STAGES,
+                             TB_WG_CLUSTER_SIZE, 4, 2 + (uint64_t)layout);
+        cr_assert_eq(wrong, 0, "wgmma_cluster, layout %d: %d of %d elements of the tile wrong",
+                     layout, wrong, TB_WG_BM * TB_WG_WS_BN);
+    }
 }
 
-static void descs_swapped(uint32_t a_tile, uint32_t b_tile, int kk, uint64_t *da, uint64_t *db)
+static void descs_swapped(uint32_t a_tile, uint32_t b_tile, int kk, int a_kmajor, int b_kmajor,
+                          uint64_t *da, uint64_t *db)
 {
-    tb_wg_mma_descs(a_tile, b_tile, kk, db, da);
+    tb_wg_mma_descs_layout(a_tile, b_tile, kk, a_kmajor, b_kmajor, db, da);
+}
+
+/* An M/N-major operand read through a K-major descriptor (the layout ignored). */
+static void descs_all_kmajor(uint32_t a_tile, uint32_t b_tile, int kk, int a_kmajor,
+                             int b_kmajor, uint64_t *da, uint64_t *db)
+{
+    (void)a_kmajor, (void)b_kmajor;
+    tb_wg_mma_descs(a_tile, b_tile, kk, da, db);
+}
+
+Test(wgmma_protocol, gradient_layouts_through_kmajor_descriptors_are_caught, .timeout = 600)
+{
+    for (int layout = TB_MM_DGRAD; layout <= TB_MM_WGRAD; layout++) {
+        const int wrong = emulate_tile(descs_all_kmajor, layout, TB_WG_CLUSTER_STAGES,
+                                       TB_WG_CLUSTER_SIZE, 2, 5);
+        fprintf(stderr, "wgmma tile emulation, layout %d read K-major: %d of %d elements wrong\n",
+                layout, wrong, TB_WG_BM * TB_WG_WS_BN);
+        cr_assert_gt(wrong, TB_WG_BM * TB_WG_WS_BN / 2);
+    }
 }
 
 Test(wgmma_protocol, swapped_descriptors_are_caught, .timeout = 600)
 {
-    const int wrong = emulate_tile(descs_swapped, TB_WG_WS_STAGES, 1, 2, 3);
+    const int wrong = emulate_tile(descs_swapped, TB_MM_FWD, TB_WG_WS_STAGES, 1, 2, 3);
     fprintf(stderr, "wgmma tile emulation, A and B descriptors swapped: %d of %d elements wrong\n",
             wrong, TB_WG_BM * TB_WG_WS_BN);
     cr_assert_gt(wrong, TB_WG_BM * TB_WG_WS_BN / 2);
