@@ -8,6 +8,7 @@
 // consumers of both CTAs released it (empty barriers count four arrivals, two of them from the
 // peer through mapa); the CTAs meet at cluster barriers after initialization and before
 // leaving. The grid is as many clusters as the device holds at once (at most one CTA per SM).
+// 4 stages, C staged in 16 KiB per consumer as in wgmma_persistent.
 // dgrad and wgrad: an M- or N-contiguous operand is loaded by TMA along M (N) in 64 x 64
 // boxes and read by wgmma through its transpose bit (tb_wg_mma_descs_layout). Not yet
 // measured.

@@ -136,18 +136,20 @@ __device__ __forceinline__ void wg_store_global(uint16_t *__restrict__ C, int M,
     }
 }
 
-// Writes a warpgroup's 64 x 256 accumulator as bf16 into four 64 x 64 128-byte-swizzled boxes
-// at s_c (8 KiB each, the layout the C tensor map's TMA store reads): the four lanes of a row
-// fill one 16-byte chunk and the 8 rows of a warp's store land in 8 different chunks, so the
-// 32-bit stores do not conflict.
-__device__ __forceinline__ void wg_stage_c256(unsigned char *s_c, const float acc[128])
+// Writes columns 128 h .. 128 h + 127 of a warpgroup's 64 x 256 accumulator as bf16 into two
+// 64 x 64 128-byte-swizzled boxes at s_c (8 KiB each, the layout the C tensor map's TMA store
+// reads): the four lanes of a row fill one 16-byte chunk and the 8 rows of a warp's store land
+// in 8 different chunks, so the 32-bit stores do not conflict. h is a constant at every call.
+#define WG_C_SUB_COLS 128 // columns of C staged at once per consumer: 16 KiB
+__device__ __forceinline__ void wg_stage_c128(unsigned char *s_c, const float acc[128],
+                                              const int h)
 {
     const int t = threadIdx.x & 127;
 #pragma unroll
-    for (int i = 0; i < 128; i += 4) {
+    for (int i = h * WG_C_SUB_COLS / 2; i < (h + 1) * WG_C_SUB_COLS / 2; i += 4) {
         int r, c;
         tb_wg_acc_pos(t, i, &r, &c);
-        unsigned char *box = s_c + (c / WG_C_BOX) * (WG_C_BOX * WG_C_BOX * 2);
+        unsigned char *box = s_c + (c % WG_C_SUB_COLS / WG_C_BOX) * (WG_C_BOX * WG_C_BOX * 2);
         *(uint32_t *)(box + tb_wg_sw128_offset(r, c % WG_C_BOX)) =
             tb_ptx_pack_bf16x2(acc[i], acc[i + 1]);
         *(uint32_t *)(box + tb_wg_sw128_offset(r + 8, c % WG_C_BOX)) =

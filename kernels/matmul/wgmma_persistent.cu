@@ -5,9 +5,10 @@
 // tiles dealt round-robin in grouped order (tb_wg_sched_tile: the tiles in flight at once
 // share A and B tiles in L2). The ring's k-tile count runs on across tiles, so the producer
 // loads the next tile while the consumers run this one's epilogue. The epilogue writes C
-// through shared memory (four 128-byte-swizzled 64 x 64 boxes per consumer) and TMA stores,
-// which clip at the matrix edges; a consumer only waits for its previous store to have read the
-// staging buffer. 3 stages of 48 KiB + 64 KiB of C staging. Not yet measured.
+// through shared memory and TMA stores, which clip at the matrix edges: each consumer stages
+// its 64 x 256 result in two halves of two 128-byte-swizzled 64 x 64 boxes through one 16 KiB
+// buffer, waiting (cp.async.bulk.wait_group.read) only until the previous store has read it.
+// The small staging buys a 4th stage: 4 x 48 KiB + 32 KiB. Not yet measured.
 #include "wgmma_ws.cuh"
 
 #define PERS_STAGES TB_WG_PERSISTENT_STAGES

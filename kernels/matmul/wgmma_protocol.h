@@ -43,8 +43,8 @@
 #define TB_WG_WS_STAGE_BYTES (TB_WG_WS_A_BYTES + TB_WG_WS_B_BYTES)
 #define TB_WG_WS_MMA_IN_FLIGHT 1
 #define TB_WG_WS_STAGES 4         /* wgmma_ws */
-#define TB_WG_PERSISTENT_STAGES 3 /* wgmma_persistent */
-#define TB_WG_CLUSTER_STAGES 3    /* wgmma_cluster */
+#define TB_WG_PERSISTENT_STAGES 4 /* wgmma_persistent (C staged in 16 KiB per consumer) */
+#define TB_WG_CLUSTER_STAGES 4    /* wgmma_cluster (likewise) */
 #define TB_WG_CLUSTER_SIZE 2      /* wgmma_cluster: CTAs per cluster */
 
 /* The stage k-tile `it` uses. */

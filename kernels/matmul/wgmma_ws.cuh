@@ -12,7 +12,7 @@
 #define WS_A_BYTES TB_WG_WS_A_BYTES         // 128 x 64 bf16
 #define WS_B_BYTES TB_WG_WS_B_BYTES         // 256 x 64 bf16
 #define WS_STAGE_BYTES TB_WG_WS_STAGE_BYTES // 48 KiB
-#define WS_C_BYTES (WG_BM * WS_BN * 2)      // the C tile staged for TMA stores: 64 KiB
+#define WS_C_BYTES (WG_BM * WG_C_SUB_COLS * 2) // C staged for TMA stores: 16 KiB per consumer
 // setmaxnreg: the producer gives registers up, the consumers (128 fp32 accumulators each
 // thread) take them: 128 x 40 + 256 x 232 = 64512 of the SM's 65536.
 #define WS_PRODUCER_REGS 40
@@ -141,19 +141,26 @@ __device__ __forceinline__ void ws_body(const int stages, const int tma_store, c
                 wg_store_global(C, M, N, row0, n0, acc, WS_BN);
                 continue;
             }
-            // the previous tile's TMA store has finished reading the staging buffer
-            if (t == 0)
-                TB_PTX_BULK_WAIT_GROUP_READ(0);
-            tb_ptx_named_barrier_sync(1 + cw, 128);
-            wg_stage_c256(s_cw, acc);
-            tb_ptx_fence_proxy_async_shared(); // the writes, before the async proxy reads them
-            tb_ptx_named_barrier_sync(1 + cw, 128);
-            if (t == 0 && row0 < M) {
-                for (int b = 0; b < WS_BN / WG_C_BOX; b++)
-                    if (n0 + b * WG_C_BOX < N)
-                        tb_ptx_tma_store_2d(tm_c, n0 + b * WG_C_BOX, row0,
-                                            tb_ptx_smem_addr(s_cw) + b * (WG_C_BOX * WG_C_BOX * 2));
-                tb_ptx_bulk_commit_group();
+            // C leaves in two 64 x 128 halves through the consumer's 16 KiB staging buffer:
+            // before each half is written there, the previous TMA store has read it
+#pragma unroll
+            for (int h = 0; h < WS_BN / WG_C_SUB_COLS; h++) {
+                if (t == 0)
+                    TB_PTX_BULK_WAIT_GROUP_READ(0);
+                tb_ptx_named_barrier_sync(1 + cw, 128);
+                wg_stage_c128(s_cw, acc, h);
+                tb_ptx_fence_proxy_async_shared(); // the writes, before the async proxy reads
+                tb_ptx_named_barrier_sync(1 + cw, 128);
+                if (t == 0 && row0 < M) {
+                    for (int b = 0; b < WG_C_SUB_COLS / WG_C_BOX; b++) {
+                        const int col = n0 + h * WG_C_SUB_COLS + b * WG_C_BOX;
+                        if (col < N)
+                            tb_ptx_tma_store_2d(tm_c, col, row0,
+                                                tb_ptx_smem_addr(s_cw) +
+                                                    b * (WG_C_BOX * WG_C_BOX * 2));
+                    }
+                    tb_ptx_bulk_commit_group();
+                }
             }
         }
         if (tma_store && t == 0)

@@ -754,6 +754,16 @@ Test(wgmma_protocol, header_values)
     cr_assert_eq(tb_wg_ws_retired(5), 4u);
     cr_assert_eq(tb_wg_plain_retired(5), 4u);
     cr_assert_eq(tb_wg_plain_empty_count(), 2u);
+    /* shared memory: two plain CTAs per SM (228 KiB, 1 KiB reserved per CTA); four stages
+     * and 16 KiB of C staging per consumer within a CTA's 227 KiB */
+    cr_assert_leq(2 * (TB_WG_PLAIN_STAGES * TB_WG_PLAIN_STAGE_BYTES + 16 * TB_WG_PLAIN_STAGES +
+                       1024 + 1024),
+                  228 * 1024);
+    cr_assert_eq(TB_WG_PERSISTENT_STAGES, 4);
+    cr_assert_eq(TB_WG_CLUSTER_STAGES, 4);
+    cr_assert_leq(TB_WG_CLUSTER_STAGES * TB_WG_WS_STAGE_BYTES + TB_WG_WS_CONSUMERS * 16384 +
+                      16 * TB_WG_CLUSTER_STAGES + 1024,
+                  227 * 1024);
     /* a cluster's CTAs each load one B box; alone, both */
     cr_assert_eq(tb_wg_ws_b_boxes(2), 1);
     cr_assert_eq(tb_wg_ws_b_box(2, 1, 0), 1);
