@@ -35,6 +35,31 @@ __device__ __forceinline__ void ws_release(uint32_t empty0, uint32_t stage, cons
     }
 }
 
+// Stages columns 128 h .. 128 h + 127 of a consumer's 64 x 256 result (h a constant, so the
+// accumulators stay in registers) in its staging buffer s_cw once the previous TMA store has
+// read it, and stores them with TMA (clipped at the matrix edges).
+__device__ __forceinline__ void ws_store_c_half(const CUtensorMap *tm_c, unsigned char *s_cw,
+                                                const float acc[128], const int h, int row0,
+                                                int n0, int M, int N)
+{
+    const int t = threadIdx.x & 127, cw = (threadIdx.x >> 7) - 1;
+    if (t == 0)
+        TB_PTX_BULK_WAIT_GROUP_READ(0);
+    tb_ptx_named_barrier_sync(1 + cw, 128);
+    wg_stage_c128(s_cw, acc, h);
+    tb_ptx_fence_proxy_async_shared(); // the writes, before the async proxy reads them
+    tb_ptx_named_barrier_sync(1 + cw, 128);
+    if (t == 0 && row0 < M) {
+        for (int b = 0; b < WG_C_SUB_COLS / WG_C_BOX; b++) {
+            const int col = n0 + h * WG_C_SUB_COLS + b * WG_C_BOX;
+            if (col < N)
+                tb_ptx_tma_store_2d(tm_c, col, row0,
+                                    tb_ptx_smem_addr(s_cw) + b * (WG_C_BOX * WG_C_BOX * 2));
+        }
+        tb_ptx_bulk_commit_group();
+    }
+}
+
 // stages: the ring's depth. a_kmajor, b_kmajor: the layout's operands, K-major or M/N-major
 // (mm_common.h; 1, 1 for fwd). tma_store: the epilogue stages C in shared memory and writes it
 // with TMA stores (else predicated global stores). cluster: CTAs per cluster (1 or 2; with 2
@@ -143,25 +168,8 @@ __device__ __forceinline__ void ws_body(const int stages, const int tma_store, c
             }
             // C leaves in two 64 x 128 halves through the consumer's 16 KiB staging buffer:
             // before each half is written there, the previous TMA store has read it
-#pragma unroll
-            for (int h = 0; h < WS_BN / WG_C_SUB_COLS; h++) {
-                if (t == 0)
-                    TB_PTX_BULK_WAIT_GROUP_READ(0);
-                tb_ptx_named_barrier_sync(1 + cw, 128);
-                wg_stage_c128(s_cw, acc, h);
-                tb_ptx_fence_proxy_async_shared(); // the writes, before the async proxy reads
-                tb_ptx_named_barrier_sync(1 + cw, 128);
-                if (t == 0 && row0 < M) {
-                    for (int b = 0; b < WG_C_SUB_COLS / WG_C_BOX; b++) {
-                        const int col = n0 + h * WG_C_SUB_COLS + b * WG_C_BOX;
-                        if (col < N)
-                            tb_ptx_tma_store_2d(tm_c, col, row0,
-                                                tb_ptx_smem_addr(s_cw) +
-                                                    b * (WG_C_BOX * WG_C_BOX * 2));
-                    }
-                    tb_ptx_bulk_commit_group();
-                }
-            }
+            ws_store_c_half(tm_c, s_cw, acc, 0, row0, n0, M, N);
+            ws_store_c_half(tm_c, s_cw, acc, 1, row0, n0, M, N);
         }
         if (tma_store && t == 0)
             TB_PTX_BULK_WAIT_GROUP(0);
