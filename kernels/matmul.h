@@ -31,7 +31,7 @@ cudaError_t tb_mm_simt(const float *A, const float *B, float *C, int M, int N, i
 cudaError_t tb_mm_mma(int layout, int is_bf16, const void *A, const void *B, void *C, int M,
                       int N, int K, cudaStream_t stream);
 
-/* Allows the mma kernels their 64 KiB of dynamic shared memory on the current device; call
+/* Allows the mma kernels their 96 KiB of dynamic shared memory on the current device; call
  * once per device before tb_mm_mma (outside the timed launches). */
 cudaError_t tb_mm_mma_prepare(void);
 
