@@ -593,8 +593,8 @@ static tb_status setup_gpu(mm_state *st, tb_err *err)
     }
     if (!r && wg_variant(st->impl) >= 0) {
         char why[256];
-        int w = tb_mm_wg_plan_make(wg_variant(st->impl), st->A, st->B, st->C, st->M, st->N,
-                                   st->K, st->sm_count, &st->wg, why, sizeof why);
+        int w = tb_mm_wg_plan_make(wg_variant(st->impl), st->layout, st->A, st->B, st->C, st->M,
+                                   st->N, st->K, st->sm_count, &st->wg, why, sizeof why);
         if (w)
             r = tb_err_set(err, w == 1 ? TB_SKIP : TB_DEVFAIL, "%s", why);
     }
@@ -1100,9 +1100,10 @@ static const tb_impl mm_impls[] = {
      "path rounds",
      0, 0, TB_DT(TB_FP32) | TB_DT(TB_BF16) | TB_DT(TB_FP16) | TB_DT(TB_FP8E4M3), NULL, 0,
      mm_setup, mm_run, mm_teardown, mm_supports},
-    /* Hopper: sm_90a only (wgmma, TMA, setmaxnreg exist there alone); fwd layout */
+    /* Hopper: sm_90a only (wgmma, TMA, setmaxnreg exist there alone) */
     {"wgmma", TB_KIND_HANDWRITTEN,
-     "TMA (128B swizzle) + mbarrier 4-stage ring, wgmma m64n128k16, 128x128 tiles; fwd", 90,
+     "TMA (128B swizzle) + mbarrier 3-stage ring, wgmma m64n128k16 one group in flight, "
+     "128x128 tiles, 2 CTAs/SM; fwd", 90,
      90, TB_DT(TB_BF16), "cublas", 0, mm_setup, mm_run, mm_teardown, mm_supports},
     {"wgmma_ws", TB_KIND_HANDWRITTEN,
      "+ warp specialization: TMA producer, 2 wgmma consumers, setmaxnreg, 128x256; fwd", 90, 90,
@@ -1111,7 +1112,8 @@ static const tb_impl mm_impls[] = {
      "+ persistent CTAs, L2-ordered schedule, epilogue overlapped, TMA stores; fwd", 90, 90,
      TB_DT(TB_BF16), "cublas", 0, mm_setup, mm_run, mm_teardown, mm_supports},
     {"wgmma_cluster", TB_KIND_HANDWRITTEN,
-     "+ clusters of 2 sharing B through TMA multicast; fwd", 90, 90, TB_DT(TB_BF16), "cublas",
+     "+ clusters of 2 sharing B through TMA multicast; fwd, dgrad, wgrad (MN-major operands "
+     "through wgmma's transpose bits)", 90, 90, TB_DT(TB_BF16), "cublas",
      0, mm_setup, mm_run, mm_teardown, mm_supports},
 };
 

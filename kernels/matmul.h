@@ -31,16 +31,17 @@ cudaError_t tb_mm_simt(const float *A, const float *B, float *C, int M, int N, i
 cudaError_t tb_mm_mma(int layout, int is_bf16, const void *A, const void *B, void *C, int M,
                       int N, int K, cudaStream_t stream);
 
-/* Allows the mma kernels their 64 KiB of dynamic shared memory on the current device; call
+/* Allows the mma kernels their 96 KiB of dynamic shared memory on the current device; call
  * once per device before tb_mm_mma (outside the timed launches). */
 cudaError_t tb_mm_mma_prepare(void);
 
 /* NULL when tb_mm_mma handles the shape, else the requirement it misses. */
 const char *tb_mm_mma_unsupported(int layout, int M, int N, int K);
 
-/* Hopper (sm_90a only): bf16 in, fp32 accumulate, bf16 out through wgmma fed by TMA, layout
- * FWD (C = A B^T; A [M][K] and B [N][K] are both K-major, as TMA and wgmma take them). The
- * rungs of the ladder, each adding a technique to the one before:
+/* Hopper (sm_90a only): bf16 in, fp32 accumulate, bf16 out through wgmma fed by TMA. Every
+ * rung runs layout FWD (C = A B^T; A [M][K] and B [N][K] both K-major); CLUSTER runs DGRAD and
+ * WGRAD too (an M- or N-contiguous operand loaded along M or N, read through wgmma's transpose
+ * bit). The rungs of the ladder, each adding a technique to the one before:
  *   PLAIN       TMA + mbarrier ring, wgmma m64n128k16, 128 x 128 tiles
  *   WS          warp-specialized producer/consumers, setmaxnreg, 128 x 256 tiles
  *   PERSISTENT  one CTA per SM over an L2-ordered schedule, TMA stores of C
@@ -51,7 +52,7 @@ enum { TB_MM_WG_PLAIN = 0, TB_MM_WG_WS = 1, TB_MM_WG_PERSISTENT = 2, TB_MM_WG_CL
  * the grid. */
 typedef struct {
     uint64_t tmap[3][16];
-    int variant, M, N, K;
+    int variant, layout, M, N, K;
     int ctas;
     void *C;
 } tb_mm_wg_plan;
@@ -59,13 +60,14 @@ typedef struct {
 /* NULL when the variant handles the case, else the requirement it misses. */
 const char *tb_mm_wg_unsupported(int variant, int layout, int M, int N, int K);
 
-/* Prepares C = A B^T for the variant on the current device (outside the timed launches):
+/* Prepares the GEMM of `layout` (C = A B^T for fwd) for the variant on the current device (outside the timed launches):
  * checks that this build holds sm_90a code for it, allows its dynamic shared memory and
  * encodes the tensor maps through the driver's cuTensorMapEncodeTiled (reached through the
  * runtime's driver entry point; nothing links libcuda). Returns 0 and fills plan; 1 when the
  * case is to be skipped, 2 on a failure, each with the cause in why. */
-int tb_mm_wg_plan_make(int variant, const void *A, const void *B, void *C, int M, int N, int K,
-                       int sm_count, tb_mm_wg_plan *plan, char *why, size_t whylen);
+int tb_mm_wg_plan_make(int variant, int layout, const void *A, const void *B, void *C, int M,
+                       int N, int K, int sm_count, tb_mm_wg_plan *plan, char *why,
+                       size_t whylen);
 
 /* Enqueues one launch of a plan. */
 cudaError_t tb_mm_wg_run(const tb_mm_wg_plan *plan, cudaStream_t stream);

@@ -1,11 +1,14 @@
 // mma.cu - bf16 / fp16 matmul on tensor cores through mma.sync (sm_80+), fp32 accumulate, all
 // three training layouts.
 //
-// Technique: a 128x128x32 block tile, eight warps each owning a 64x32 warp tile (4x4
-// m16n8k16 tiles); operands stream global -> shared through a 4-stage cp.async pipeline
-// (zero-filled at the edges), stored in XOR-swizzled 16-byte chunks so ldmatrix reads them
-// without bank conflicts; ldmatrix.trans turns M- or N-contiguous operands (the gradient
-// layouts) into the fragments mma.sync expects. Thread blocks visit tiles in groups of 8 tile
+// Technique: a 128x256x32 block tile, eight warps each owning a 64x64 warp tile (4x8
+// m16n8k16 tiles: 8 ldmatrix.x4 per 32 mma); operands stream global -> shared through a
+// 4-stage cp.async pipeline (zero-filled at the edges), stored in XOR-swizzled 16-byte chunks
+// so ldmatrix reads them without bank conflicts; ldmatrix.trans turns M- or N-contiguous
+// operands (the gradient layouts) into the fragments mma.sync expects. Fragments are double
+// buffered across k16 steps, k-tile boundaries included: each step's ldmatrix are issued
+// before the previous step's mma, so shared-memory reads overlap the tensor cores. One CTA per
+// SM (96 KiB, up to 255 registers). Thread blocks visit tiles in groups of 8 tile
 // rows for L2 reuse; the epilogue converts pairs of fp32 to bf16/fp16 and stores them as one
 // 32-bit word. Architecture: sm_80 and newer (on sm_90 cuBLAS uses wgmma, which this does not).
 #include "../matmul.h"
@@ -24,13 +27,15 @@ __device__ __forceinline__ void ldsm_x4(uint32_t r[4], uint32_t smem_addr, const
         tb_ptx_ldmatrix_x4(r, smem_addr);
 }
 
-// Issues the cp.async copies of one operand's tile (rows r0.. of R, k0.. of K).
+// Issues the cp.async copies of one operand's tile (rows r0.. of R, k0.. of K; `rows`, a
+// constant, is TB_MMA_BM for A, TB_MMA_BN for B).
 __device__ __forceinline__ void load_tile(uint32_t s_tile, const uint16_t *__restrict__ G,
-                                          const int kmajor, int R, int K, int r0, int k0)
+                                          const int kmajor, const int rows, int R, int K, int r0,
+                                          int k0)
 {
     const int tid = threadIdx.x;
 #pragma unroll
-    for (int i = 0; i < TB_MMA_LOADS; i++) {
+    for (int i = 0; i < rows * TB_MMA_BK * 2 / 16 / TB_MMA_THREADS; i++) {
         const int q = tid + i * TB_MMA_THREADS;
         if (kmajor) {
             const tb_mma_rc at = tb_mma_load_kmaj_at(q);
@@ -39,13 +44,78 @@ __device__ __forceinline__ void load_tile(uint32_t s_tile, const uint16_t *__res
             const uint16_t *src = ok ? G + (int64_t)gr * K + gk : G;
             tb_ptx_cp_async16(s_tile + tb_mma_kmaj_off(at.row, at.chunk), src, ok ? 16 : 0);
         } else {
-            const tb_mma_rc at = tb_mma_load_mnmaj_at(q);
+            const tb_mma_rc at = tb_mma_load_mnmaj_at(q, rows);
             const int gk = k0 + at.row, gc = r0 + at.chunk * 8;
             const bool ok = gk < K && gc < R;
             const uint16_t *src = ok ? G + (int64_t)gk * R + gc : G;
-            tb_ptx_cp_async16(s_tile + tb_mma_mnmaj_off(at.row, at.chunk), src, ok ? 16 : 0);
+            tb_ptx_cp_async16(s_tile + tb_mma_mnmaj_off(at.row, at.chunk, rows), src,
+                              ok ? 16 : 0);
         }
     }
+}
+
+// Both operands of k-tile kt into its stage, as one cp.async group.
+__device__ __forceinline__ void load_stage(uint32_t s0, const uint16_t *__restrict__ A,
+                                           const uint16_t *__restrict__ B, const int a_kmajor,
+                                           const int b_kmajor, int M, int N, int K, int m0,
+                                           int n0, int kt)
+{
+    const uint32_t sa = s0 + tb_mma_stage(kt) * TB_MMA_STAGE_BYTES;
+    load_tile(sa, A, a_kmajor, TB_MMA_BM, M, K, m0, kt * TB_MMA_BK);
+    load_tile(sa + TB_MMA_A_BYTES, B, b_kmajor, TB_MMA_BN, N, K, n0, kt * TB_MMA_BK);
+}
+
+// One k16 step's fragments of a warp: A for its 4 m16 tiles, B for its 8 n8 tiles, read from
+// the stage at sa (B at sa + TB_MMA_A_BYTES).
+__device__ __forceinline__ void load_frags(uint32_t af[TB_MMA_MI][4], uint32_t bf[TB_MMA_NI][2],
+                                           uint32_t sa, int kk, int wm, int wn, int lane,
+                                           const int a_kmajor, const int b_kmajor)
+{
+    const uint32_t sb = sa + TB_MMA_A_BYTES;
+#pragma unroll
+    for (int np = 0; np < TB_MMA_NI / 2; np++) {
+        const int nb = wn * TB_MMA_WARP_N + np * 16;
+        uint32_t t[4];
+        if (b_kmajor) {
+            const tb_mma_rc at = tb_mma_ldsm_b_kmaj_at(lane, nb, kk);
+            ldsm_x4(t, sb + tb_mma_kmaj_off(at.row, at.chunk), TB_MMA_LDSM_KMAJ_TRANS);
+        } else {
+            const tb_mma_rc at = tb_mma_ldsm_b_mnmaj_at(lane, nb, kk);
+            ldsm_x4(t, sb + tb_mma_mnmaj_off(at.row, at.chunk, TB_MMA_BN),
+                    TB_MMA_LDSM_MNMAJ_TRANS);
+        }
+#pragma unroll
+        for (int reg = 0; reg < 4; reg++)
+            bf[np * 2 + tb_mma_x4_b_tile(reg)][tb_mma_x4_b_half(reg)] = t[reg];
+    }
+#pragma unroll
+    for (int mi = 0; mi < TB_MMA_MI; mi++) {
+        const int rb = wm * TB_MMA_WARP_M + mi * 16;
+        if (a_kmajor) {
+            const tb_mma_rc at = tb_mma_ldsm_a_kmaj_at(lane, rb, kk);
+            ldsm_x4(af[mi], sa + tb_mma_kmaj_off(at.row, at.chunk), TB_MMA_LDSM_KMAJ_TRANS);
+        } else {
+            const tb_mma_rc at = tb_mma_ldsm_a_mnmaj_at(lane, rb, kk);
+            ldsm_x4(af[mi], sa + tb_mma_mnmaj_off(at.row, at.chunk, TB_MMA_BM),
+                    TB_MMA_LDSM_MNMAJ_TRANS);
+        }
+    }
+}
+
+// The warp tile's 32 mma of one k16 step.
+__device__ __forceinline__ void mma_step(float acc[TB_MMA_MI][TB_MMA_NI][4],
+                                         const uint32_t af[TB_MMA_MI][4],
+                                         const uint32_t bf[TB_MMA_NI][2], const int is_bf16)
+{
+#pragma unroll
+    for (int mi = 0; mi < TB_MMA_MI; mi++)
+#pragma unroll
+        for (int ni = 0; ni < TB_MMA_NI; ni++) {
+            if (is_bf16)
+                tb_ptx_mma_bf16_16816(acc[mi][ni], af[mi], bf[ni]);
+            else
+                tb_ptx_mma_f16_16816(acc[mi][ni], af[mi], bf[ni]);
+        }
 }
 
 __device__ __forceinline__ uint32_t pack2(float lo, float hi, const int is_bf16)
@@ -89,11 +159,11 @@ __device__ __forceinline__ void mma_body(const int a_kmajor, const int b_kmajor,
     tb_mm_tile_of(blockIdx.x, m_tiles, n_tiles, TB_MMA_GROUP_M, &tile_m, &tile_n);
     const int m0 = (int)tile_m * TB_MMA_BM, n0 = (int)tile_n * TB_MMA_BN;
 
-    float acc[4][4][4];
+    float acc[TB_MMA_MI][TB_MMA_NI][4];
 #pragma unroll
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < TB_MMA_MI; i++)
 #pragma unroll
-        for (int j = 0; j < 4; j++)
+        for (int j = 0; j < TB_MMA_NI; j++)
 #pragma unroll
             for (int v = 0; v < 4; v++)
                 acc[i][j][v] = 0.0f;
@@ -101,67 +171,36 @@ __device__ __forceinline__ void mma_body(const int a_kmajor, const int b_kmajor,
     const int KT = (K + TB_MMA_BK - 1) / TB_MMA_BK;
 #pragma unroll
     for (int s = 0; s < TB_MMA_STAGES - 1; s++) {
-        if (s < KT) {
-            const uint32_t sa = s0 + tb_mma_stage(s) * 2 * TB_MMA_TILE_BYTES;
-            load_tile(sa, A, a_kmajor, M, K, m0, s * TB_MMA_BK);
-            load_tile(sa + TB_MMA_TILE_BYTES, B, b_kmajor, N, K, n0, s * TB_MMA_BK);
-        }
+        if (s < KT)
+            load_stage(s0, A, B, a_kmajor, b_kmajor, M, N, K, m0, n0, s);
         tb_ptx_cp_async_commit();
     }
+    TB_PTX_CP_ASYNC_WAIT(TB_MMA_WAIT_PENDING); // k-tile 0 has landed
+    __syncthreads();
 
+    uint32_t af[2][TB_MMA_MI][4], bf[2][TB_MMA_NI][2]; // two k16 steps' fragments
+    load_frags(af[0], bf[0], s0, 0, wm, wn, lane, a_kmajor, b_kmajor);
     for (int kt = 0; kt < KT; kt++) {
-        TB_PTX_CP_ASYNC_WAIT(TB_MMA_WAIT_PENDING); // tile kt has landed
-        __syncthreads();                            // ... for every thread; stage kt-1 is free
-        const int pf = kt + TB_MMA_STAGES - 1;
-        if (pf < KT) {
-            const uint32_t sa = s0 + tb_mma_stage(pf) * 2 * TB_MMA_TILE_BYTES;
-            load_tile(sa, A, a_kmajor, M, K, m0, pf * TB_MMA_BK);
-            load_tile(sa + TB_MMA_TILE_BYTES, B, b_kmajor, N, K, n0, pf * TB_MMA_BK);
-        }
-        tb_ptx_cp_async_commit();
-
-        const uint32_t sa = s0 + tb_mma_stage(kt) * 2 * TB_MMA_TILE_BYTES;
-        const uint32_t sb = sa + TB_MMA_TILE_BYTES;
-        // not unrolled: the two k16 steps share registers rather than doubling them
-#pragma unroll 1
-        for (int kk = 0; kk < TB_MMA_BK / 16; kk++) {
-            // B fragments for the warp's four n8 tiles, then A one m16 tile at a time: only
-            // 4 A registers live at once keeps the kernel within 128 registers
-            uint32_t bf[4][2];
+        const uint32_t sa = s0 + tb_mma_stage(kt) * TB_MMA_STAGE_BYTES;
 #pragma unroll
-            for (int np = 0; np < 2; np++) {
-                const int nb = wn * TB_MMA_WARP_N + np * 16;
-                uint32_t t[4];
-                if (b_kmajor) {
-                    const tb_mma_rc at = tb_mma_ldsm_b_kmaj_at(lane, nb, kk);
-                    ldsm_x4(t, sb + tb_mma_kmaj_off(at.row, at.chunk), TB_MMA_LDSM_KMAJ_TRANS);
-                } else {
-                    const tb_mma_rc at = tb_mma_ldsm_b_mnmaj_at(lane, nb, kk);
-                    ldsm_x4(t, sb + tb_mma_mnmaj_off(at.row, at.chunk), TB_MMA_LDSM_MNMAJ_TRANS);
-                }
-#pragma unroll
-                for (int reg = 0; reg < 4; reg++)
-                    bf[np * 2 + tb_mma_x4_b_tile(reg)][tb_mma_x4_b_half(reg)] = t[reg];
+        for (int kk = 0; kk < TB_MMA_KSTEPS; kk++) {
+            const int cur = tb_mma_frag_buf(kk), nxt = tb_mma_frag_buf(kk + 1);
+            if (kk + 1 < TB_MMA_KSTEPS) {
+                load_frags(af[nxt], bf[nxt], sa, kk + 1, wm, wn, lane, a_kmajor, b_kmajor);
+            } else {
+                // every fragment of k-tile kt is in registers: refill the stage of kt - 1
+                // (read by all before the last barrier), wait for kt + 1, read its first step
+                const int pf = kt + TB_MMA_STAGES - 1;
+                if (pf < KT)
+                    load_stage(s0, A, B, a_kmajor, b_kmajor, M, N, K, m0, n0, pf);
+                tb_ptx_cp_async_commit();
+                TB_PTX_CP_ASYNC_WAIT(TB_MMA_WAIT_PENDING); // k-tile kt + 1 has landed
+                __syncthreads();
+                if (kt + 1 < KT)
+                    load_frags(af[nxt], bf[nxt], s0 + tb_mma_stage(kt + 1) * TB_MMA_STAGE_BYTES,
+                               0, wm, wn, lane, a_kmajor, b_kmajor);
             }
-#pragma unroll
-            for (int mi = 0; mi < 4; mi++) {
-                const int rb = wm * TB_MMA_WARP_M + mi * 16;
-                uint32_t af[4];
-                if (a_kmajor) {
-                    const tb_mma_rc at = tb_mma_ldsm_a_kmaj_at(lane, rb, kk);
-                    ldsm_x4(af, sa + tb_mma_kmaj_off(at.row, at.chunk), TB_MMA_LDSM_KMAJ_TRANS);
-                } else {
-                    const tb_mma_rc at = tb_mma_ldsm_a_mnmaj_at(lane, rb, kk);
-                    ldsm_x4(af, sa + tb_mma_mnmaj_off(at.row, at.chunk), TB_MMA_LDSM_MNMAJ_TRANS);
-                }
-#pragma unroll
-                for (int ni = 0; ni < 4; ni++) {
-                    if (is_bf16)
-                        tb_ptx_mma_bf16_16816(acc[mi][ni], af, bf[ni]);
-                    else
-                        tb_ptx_mma_f16_16816(acc[mi][ni], af, bf[ni]);
-                }
-            }
+            mma_step(acc, af[cur], bf[cur], is_bf16);
         }
     }
     TB_PTX_CP_ASYNC_WAIT(0);
@@ -169,9 +208,9 @@ __device__ __forceinline__ void mma_body(const int a_kmajor, const int b_kmajor,
     // accumulator (mi, ni): elements 0, 1 at row g, 2, 3 at row g + 8; pairs of columns
     const int g = tb_mma_lane_g(lane), t4 = tb_mma_lane_t4(lane);
 #pragma unroll
-    for (int mi = 0; mi < 4; mi++)
+    for (int mi = 0; mi < TB_MMA_MI; mi++)
 #pragma unroll
-        for (int ni = 0; ni < 4; ni++) {
+        for (int ni = 0; ni < TB_MMA_NI; ni++) {
             const int row = m0 + wm * TB_MMA_WARP_M + mi * 16 + g;
             const int col = n0 + wn * TB_MMA_WARP_N + ni * 8 + tb_mma_t4_col(t4);
             store_pair(C, M, N, row + tb_mma_c_vrow(0), col + tb_mma_c_vcol(0), acc[mi][ni][0],
@@ -182,7 +221,7 @@ __device__ __forceinline__ void mma_body(const int a_kmajor, const int b_kmajor,
 }
 
 #define MMA_KERNEL(NAME, A_KMAJOR, B_KMAJOR, IS_BF16)                                        \
-    __global__ void __launch_bounds__(TB_MMA_THREADS, 2)                                        \
+    __global__ void __launch_bounds__(TB_MMA_THREADS, 1)                                        \
         NAME(const uint16_t *__restrict__ A, const uint16_t *__restrict__ B,                 \
              uint16_t *__restrict__ C, int M, int N, int K)                                  \
     {                                                                                        \

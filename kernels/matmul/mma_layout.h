@@ -13,23 +13,39 @@
 #include "../tb_random.h"
 
 #define TB_MMA_BM 128
-#define TB_MMA_BN 128
+#define TB_MMA_BN 256
 #define TB_MMA_BK 32
+#define TB_MMA_KSTEPS (TB_MMA_BK / 16) /* k16 steps per k-tile */
 #define TB_MMA_THREADS 256
 #define TB_MMA_GROUP_M 8
-#define TB_MMA_TILE_BYTES (TB_MMA_BM * TB_MMA_BK * 2) /* one operand, one stage: 8 KiB */
-#define TB_MMA_LOADS (TB_MMA_TILE_BYTES / 16 / TB_MMA_THREADS) /* 16-byte copies per thread */
+#define TB_MMA_A_BYTES (TB_MMA_BM * TB_MMA_BK * 2) /* A's tile, one stage: 8 KiB */
+#define TB_MMA_B_BYTES (TB_MMA_BN * TB_MMA_BK * 2) /* B's tile, one stage: 16 KiB */
+#define TB_MMA_STAGE_BYTES (TB_MMA_A_BYTES + TB_MMA_B_BYTES)
+/* 16-byte copies per thread of A's tile and of B's */
+#define TB_MMA_A_LOADS (TB_MMA_A_BYTES / 16 / TB_MMA_THREADS)
+#define TB_MMA_B_LOADS (TB_MMA_B_BYTES / 16 / TB_MMA_THREADS)
 
-/* The cp.async ring: k-tile kt lives in stage tb_mma_stage(kt) (A then B, TB_MMA_TILE_BYTES
- * each); the prologue commits TB_MMA_STAGES - 1 groups and each iteration one more, after
- * waiting until at most TB_MMA_WAIT_PENDING groups are in flight: then k-tile kt has landed. */
+/* The cp.async ring: k-tile kt lives in stage tb_mma_stage(kt) (A, then B at TB_MMA_A_BYTES).
+ * The prologue commits TB_MMA_STAGES - 1 groups (k-tiles 0 .. STAGES - 2) and waits until at
+ * most TB_MMA_WAIT_PENDING are in flight: k-tile 0 has landed. Before its last k16 step, k-tile
+ * kt's iteration commits k-tile kt + STAGES - 1 (into the stage of kt - 1, which every warp
+ * finished reading before the previous barrier), waits the same way (k-tile kt + 1 has landed)
+ * and meets the others at a barrier; then it reads k-tile kt + 1's first fragments while the
+ * last k16 step's MMAs run. */
 #define TB_MMA_STAGES 4
 #define TB_MMA_WAIT_PENDING (TB_MMA_STAGES - 2)
-#define TB_MMA_SMEM_BYTES (TB_MMA_STAGES * 2 * TB_MMA_TILE_BYTES)
+#define TB_MMA_SMEM_BYTES (TB_MMA_STAGES * TB_MMA_STAGE_BYTES)
 
 TB_HD int tb_mma_stage(int kt)
 {
     return kt % TB_MMA_STAGES;
+}
+
+/* The fragment buffer (0, 1) k16 step kk of a k-tile is read into: consecutive steps, across
+ * k-tiles too, alternate, so one step's ldmatrix overlap the previous step's mma. */
+TB_HD int tb_mma_frag_buf(int kk)
+{
+    return kk & 1;
 }
 
 /* Whether ldmatrix reads a tile's 8x8 matrices transposed (.trans): K-contiguous tiles
@@ -42,38 +58,43 @@ typedef struct {
     int row, chunk;
 } tb_mma_rc;
 
-/* A K-contiguous tile: 128 rows (m or n) of 32 elements = four 16-byte chunks; chunk c of
- * row r sits at c ^ ((r >> 1) & 3), so the 8 rows an ldmatrix reads hit distinct banks. */
+/* A K-contiguous tile: TB_MMA_BM (A) or TB_MMA_BN (B) rows of 32 elements = four 16-byte
+ * chunks; chunk c of row r sits at c ^ ((r >> 1) & 3), so the 8 rows an ldmatrix reads hit
+ * distinct banks. */
 TB_HD uint32_t tb_mma_kmaj_off(int row, int chunk)
 {
     return (uint32_t)(row * 64 + ((chunk ^ ((row >> 1) & 3)) << 4));
 }
 
-/* An M/N-contiguous tile: 32 rows (k) of 128 elements = sixteen chunks; chunk c of row k
- * sits at c ^ (k & 7). */
-TB_HD uint32_t tb_mma_mnmaj_off(int k, int chunk)
+/* An M/N-contiguous tile of `width` elements (TB_MMA_BM for A, TB_MMA_BN for B): 32 rows (k)
+ * of width / 8 chunks; chunk c of row k sits at c ^ (k & 7). */
+TB_HD uint32_t tb_mma_mnmaj_off(int k, int chunk, int width)
 {
-    return (uint32_t)(k * 256 + ((chunk ^ (k & 7)) << 4));
+    return (uint32_t)(k * width * 2 + ((chunk ^ (k & 7)) << 4));
 }
 
-/* Copy q (0 .. TB_MMA_LOADS * TB_MMA_THREADS - 1) of one operand tile: the row (m or n) and
- * chunk (8 k) it fills in a K-contiguous tile, the row (k) and chunk (8 m or n) otherwise. */
+/* Copy q (0 .. LOADS * TB_MMA_THREADS - 1) of one operand tile: the row (m or n) and chunk
+ * (8 k) it fills in a K-contiguous tile, the row (k) and chunk (8 m or n) of a `width`-wide
+ * M/N-contiguous one. */
 TB_HD tb_mma_rc tb_mma_load_kmaj_at(int q)
 {
     tb_mma_rc at = {q >> 2, q & 3};
     return at;
 }
 
-TB_HD tb_mma_rc tb_mma_load_mnmaj_at(int q)
+TB_HD tb_mma_rc tb_mma_load_mnmaj_at(int q, int width)
 {
-    tb_mma_rc at = {q >> 4, q & 15};
+    tb_mma_rc at = {q / (width / 8), q % (width / 8)};
     return at;
 }
 
-/* 2 x 4 warps, each a TB_MMA_WARP_M x TB_MMA_WARP_N warp tile (4 x 4 m16n8 tiles): warp w
- * owns warp-tile row tb_mma_warp_row(w) and column tb_mma_warp_col(w). */
+/* 2 x 4 warps, each a TB_MMA_WARP_M x TB_MMA_WARP_N warp tile (4 x 8 m16n8 tiles: per k16
+ * step 4 ldmatrix.x4 of A and 4 of B feed 32 mma, 0.25 per mma): warp w owns warp-tile row
+ * tb_mma_warp_row(w) and column tb_mma_warp_col(w). */
 #define TB_MMA_WARP_M 64
-#define TB_MMA_WARP_N 32
+#define TB_MMA_WARP_N 64
+#define TB_MMA_MI (TB_MMA_WARP_M / 16) /* m16 tiles per warp */
+#define TB_MMA_NI (TB_MMA_WARP_N / 8)  /* n8 tiles per warp */
 
 TB_HD int tb_mma_warp_row(int warp)
 {

@@ -33,7 +33,7 @@ extern "C" cudaError_t tb_mm_wgmma_ws_launch(const tb_mm_wg_plan *p, cudaStream_
 extern "C" cudaError_t tb_mm_wgmma_persistent_prepare(void);
 extern "C" cudaError_t tb_mm_wgmma_persistent_launch(const tb_mm_wg_plan *p,
                                                      cudaStream_t stream);
-extern "C" cudaError_t tb_mm_wgmma_cluster_prepare(void);
+extern "C" cudaError_t tb_mm_wgmma_cluster_prepare(int layout);
 extern "C" cudaError_t tb_mm_wgmma_cluster_launch(const tb_mm_wg_plan *p, cudaStream_t stream);
 extern "C" int tb_mm_wgmma_cluster_resident(void); // clusters held at once; 0: unknown
 
@@ -63,15 +63,44 @@ __device__ __forceinline__ void wg_ktile_n128(float acc[64], uint32_t sa, uint32
     }
 }
 
-// The same for 256 columns: D (64 x 256) += A (64 rows at sa) B (256 rows at sb)^T.
-__device__ __forceinline__ void wg_ktile_n256(float acc[128], uint32_t sa, uint32_t sb)
+// The same for 256 columns: D (64 x 256) += A (64 rows at sa) B (256 rows at sb)^T, each
+// operand K-major or M/N-major (a constant: tb_wg_mma_descs_layout, the transpose bit).
+__device__ __forceinline__ void wg_ktile_n256(float acc[128], uint32_t sa, uint32_t sb,
+                                              const int a_kmajor, const int b_kmajor)
 {
 #pragma unroll
     for (int kk = 0; kk < TB_WG_BK; kk += 16) {
         uint64_t da, db;
-        tb_wg_mma_descs(sa, sb, kk, &da, &db);
-        tb_ptx_wgmma_m64n256k16_bf16(acc, da, db);
+        tb_wg_mma_descs_layout(sa, sb, kk, a_kmajor, b_kmajor, &da, &db);
+        tb_ptx_wgmma_m64n256k16_bf16_trans(acc, da, db, !a_kmajor, !b_kmajor);
     }
+}
+
+// Loads TMA boxes of one operand's k-tile into dst: K-major, one box of 64 k x `rows` rows
+// (r0..); M/N-major, rows / 64 boxes of 64 m (n) x 64 k, 8 KiB apart (tb_wg_mn_offset).
+__device__ __forceinline__ void wg_load_operand(uint32_t dst, const CUtensorMap *tm,
+                                                const int kmajor, const int rows, int r0, int k0,
+                                                uint32_t full, const uint16_t multicast)
+{
+#if defined(WG_HAVE_SM90A)
+    if (kmajor) {
+        if (multicast)
+            tb_ptx_tma_load_2d_multicast(dst, tm, k0, r0, full, multicast);
+        else
+            tb_ptx_tma_load_2d(dst, tm, k0, r0, full);
+        return;
+    }
+    for (int j = 0; j < rows / TB_WG_MN_BLOCK; j++) {
+        const uint32_t d = dst + (uint32_t)j * TB_WG_MN_BLOCK_BYTES;
+        if (multicast)
+            tb_ptx_tma_load_2d_multicast(d, tm, r0 + j * TB_WG_MN_BLOCK, k0, full, multicast);
+        else
+            tb_ptx_tma_load_2d(d, tm, r0 + j * TB_WG_MN_BLOCK, k0, full);
+    }
+#else
+    (void)dst, (void)tm, (void)kmajor, (void)rows, (void)r0, (void)k0, (void)full,
+        (void)multicast;
+#endif
 }
 
 // Two adjacent outputs of row `row`, columns col and col + 1 (col even), rounded to bf16;
@@ -107,18 +136,20 @@ __device__ __forceinline__ void wg_store_global(uint16_t *__restrict__ C, int M,
     }
 }
 
-// Writes a warpgroup's 64 x 256 accumulator as bf16 into four 64 x 64 128-byte-swizzled boxes
-// at s_c (8 KiB each, the layout the C tensor map's TMA store reads): the four lanes of a row
-// fill one 16-byte chunk and the 8 rows of a warp's store land in 8 different chunks, so the
-// 32-bit stores do not conflict.
-__device__ __forceinline__ void wg_stage_c256(unsigned char *s_c, const float acc[128])
+// Writes columns 128 h .. 128 h + 127 of a warpgroup's 64 x 256 accumulator as bf16 into two
+// 64 x 64 128-byte-swizzled boxes at s_c (8 KiB each, the layout the C tensor map's TMA store
+// reads): the four lanes of a row fill one 16-byte chunk and the 8 rows of a warp's store land
+// in 8 different chunks, so the 32-bit stores do not conflict. h is a constant at every call.
+#define WG_C_SUB_COLS 128 // columns of C staged at once per consumer: 16 KiB
+__device__ __forceinline__ void wg_stage_c128(unsigned char *s_c, const float acc[128],
+                                              const int h)
 {
     const int t = threadIdx.x & 127;
 #pragma unroll
-    for (int i = 0; i < 128; i += 4) {
+    for (int i = h * WG_C_SUB_COLS / 2; i < (h + 1) * WG_C_SUB_COLS / 2; i += 4) {
         int r, c;
         tb_wg_acc_pos(t, i, &r, &c);
-        unsigned char *box = s_c + (c / WG_C_BOX) * (WG_C_BOX * WG_C_BOX * 2);
+        unsigned char *box = s_c + (c % WG_C_SUB_COLS / WG_C_BOX) * (WG_C_BOX * WG_C_BOX * 2);
         *(uint32_t *)(box + tb_wg_sw128_offset(r, c % WG_C_BOX)) =
             tb_ptx_pack_bf16x2(acc[i], acc[i + 1]);
         *(uint32_t *)(box + tb_wg_sw128_offset(r + 8, c % WG_C_BOX)) =

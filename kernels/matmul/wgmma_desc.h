@@ -50,12 +50,35 @@ TB_HD uint64_t tb_wg_desc_kmajor_sw128(uint32_t tile_addr, int k)
                       TB_WG_SWIZZLE_128B);
 }
 
+/* An M/N-major (M- or N-contiguous) bf16 operand tile as TMA writes it with 128-byte swizzle:
+ * blocks of 64 m (or n) x 64 k, 8 KiB each, one after another along m (n); in a block, k row
+ * r holds 64 contiguous m (n), swizzled as a K-major row would be. */
+#define TB_WG_MN_BLOCK 64
+#define TB_WG_MN_BLOCK_BYTES (TB_WG_MN_BLOCK * TB_WG_BK * 2)
+
+/* The descriptor of the k16 slice starting at k (a multiple of 16, < 64) of such a tile at
+ * tile_addr (1024-byte aligned), read by wgmma with the operand's transpose bit set: the start
+ * moves k rows of 128 bytes (2048 bytes per k16: whole 1024-byte atoms, so base offset 0);
+ * leading offset 8 KiB (the next 64 m or n), stride offset 1024 (the next 8 k). */
+TB_HD uint64_t tb_wg_desc_mnmajor_sw128(uint32_t tile_addr, int k)
+{
+    return tb_wg_desc(tile_addr + (uint32_t)k * TB_WG_SW128_ROW_BYTES, TB_WG_MN_BLOCK_BYTES,
+                      TB_WG_SW128_ATOM_BYTES, 0, TB_WG_SWIZZLE_128B);
+}
+
 /* Byte offset of bf16 element (row, k), k < 64, in a 128-byte-swizzled tile whose base is
  * 1024-byte aligned: 16-byte chunk k / 8 of row `row` is stored at chunk (k / 8) ^ (row % 8). */
 TB_HD uint32_t tb_wg_sw128_offset(int row, int k)
 {
     return (uint32_t)row * TB_WG_SW128_ROW_BYTES + ((uint32_t)((k >> 3) ^ (row & 7)) << 4) +
            (uint32_t)(k & 7) * 2u;
+}
+
+/* Byte offset of bf16 element (mn, k), k < 64, in an M/N-major tile (above). */
+TB_HD uint32_t tb_wg_mn_offset(int mn, int k)
+{
+    return (uint32_t)(mn / TB_WG_MN_BLOCK) * TB_WG_MN_BLOCK_BYTES +
+           tb_wg_sw128_offset(k, mn % TB_WG_MN_BLOCK);
 }
 
 /* Where accumulator register i (0 .. N/2 - 1) of thread t (0 .. 127 of the warpgroup) of an

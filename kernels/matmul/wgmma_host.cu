@@ -20,10 +20,14 @@ extern "C" const char *tb_mm_wg_unsupported(int variant, int layout, int M, int 
 {
     if (M < 1 || N < 1 || K < 1)
         return "needs M, N, K >= 1";
-    if (layout != TB_MM_FWD)
-        return "runs the fwd layout only (A and B K-major, as TMA and wgmma take them)";
-    if (K % 8 != 0)
+    if (layout < TB_MM_FWD || layout > TB_MM_WGRAD)
+        return "knows the fwd, dgrad and wgrad layouts only";
+    if (layout != TB_MM_FWD && variant != TB_MM_WG_CLUSTER)
+        return "runs the fwd layout only (A and B K-major); wgmma_cluster runs dgrad and wgrad";
+    if ((tb_mm_a_kmajor(layout) || tb_mm_b_kmajor(layout)) && K % 8 != 0)
         return "needs K a multiple of 8 (TMA row strides are multiples of 16 bytes)";
+    if (!tb_mm_a_kmajor(layout) && M % 8 != 0)
+        return "needs M a multiple of 8 in this layout (A is M-contiguous: 16-byte TMA rows)";
     if ((variant == TB_MM_WG_PERSISTENT || variant == TB_MM_WG_CLUSTER) && N % 8 != 0)
         return "needs N a multiple of 8 (C is written by TMA stores: 16-byte row strides)";
     return NULL;
@@ -84,12 +88,12 @@ static int has_sm90a_code(void)
     return e == cudaSuccess ? h : -1;
 }
 
-extern "C" int tb_mm_wg_plan_make(int variant, const void *A, const void *B, void *C, int M,
-                                  int N, int K, int sm_count, tb_mm_wg_plan *plan, char *why,
-                                  size_t whylen)
+extern "C" int tb_mm_wg_plan_make(int variant, int layout, const void *A, const void *B,
+                                  void *C, int M, int N, int K, int sm_count,
+                                  tb_mm_wg_plan *plan, char *why, size_t whylen)
 {
     memset(plan, 0, sizeof *plan);
-    const char *no = tb_mm_wg_unsupported(variant, TB_MM_FWD, M, N, K);
+    const char *no = tb_mm_wg_unsupported(variant, layout, M, N, K);
     if (no || variant < TB_MM_WG_PLAIN || variant > TB_MM_WG_CLUSTER) {
         snprintf(why, whylen, "%s", no ? no : "unknown wgmma variant");
         return 1;
@@ -107,7 +111,7 @@ extern "C" int tb_mm_wg_plan_make(int variant, const void *A, const void *B, voi
     case TB_MM_WG_PLAIN: e = tb_mm_wgmma_plain_prepare(); break;
     case TB_MM_WG_WS: e = tb_mm_wgmma_ws_prepare(); break;
     case TB_MM_WG_PERSISTENT: e = tb_mm_wgmma_persistent_prepare(); break;
-    default: e = tb_mm_wgmma_cluster_prepare(); break;
+    default: e = tb_mm_wgmma_cluster_prepare(layout); break;
     }
     if (e != cudaSuccess) {
         snprintf(why, whylen, "cannot allow the kernel its shared memory: %s",
@@ -126,9 +130,15 @@ extern "C" int tb_mm_wg_plan_make(int variant, const void *A, const void *B, voi
         return 1;
     }
     encode_tiled_fn enc = (encode_tiled_fn)fn;
-    int r = encode(enc, plan->tmap[0], A, M, K, WG_BOX_ROWS, TB_WG_BK, why, whylen);
+    // K-major operands: boxes of 128 rows x 64 k; M/N-major ones ([K][M] or [K][N]): boxes of
+    // 64 k rows x 64 m (n), two per 128 rows of the tile
+    int r = tb_mm_a_kmajor(layout)
+                ? encode(enc, plan->tmap[0], A, M, K, WG_BOX_ROWS, TB_WG_BK, why, whylen)
+                : encode(enc, plan->tmap[0], A, K, M, TB_WG_BK, TB_WG_MN_BLOCK, why, whylen);
     if (!r)
-        r = encode(enc, plan->tmap[1], B, N, K, WG_BOX_ROWS, TB_WG_BK, why, whylen);
+        r = tb_mm_b_kmajor(layout)
+                ? encode(enc, plan->tmap[1], B, N, K, WG_BOX_ROWS, TB_WG_BK, why, whylen)
+                : encode(enc, plan->tmap[1], B, K, N, TB_WG_BK, TB_WG_MN_BLOCK, why, whylen);
     if (!r && (variant == TB_MM_WG_PERSISTENT || variant == TB_MM_WG_CLUSTER))
         r = encode(enc, plan->tmap[2], C, M, N, WG_C_BOX, WG_C_BOX, why, whylen);
     if (r)
@@ -154,6 +164,7 @@ extern "C" int tb_mm_wg_plan_make(int variant, const void *A, const void *B, voi
         return 1;
     }
     plan->variant = variant;
+    plan->layout = layout;
     plan->M = M;
     plan->N = N;
     plan->K = K;

@@ -5,9 +5,10 @@
 // tiles dealt round-robin in grouped order (tb_wg_sched_tile: the tiles in flight at once
 // share A and B tiles in L2). The ring's k-tile count runs on across tiles, so the producer
 // loads the next tile while the consumers run this one's epilogue. The epilogue writes C
-// through shared memory (four 128-byte-swizzled 64 x 64 boxes per consumer) and TMA stores,
-// which clip at the matrix edges; a consumer only waits for its previous store to have read the
-// staging buffer. 3 stages of 48 KiB + 64 KiB of C staging. Not yet measured.
+// through shared memory and TMA stores, which clip at the matrix edges: each consumer stages
+// its 64 x 256 result in two halves of two 128-byte-swizzled 64 x 64 boxes through one 16 KiB
+// buffer, waiting (cp.async.bulk.wait_group.read) only until the previous store has read it.
+// The small staging buys a 4th stage: 4 x 48 KiB + 32 KiB. Not yet measured.
 #include "wgmma_ws.cuh"
 
 #define PERS_STAGES TB_WG_PERSISTENT_STAGES
@@ -20,7 +21,7 @@ __global__ void __launch_bounds__(WS_THREADS, 1)
                         int N, int K)
 {
 #if defined(WG_HAVE_SM90A)
-    ws_body(PERS_STAGES, 1, 1, &tm_a, &tm_b, &tm_c, C, M, N, K);
+    ws_body(PERS_STAGES, 1, 1, 1, 1, &tm_a, &tm_b, &tm_c, C, M, N, K);
 #else
     (void)tm_a, (void)tm_b, (void)tm_c, (void)C, (void)M, (void)N, (void)K;
     __trap(); // built without sm_90a: tb_mm_wg_plan_make reports the case skipped first

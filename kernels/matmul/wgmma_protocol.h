@@ -4,9 +4,9 @@
  * none of them can drift from the others.
  *
  * The ring: `stages` shared-memory stages, each guarded by a full mbarrier (the producer's one
- * arrive.expect_tx of the stage's bytes; TMA completes the bytes) and, in the warp-specialized
- * kernels, an empty mbarrier (one arrival per consumer warpgroup of every CTA of the cluster,
- * once the wgmma reading the stage have retired). K-tile `it` (counted across tiles: the ring
+ * arrive.expect_tx of the stage's bytes; TMA completes the bytes) and an empty mbarrier (one
+ * arrival per consumer warpgroup of every CTA of the cluster, once the wgmma reading the stage
+ * have retired). K-tile `it` (counted across tiles: the ring
  * never restarts) uses stage it % stages, in its (it / stages)-th round. An mbarrier's
  * try_wait.parity(P) succeeds once the phase of parity P has completed, i.e. while the
  * barrier's completed-phase count has the other parity. */
@@ -23,12 +23,15 @@
 #define TB_WG_BOX_BYTES (TB_WG_BOX_ROWS * TB_WG_BK * 2)
 #define TB_WG_WARPGROUP_ROWS 64 /* rows of the tile one MMA warpgroup owns */
 
-/* wgmma (plain): 128 x 128 tiles, a 4-stage ring of [A 16 KiB | B 16 KiB], two warpgroups
- * that both compute; full barriers only (a CTA barrier frees a stage). */
+/* wgmma (plain): 128 x 128 tiles, a 3-stage ring of [A 16 KiB | B 16 KiB] (96 KiB: two CTAs
+ * per SM), two warpgroups that both compute, each keeping TB_WG_PLAIN_MMA_IN_FLIGHT k-tiles of
+ * wgmma in flight; a stage is freed on its empty barrier (one arrival per warpgroup, once the
+ * wgmma reading it have retired) and refilled by thread 0. */
 #define TB_WG_PLAIN_BN 128
-#define TB_WG_PLAIN_STAGES 4
+#define TB_WG_PLAIN_STAGES 3
 #define TB_WG_PLAIN_WARPGROUPS 2
 #define TB_WG_PLAIN_STAGE_BYTES (2 * TB_WG_BOX_BYTES)
+#define TB_WG_PLAIN_MMA_IN_FLIGHT 1
 
 /* The warp-specialized kernels: 128 x 256 tiles, stages of [A 16 KiB | B 32 KiB], two
  * consumer warpgroups; each keeps TB_WG_WS_MMA_IN_FLIGHT k-tiles of wgmma in flight
@@ -40,8 +43,8 @@
 #define TB_WG_WS_STAGE_BYTES (TB_WG_WS_A_BYTES + TB_WG_WS_B_BYTES)
 #define TB_WG_WS_MMA_IN_FLIGHT 1
 #define TB_WG_WS_STAGES 4         /* wgmma_ws */
-#define TB_WG_PERSISTENT_STAGES 3 /* wgmma_persistent */
-#define TB_WG_CLUSTER_STAGES 3    /* wgmma_cluster */
+#define TB_WG_PERSISTENT_STAGES 4 /* wgmma_persistent (C staged in 16 KiB per consumer) */
+#define TB_WG_CLUSTER_STAGES 4    /* wgmma_cluster (likewise) */
 #define TB_WG_CLUSTER_SIZE 2      /* wgmma_cluster: CTAs per cluster */
 
 /* The stage k-tile `it` uses. */
@@ -83,6 +86,20 @@ TB_HD uint32_t tb_wg_full_count(void)
 TB_HD uint32_t tb_wg_empty_count(int cluster)
 {
     return (uint32_t)(TB_WG_WS_CONSUMERS * cluster);
+}
+
+/* Arrivals per phase of the plain kernel's empty barrier: each warpgroup's, as its wgmma
+ * reading the stage retire. */
+TB_HD uint32_t tb_wg_plain_empty_count(void)
+{
+    return TB_WG_PLAIN_WARPGROUPS;
+}
+
+/* The k-tile whose stage a warpgroup of the plain kernel frees (and thread 0 refills) once
+ * wgmma.wait_group(TB_WG_PLAIN_MMA_IN_FLIGHT) returns after it issued k-tile `it`. */
+TB_HD uint32_t tb_wg_plain_retired(uint32_t it)
+{
+    return it - TB_WG_PLAIN_MMA_IN_FLIGHT;
 }
 
 /* The bytes the plain kernel's full barrier expects per phase: its A and B box. */
@@ -152,6 +169,17 @@ TB_HD void tb_wg_mma_descs(uint32_t a_tile, uint32_t b_tile, int kk, uint64_t *d
 {
     *desc_a = tb_wg_desc_kmajor_sw128(a_tile, kk);
     *desc_b = tb_wg_desc_kmajor_sw128(b_tile, kk);
+}
+
+/* The same for any layout: an operand that is not K-major (dgrad's B, wgrad's A and B) lies
+ * M/N-major in its stage (64-wide blocks, tb_wg_mn_offset) and is read through the wgmma
+ * transpose bit. A warpgroup's 64 rows of an M-major A are one block, 8 KiB into the stage
+ * for warpgroup 1: where tb_wg_warpgroup_a puts them for a K-major A too. */
+TB_HD void tb_wg_mma_descs_layout(uint32_t a_tile, uint32_t b_tile, int kk, int a_kmajor,
+                                  int b_kmajor, uint64_t *desc_a, uint64_t *desc_b)
+{
+    *desc_a = a_kmajor ? tb_wg_desc_kmajor_sw128(a_tile, kk) : tb_wg_desc_mnmajor_sw128(a_tile, kk);
+    *desc_b = b_kmajor ? tb_wg_desc_kmajor_sw128(b_tile, kk) : tb_wg_desc_mnmajor_sw128(b_tile, kk);
 }
 
 #endif

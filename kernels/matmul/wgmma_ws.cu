@@ -19,7 +19,7 @@ __global__ void __launch_bounds__(WS_THREADS, 1)
                 int K)
 {
 #if defined(WG_HAVE_SM90A)
-    ws_body(WS_PLAIN_STAGES, 0, 1, &tm_a, &tm_b, &tm_c, C, M, N, K);
+    ws_body(WS_PLAIN_STAGES, 0, 1, 1, 1, &tm_a, &tm_b, &tm_c, C, M, N, K);
 #else
     (void)tm_a, (void)tm_b, (void)tm_c, (void)C, (void)M, (void)N, (void)K;
     __trap(); // built without sm_90a: tb_mm_wg_plan_make reports the case skipped first

@@ -12,7 +12,7 @@
 #define WS_A_BYTES TB_WG_WS_A_BYTES         // 128 x 64 bf16
 #define WS_B_BYTES TB_WG_WS_B_BYTES         // 256 x 64 bf16
 #define WS_STAGE_BYTES TB_WG_WS_STAGE_BYTES // 48 KiB
-#define WS_C_BYTES (WG_BM * WS_BN * 2)      // the C tile staged for TMA stores: 64 KiB
+#define WS_C_BYTES (WG_BM * WG_C_SUB_COLS * 2) // C staged for TMA stores: 16 KiB per consumer
 // setmaxnreg: the producer gives registers up, the consumers (128 fp32 accumulators each
 // thread) take them: 128 x 40 + 256 x 232 = 64512 of the SM's 65536.
 #define WS_PRODUCER_REGS 40
@@ -35,11 +35,38 @@ __device__ __forceinline__ void ws_release(uint32_t empty0, uint32_t stage, cons
     }
 }
 
-// stages: the ring's depth. tma_store: the epilogue stages C in shared memory and writes it
+// Stages columns 128 h .. 128 h + 127 of a consumer's 64 x 256 result (h a constant, so the
+// accumulators stay in registers) in its staging buffer s_cw once the previous TMA store has
+// read it, and stores them with TMA (clipped at the matrix edges).
+__device__ __forceinline__ void ws_store_c_half(const CUtensorMap *tm_c, unsigned char *s_cw,
+                                                const float acc[128], const int h, int row0,
+                                                int n0, int M, int N)
+{
+    const int t = threadIdx.x & 127, cw = (threadIdx.x >> 7) - 1;
+    if (t == 0)
+        TB_PTX_BULK_WAIT_GROUP_READ(0);
+    tb_ptx_named_barrier_sync(1 + cw, 128);
+    wg_stage_c128(s_cw, acc, h);
+    tb_ptx_fence_proxy_async_shared(); // the writes, before the async proxy reads them
+    tb_ptx_named_barrier_sync(1 + cw, 128);
+    if (t == 0 && row0 < M) {
+        for (int b = 0; b < WG_C_SUB_COLS / WG_C_BOX; b++) {
+            const int col = n0 + h * WG_C_SUB_COLS + b * WG_C_BOX;
+            if (col < N)
+                tb_ptx_tma_store_2d(tm_c, col, row0,
+                                    tb_ptx_smem_addr(s_cw) + b * (WG_C_BOX * WG_C_BOX * 2));
+        }
+        tb_ptx_bulk_commit_group();
+    }
+}
+
+// stages: the ring's depth. a_kmajor, b_kmajor: the layout's operands, K-major or M/N-major
+// (mm_common.h; 1, 1 for fwd). tma_store: the epilogue stages C in shared memory and writes it
 // with TMA stores (else predicated global stores). cluster: CTAs per cluster (1 or 2; with 2
 // the pair shares the B tile, each loading half and multicasting it). The grid is one CTA per
 // tile, or fewer that loop over tiles (persistent): tb_wg_sched_tile deals them.
 __device__ __forceinline__ void ws_body(const int stages, const int tma_store, const int cluster,
+                                        const int a_kmajor, const int b_kmajor,
                                         const CUtensorMap *tm_a, const CUtensorMap *tm_b,
                                         const CUtensorMap *tm_c, uint16_t *__restrict__ C, int M,
                                         int N, int K)
@@ -89,16 +116,13 @@ __device__ __forceinline__ void ws_body(const int stages, const int tma_store, c
                     if (tb_wg_waits_empty(it, stages)) // the consumers' release of its last use
                         tb_ptx_mbarrier_wait_parity(empty0 + 8 * s, tb_wg_empty_parity(it, stages));
                     tb_ptx_mbarrier_arrive_expect_tx(full, tb_wg_ws_expect_tx(cluster));
-                    tb_ptx_tma_load_2d(sa, tm_a, kt * TB_WG_BK, m0, full);
+                    wg_load_operand(sa, tm_a, a_kmajor, WG_BM, m0, kt * TB_WG_BK, full, 0);
                     for (int j = 0; j < tb_wg_ws_b_boxes(cluster); j++) {
+                        // box: 128 rows of B (K-major) or 128 columns (N-major: two blocks)
                         const int box = tb_wg_ws_b_box(cluster, (int)rank, j);
-                        const uint32_t dst = sb + (uint32_t)box * WG_BOX_BYTES;
-                        const int row = n0 + box * WG_BOX_ROWS;
-                        if (cluster > 1)
-                            tb_ptx_tma_load_2d_multicast(dst, tm_b, kt * TB_WG_BK, row, full,
-                                                         (uint16_t)((1u << cluster) - 1));
-                        else
-                            tb_ptx_tma_load_2d(dst, tm_b, kt * TB_WG_BK, row, full);
+                        wg_load_operand(sb + (uint32_t)box * WG_BOX_BYTES, tm_b, b_kmajor,
+                                        WG_BOX_ROWS, n0 + box * WG_BOX_ROWS, kt * TB_WG_BK, full,
+                                        cluster > 1 ? (uint16_t)((1u << cluster) - 1) : 0);
                     }
                 }
             }
@@ -121,7 +145,7 @@ __device__ __forceinline__ void ws_body(const int stages, const int tma_store, c
                 tb_ptx_mbarrier_wait_parity(full0 + 8 * s, tb_wg_full_parity(it, stages));
                 tb_ptx_wgmma_fence();
                 wg_ktile_n256(acc, tb_wg_warpgroup_a(tb_wg_ws_stage_a(s0, s), cw),
-                              tb_wg_ws_stage_b(s0, s));
+                              tb_wg_ws_stage_b(s0, s), a_kmajor, b_kmajor);
                 tb_ptx_wgmma_commit_group();
                 // TB_WG_WS_MMA_IN_FLIGHT k-tiles of MMAs stay in flight; the newest one the wait
                 // retired is done: free its stage
@@ -142,20 +166,10 @@ __device__ __forceinline__ void ws_body(const int stages, const int tma_store, c
                 wg_store_global(C, M, N, row0, n0, acc, WS_BN);
                 continue;
             }
-            // the previous tile's TMA store has finished reading the staging buffer
-            if (t == 0)
-                TB_PTX_BULK_WAIT_GROUP_READ(0);
-            tb_ptx_named_barrier_sync(1 + cw, 128);
-            wg_stage_c256(s_cw, acc);
-            tb_ptx_fence_proxy_async_shared(); // the writes, before the async proxy reads them
-            tb_ptx_named_barrier_sync(1 + cw, 128);
-            if (t == 0 && row0 < M) {
-                for (int b = 0; b < WS_BN / WG_C_BOX; b++)
-                    if (n0 + b * WG_C_BOX < N)
-                        tb_ptx_tma_store_2d(tm_c, n0 + b * WG_C_BOX, row0,
-                                            tb_ptx_smem_addr(s_cw) + b * (WG_C_BOX * WG_C_BOX * 2));
-                tb_ptx_bulk_commit_group();
-            }
+            // C leaves in two 64 x 128 halves through the consumer's 16 KiB staging buffer:
+            // before each half is written there, the previous TMA store has read it
+            ws_store_c_half(tm_c, s_cw, acc, 0, row0, n0, M, N);
+            ws_store_c_half(tm_c, s_cw, acc, 1, row0, n0, M, N);
         }
         if (tma_store && t == 0)
             TB_PTX_BULK_WAIT_GROUP(0);

@@ -26,6 +26,7 @@ typedef struct {
     int b_swap;       /* the two n8 tiles of an x4 B load exchanged */
     int wait_pending; /* cp.async.wait_group argument (0: the header's) */
     int no_barrier;   /* the loop's barrier after the wait dropped */
+    int frag_same_buf; /* the next k-tile's first fragments read into the buffer still in use */
 } mm_knobs;
 
 typedef struct {
@@ -49,18 +50,18 @@ static uint32_t mm_kmaj_read(const mm_ctx *x, int row, int chunk)
     return (uint32_t)(row * 64 + ((chunk ^ (((row >> 1) & 3) & ~x->kn->swz_drop_k)) << 4));
 }
 
-static uint32_t mm_mnmaj_read(const mm_ctx *x, int k, int chunk)
+static uint32_t mm_mnmaj_read(const mm_ctx *x, int k, int chunk, int width)
 {
     if (!x->kn->swz_drop_mn)
-        return tb_mma_mnmaj_off(k, chunk);
-    return (uint32_t)(k * 256 + ((chunk ^ ((k & 7) & ~x->kn->swz_drop_mn)) << 4));
+        return tb_mma_mnmaj_off(k, chunk, width);
+    return (uint32_t)(k * width * 2 + ((chunk ^ ((k & 7) & ~x->kn->swz_drop_mn)) << 4));
 }
 
-/* load_tile: every thread's copies q = tid, tid + 256 together are all of them. */
+/* load_tile: every thread's copies q = tid, tid + 256, ... together are all of them. */
 static void mm_load_tile(const mm_ctx *x, uint32_t s_tile, const double *G, int kmajor, int R,
-                         int K, int r0, int k0)
+                         int K, int r0, int k0, int rows)
 {
-    for (int q = 0; q < TB_MMA_LOADS * TB_MMA_THREADS; q++) {
+    for (int q = 0; q < rows * TB_MMA_BK * 2 / 16; q++) {
         if (kmajor) {
             const tb_mma_rc at = tb_mma_load_kmaj_at(q);
             const int gr = r0 + at.row, gk = k0 + at.chunk * 8;
@@ -68,10 +69,10 @@ static void mm_load_tile(const mm_ctx *x, uint32_t s_tile, const double *G, int 
             emu_cp_async(x->m, s_tile + tb_mma_kmaj_off(at.row, at.chunk), 16,
                          ok ? G + (int64_t)gr * K + gk : NULL);
         } else {
-            const tb_mma_rc at = tb_mma_load_mnmaj_at(q);
+            const tb_mma_rc at = tb_mma_load_mnmaj_at(q, rows);
             const int gk = k0 + at.row, gc = r0 + at.chunk * 8;
             const int ok = gk < K && gc < R;
-            emu_cp_async(x->m, s_tile + tb_mma_mnmaj_off(at.row, at.chunk), 16,
+            emu_cp_async(x->m, s_tile + tb_mma_mnmaj_off(at.row, at.chunk, rows), 16,
                          ok ? G + (int64_t)gk * R + gc : NULL);
         }
     }
@@ -82,13 +83,93 @@ typedef struct {
     int *writes;
 } mm_out;
 
+/* load_stage: k-tile kt's A and B into its stage. */
+static void mm_load_stage(const mm_ctx *x, const mm_shape *sh, const double *A, const double *B,
+                          int m0, int n0, int kt)
+{
+    const uint32_t sa = (uint32_t)(tb_mma_stage(kt) * TB_MMA_STAGE_BYTES);
+    mm_load_tile(x, sa, A, tb_mm_a_kmajor(sh->layout), sh->M, sh->K, m0, kt * TB_MMA_BK,
+                 TB_MMA_BM);
+    mm_load_tile(x, sa + TB_MMA_A_BYTES, B, tb_mm_b_kmajor(sh->layout), sh->N, sh->K, n0,
+                 kt * TB_MMA_BK, TB_MMA_BN);
+}
+
+/* One warp's fragments of a k16 step (load_frags). */
+typedef struct {
+    emu_reg a[TB_MMA_MI][32][4];
+    emu_reg b[TB_MMA_NI][32][2];
+} mm_frags;
+
+static void mm_load_frags(const mm_ctx *x, const mm_shape *sh, mm_frags *f, uint32_t sa, int kk,
+                          int warp)
+{
+    const int a_kmajor = tb_mm_a_kmajor(sh->layout), b_kmajor = tb_mm_b_kmajor(sh->layout);
+    const int wm = tb_mma_warp_row(warp), wn = tb_mma_warp_col(warp);
+    const uint32_t sb = sa + TB_MMA_A_BYTES;
+    for (int np = 0; np < TB_MMA_NI / 2; np++) {
+        const int nb = wn * TB_MMA_WARP_N + np * 16;
+        uint32_t addr[32];
+        emu_reg t[32][4];
+        for (int lane = 0; lane < 32; lane++) {
+            if (b_kmajor) {
+                const tb_mma_rc at = tb_mma_ldsm_b_kmaj_at(lane, nb, kk);
+                addr[lane] = sb + mm_kmaj_read(x, at.row, at.chunk);
+            } else {
+                const tb_mma_rc at = tb_mma_ldsm_b_mnmaj_at(lane, nb, kk);
+                addr[lane] = sb + mm_mnmaj_read(x, at.row, at.chunk, TB_MMA_BN);
+            }
+        }
+        emu_ldmatrix_x4(x->m, addr,
+                        b_kmajor ? TB_MMA_LDSM_KMAJ_TRANS
+                                 : TB_MMA_LDSM_MNMAJ_TRANS && !x->kn->b_plain,
+                        t);
+        for (int lane = 0; lane < 32; lane++)
+            for (int reg = 0; reg < 4; reg++) {
+                const int tile = tb_mma_x4_b_tile(reg) ^ x->kn->b_swap;
+                f->b[np * 2 + tile][lane][tb_mma_x4_b_half(reg)][0] = t[lane][reg][0];
+                f->b[np * 2 + tile][lane][tb_mma_x4_b_half(reg)][1] = t[lane][reg][1];
+            }
+    }
+    for (int mi = 0; mi < TB_MMA_MI; mi++) {
+        const int rb = wm * TB_MMA_WARP_M + mi * 16;
+        uint32_t addr[32];
+        for (int lane = 0; lane < 32; lane++) {
+            if (a_kmajor) {
+                const int l = x->kn->a_rows8 ? (lane & ~15) | (lane & 7) : lane;
+                const tb_mma_rc at = tb_mma_ldsm_a_kmaj_at(l, rb, kk);
+                addr[lane] = sa + mm_kmaj_read(x, at.row, at.chunk);
+            } else {
+                const tb_mma_rc at = tb_mma_ldsm_a_mnmaj_at(lane, rb, kk);
+                addr[lane] = sa + mm_mnmaj_read(x, at.row, at.chunk, TB_MMA_BM);
+            }
+        }
+        emu_ldmatrix_x4(x->m, addr,
+                        a_kmajor ? TB_MMA_LDSM_KMAJ_TRANS
+                                 : TB_MMA_LDSM_MNMAJ_TRANS && !x->kn->a_plain,
+                        f->a[mi]);
+    }
+}
+
+#define MM_WARPS (TB_MMA_THREADS / 32)
+
+/* mma_step: the warp tile's mma of one k16 step. */
+static void mm_mma_step(double acc[TB_MMA_MI][TB_MMA_NI][32][4], const mm_frags *f)
+{
+    for (int mi = 0; mi < TB_MMA_MI; mi++)
+        for (int ni = 0; ni < TB_MMA_NI; ni++)
+            emu_mma_16816(acc[mi][ni], f->a[mi], f->b[ni]);
+}
+
+/* One thread block as mma_body runs it. Between two barriers the warps run one after another
+ * (any order is a legal interleaving for the protocol model: shared memory changes only
+ * through the cp.async groups, which land at the waits). */
 static void mm_block(const mm_ctx *x, const mm_shape *sh, const double *A, const double *B,
                      int64_t pid, mm_out *out)
 {
     const int M = sh->M, N = sh->N, K = sh->K;
-    const int a_kmajor = tb_mm_a_kmajor(sh->layout), b_kmajor = tb_mm_b_kmajor(sh->layout);
     emu_smem *m = x->m;
     emu_smem_reset(m);
+    const int wait = x->kn->wait_pending ? x->kn->wait_pending : TB_MMA_WAIT_PENDING;
 
     int64_t tile_m, tile_n;
     const int64_t m_tiles = (M + TB_MMA_BM - 1) / TB_MMA_BM;
@@ -96,94 +177,53 @@ static void mm_block(const mm_ctx *x, const mm_shape *sh, const double *A, const
     tb_mm_tile_of(pid, m_tiles, n_tiles, TB_MMA_GROUP_M, &tile_m, &tile_n);
     const int m0 = (int)tile_m * TB_MMA_BM, n0 = (int)tile_n * TB_MMA_BN;
 
-    static double acc[TB_MMA_THREADS / 32][4][4][32][4];
+    static double acc[MM_WARPS][TB_MMA_MI][TB_MMA_NI][32][4];
+    static mm_frags frags[MM_WARPS][2];
     memset(acc, 0, sizeof acc);
 
     const int KT = (K + TB_MMA_BK - 1) / TB_MMA_BK;
     for (int s = 0; s < TB_MMA_STAGES - 1; s++) {
-        if (s < KT) {
-            const uint32_t sa = (uint32_t)(tb_mma_stage(s) * 2 * TB_MMA_TILE_BYTES);
-            mm_load_tile(x, sa, A, a_kmajor, M, K, m0, s * TB_MMA_BK);
-            mm_load_tile(x, sa + TB_MMA_TILE_BYTES, B, b_kmajor, N, K, n0, s * TB_MMA_BK);
-        }
+        if (s < KT)
+            mm_load_stage(x, sh, A, B, m0, n0, s);
         emu_commit(m);
     }
+    emu_wait(m, wait);
+    emu_barrier(m);
+    for (int warp = 0; warp < MM_WARPS; warp++)
+        mm_load_frags(x, sh, &frags[warp][0], 0, 0, warp);
 
     for (int kt = 0; kt < KT; kt++) {
-        emu_wait(m, x->kn->wait_pending ? x->kn->wait_pending : TB_MMA_WAIT_PENDING);
+        const uint32_t sa = (uint32_t)(tb_mma_stage(kt) * TB_MMA_STAGE_BYTES);
+        const int last = TB_MMA_KSTEPS - 1;
+        for (int warp = 0; warp < MM_WARPS; warp++)
+            for (int kk = 0; kk < last; kk++) {
+                mm_load_frags(x, sh, &frags[warp][tb_mma_frag_buf(kk + 1)], sa, kk + 1, warp);
+                mm_mma_step(acc[warp], &frags[warp][tb_mma_frag_buf(kk)]);
+            }
+        const int pf = kt + TB_MMA_STAGES - 1;
+        if (pf < KT)
+            mm_load_stage(x, sh, A, B, m0, n0, pf);
+        emu_commit(m);
+        emu_wait(m, wait);
         if (!x->kn->no_barrier)
             emu_barrier(m);
-        const int pf = kt + TB_MMA_STAGES - 1;
-        if (pf < KT) {
-            const uint32_t sa = (uint32_t)(tb_mma_stage(pf) * 2 * TB_MMA_TILE_BYTES);
-            mm_load_tile(x, sa, A, a_kmajor, M, K, m0, pf * TB_MMA_BK);
-            mm_load_tile(x, sa + TB_MMA_TILE_BYTES, B, b_kmajor, N, K, n0, pf * TB_MMA_BK);
-        }
-        emu_commit(m);
-
-        const uint32_t sa = (uint32_t)(tb_mma_stage(kt) * 2 * TB_MMA_TILE_BYTES);
-        const uint32_t sb = sa + TB_MMA_TILE_BYTES;
-        for (int warp = 0; warp < TB_MMA_THREADS / 32; warp++) {
-            const int wm = tb_mma_warp_row(warp), wn = tb_mma_warp_col(warp);
-            for (int kk = 0; kk < TB_MMA_BK / 16; kk++) {
-                emu_reg bf[4][32][2];
-                for (int np = 0; np < 2; np++) {
-                    const int nb = wn * TB_MMA_WARP_N + np * 16;
-                    uint32_t addr[32];
-                    emu_reg t[32][4];
-                    for (int lane = 0; lane < 32; lane++) {
-                        if (b_kmajor) {
-                            const tb_mma_rc at = tb_mma_ldsm_b_kmaj_at(lane, nb, kk);
-                            addr[lane] = sb + mm_kmaj_read(x, at.row, at.chunk);
-                        } else {
-                            const tb_mma_rc at = tb_mma_ldsm_b_mnmaj_at(lane, nb, kk);
-                            addr[lane] = sb + mm_mnmaj_read(x, at.row, at.chunk);
-                        }
-                    }
-                    emu_ldmatrix_x4(m, addr,
-                                    b_kmajor ? TB_MMA_LDSM_KMAJ_TRANS
-                                             : TB_MMA_LDSM_MNMAJ_TRANS && !x->kn->b_plain,
-                                    t);
-                    for (int lane = 0; lane < 32; lane++)
-                        for (int reg = 0; reg < 4; reg++) {
-                            const int tile = tb_mma_x4_b_tile(reg) ^ x->kn->b_swap;
-                            bf[np * 2 + tile][lane][tb_mma_x4_b_half(reg)][0] = t[lane][reg][0];
-                            bf[np * 2 + tile][lane][tb_mma_x4_b_half(reg)][1] = t[lane][reg][1];
-                        }
-                }
-                for (int mi = 0; mi < 4; mi++) {
-                    const int rb = wm * TB_MMA_WARP_M + mi * 16;
-                    uint32_t addr[32];
-                    emu_reg af[32][4];
-                    for (int lane = 0; lane < 32; lane++) {
-                        if (a_kmajor) {
-                            const int l = x->kn->a_rows8 ? (lane & ~15) | (lane & 7) : lane;
-                            const tb_mma_rc at = tb_mma_ldsm_a_kmaj_at(l, rb, kk);
-                            addr[lane] = sa + mm_kmaj_read(x, at.row, at.chunk);
-                        } else {
-                            const tb_mma_rc at = tb_mma_ldsm_a_mnmaj_at(lane, rb, kk);
-                            addr[lane] = sa + mm_mnmaj_read(x, at.row, at.chunk);
-                        }
-                    }
-                    emu_ldmatrix_x4(m, addr,
-                                    a_kmajor ? TB_MMA_LDSM_KMAJ_TRANS
-                                             : TB_MMA_LDSM_MNMAJ_TRANS && !x->kn->a_plain,
-                                    af);
-                    for (int ni = 0; ni < 4; ni++)
-                        emu_mma_16816(acc[warp][mi][ni], af, bf[ni]);
-                }
-            }
+        for (int warp = 0; warp < MM_WARPS; warp++) {
+            const int nxt = tb_mma_frag_buf(last + 1) ^ x->kn->frag_same_buf;
+            if (kt + 1 < KT)
+                mm_load_frags(x, sh, &frags[warp][nxt],
+                              (uint32_t)(tb_mma_stage(kt + 1) * TB_MMA_STAGE_BYTES), 0, warp);
+            mm_mma_step(acc[warp], &frags[warp][tb_mma_frag_buf(last)]);
         }
     }
     emu_wait(m, 0);
 
     /* store_pair: row < M, and each of the pair's columns < N */
-    for (int warp = 0; warp < TB_MMA_THREADS / 32; warp++) {
+    for (int warp = 0; warp < MM_WARPS; warp++) {
         const int wm = tb_mma_warp_row(warp), wn = tb_mma_warp_col(warp);
         for (int lane = 0; lane < 32; lane++) {
             const int g = tb_mma_lane_g(lane), t4 = tb_mma_lane_t4(lane);
-            for (int mi = 0; mi < 4; mi++)
-                for (int ni = 0; ni < 4; ni++)
+            for (int mi = 0; mi < TB_MMA_MI; mi++)
+                for (int ni = 0; ni < TB_MMA_NI; ni++)
                     for (int v = 0; v < 4; v++) {
                         const int row = m0 + wm * TB_MMA_WARP_M + mi * 16 + g + tb_mma_c_vrow(v);
                         const int col =
@@ -245,12 +285,13 @@ static mm_result mm_run(const mm_shape *sh, const mm_knobs *kn)
     return r;
 }
 
-/* M, N, K off the 128 x 128 x 32 tile wherever the layout allows (K-contiguous operands need
- * K % 8 == 0, M/N-contiguous ones M or N % 8 == 0), the ring wrapping (K > 4 x 32), and an odd
- * N for the forward's single-element stores. */
+/* M, N, K off the 128 x 256 x 32 tile wherever the layout allows (K-contiguous operands need
+ * K % 8 == 0, M/N-contiguous ones M or N % 8 == 0), several tiles each way, the ring wrapping
+ * (K > 4 x 32), a single k-tile, and an odd N for the forward's single-element stores. */
 static const mm_shape mm_shapes[] = {
-    {TB_MM_FWD, 200, 136, 200},   {TB_MM_FWD, 50, 37, 72},      {TB_MM_DGRAD, 136, 200, 168},
-    {TB_MM_DGRAD, 72, 40, 24},    {TB_MM_WGRAD, 200, 136, 100}, {TB_MM_WGRAD, 264, 24, 161},
+    {TB_MM_FWD, 200, 296, 200},   {TB_MM_FWD, 50, 37, 72},      {TB_MM_DGRAD, 136, 328, 168},
+    {TB_MM_DGRAD, 72, 40, 24},    {TB_MM_WGRAD, 200, 280, 100}, {TB_MM_WGRAD, 264, 24, 161},
+    {TB_MM_FWD, 16, 520, 16},
 };
 #define MM_NSHAPES (int)(sizeof mm_shapes / sizeof mm_shapes[0])
 
@@ -355,12 +396,31 @@ Test(mma_emu, a_missing_barrier_is_caught)
     mm_expect_caught("no barrier after the wait", &kn, MM_PROTOCOL, MM_ALL);
 }
 
-/* The ring as the kernel drives it: STAGES - 1 tiles in flight ahead of the one read. */
-Test(mma_emu, ring_constants)
+/* Reading the next k-tile's first fragments into the buffer the last step still uses. */
+Test(mma_emu, fragments_not_double_buffered_are_caught)
+{
+    mm_knobs kn = {0};
+    kn.frag_same_buf = 1;
+    mm_expect_caught("next k-tile's fragments over the current ones", &kn, MM_NUMERIC, MM_ALL);
+}
+
+/* The ring as the kernel drives it: STAGES - 1 tiles in flight ahead of the one read; the
+ * copies cover each tile once; 64 x 64 warp tiles cover the block tile; consecutive k16 steps
+ * alternate fragment buffers across k-tiles. */
+Test(mma_emu, ring_and_tile_constants)
 {
     cr_assert_eq(TB_MMA_STAGES, 4);
     cr_assert_eq(TB_MMA_WAIT_PENDING, TB_MMA_STAGES - 2);
-    cr_assert_eq(TB_MMA_LOADS * TB_MMA_THREADS * 16, TB_MMA_TILE_BYTES);
+    cr_assert_eq(TB_MMA_A_LOADS * TB_MMA_THREADS * 16, TB_MMA_A_BYTES);
+    cr_assert_eq(TB_MMA_B_LOADS * TB_MMA_THREADS * 16, TB_MMA_B_BYTES);
+    cr_assert_eq(TB_MMA_SMEM_BYTES, 96 * 1024);
     for (int kt = 0; kt < 9; kt++)
         cr_assert_eq(tb_mma_stage(kt), kt % TB_MMA_STAGES);
+    cr_assert_eq(TB_MMA_WARP_M * (tb_mma_warp_row(MM_WARPS - 1) + 1), TB_MMA_BM);
+    cr_assert_eq(TB_MMA_WARP_N * (tb_mma_warp_col(MM_WARPS - 1) + 1), TB_MMA_BN);
+    cr_assert_eq(TB_MMA_KSTEPS % 2, 0); /* step 0 of k-tile kt + 1 takes the other buffer */
+    for (int kk = 0; kk < TB_MMA_KSTEPS; kk++)
+        cr_assert_neq(tb_mma_frag_buf(kk), tb_mma_frag_buf(kk + 1));
+    /* per k16 step: x4 loads of A (one per m16) and of B (one per two n8) per mma */
+    cr_assert_leq((double)(TB_MMA_MI + TB_MMA_NI / 2) / (TB_MMA_MI * TB_MMA_NI), 0.28);
 }

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "matmul/mm_common.h"
 #include "matmul/wgmma_desc.h"
+#include "matmul/wgmma_protocol.h"
 #include "matmul/wgmma_sched.h"
 
 /* PTX ISA, "Matrix Descriptor Format": bits 0-13 start address >> 4, 16-29 leading byte offset
@@ -106,6 +108,58 @@ Test(wgmma_host, descriptors_read_what_tma_wrote)
                     cr_assert_eq(a, want, "tile %zu k0 %d (%d, %d)", t, k0, row, k);
                 }
         }
+}
+
+/* The same for the M/N-major operands of dgrad and wgrad (read through wgmma's transpose
+ * bit). Model (PTX ISA, canonical layouts, MN-major with 128-byte swizzle: ((T, 8, m), (8, k))
+ * : ((1, T, LBO), (8T, SBO)) in 16-byte units T): element (mn, k) of the slice whose
+ * descriptor starts at S lies at S + (mn / 64) LBO + (k / 8) SBO + (k % 8) 128 + 2 (mn % 64),
+ * the address then swizzled as above. TMA put element (mn, k) of the stage's 64 x 64 boxes at
+ * tile + tb_wg_mn_offset(mn, k). Every (mn, k) of every k16 slice, for a warpgroup's 64 rows
+ * of A (one block) and the 256 columns of B (four), must land on the same byte. */
+Test(wgmma_host, mnmajor_descriptors_read_what_tma_wrote)
+{
+    const uint32_t tiles[] = {0x400, 0x400 + 8192, 0x400 + 16384, 0x400 + 2 * 49152 + 16384};
+    const int width[] = {64, 64, 256, 256};
+    for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++)
+        for (int k0 = 0; k0 < TB_WG_BK; k0 += 16) {
+            uint64_t d = tb_wg_desc_mnmajor_sw128(tiles[t], k0);
+            uint32_t start = (uint32_t)(d & 0x3FFF) << 4;
+            uint32_t lbo = (uint32_t)((d >> 16) & 0x3FFF) << 4;
+            uint32_t sbo = (uint32_t)((d >> 32) & 0x3FFF) << 4;
+            cr_assert_eq((unsigned)(d >> 62), TB_WG_SWIZZLE_128B);
+            cr_assert_eq((unsigned)((d >> 49) & 7), 0u);
+            cr_assert_eq(start % 1024, 0u, "an M/N-major k16 slice starts on a swizzle atom");
+            for (int mn = 0; mn < width[t]; mn++)
+                for (int k = 0; k < 16; k++) {
+                    uint32_t a = start + (uint32_t)(mn / 64) * lbo + (uint32_t)(k / 8) * sbo +
+                                 (uint32_t)(k % 8) * 128 + (uint32_t)(mn % 64) * 2;
+                    a ^= ((a >> 7) & 7u) << 4;
+                    uint32_t want = tiles[t] + tb_wg_mn_offset(mn, k0 + k);
+                    cr_assert_eq(a, want, "tile %zu k0 %d (mn %d, k %d)", t, k0, mn, k);
+                }
+        }
+}
+
+/* The kernels' descriptors per layout: K-major where the layout's operand is (mm_common.h),
+ * M/N-major otherwise; a warpgroup's A rows start where tb_wg_warpgroup_a puts them for both. */
+Test(wgmma_host, descriptors_follow_the_layout)
+{
+    for (int layout = TB_MM_FWD; layout <= TB_MM_WGRAD; layout++)
+        for (int kk = 0; kk < TB_WG_BK; kk += 16) {
+            const uint32_t sa = tb_wg_warpgroup_a(0x400, 1), sb = 0x400 + 16384;
+            uint64_t da, db;
+            tb_wg_mma_descs_layout(sa, sb, kk, tb_mm_a_kmajor(layout), tb_mm_b_kmajor(layout),
+                                   &da, &db);
+            cr_assert_eq(da, tb_mm_a_kmajor(layout) ? tb_wg_desc_kmajor_sw128(sa, kk)
+                                                    : tb_wg_desc_mnmajor_sw128(sa, kk));
+            cr_assert_eq(db, tb_mm_b_kmajor(layout) ? tb_wg_desc_kmajor_sw128(sb, kk)
+                                                    : tb_wg_desc_mnmajor_sw128(sb, kk));
+        }
+    cr_assert_eq(tb_wg_warpgroup_a(0, 1), (uint32_t)TB_WG_MN_BLOCK_BYTES);
+    /* by hand: start (0x400 + 16 x 128) >> 4 = 0xC0, LBO 8192 >> 4 = 0x200, SBO 1024 >> 4 */
+    cr_assert_eq(tb_wg_desc_mnmajor_sw128(0x400, 16), 0x40000040020000C0ull);
+    cr_assert_eq(tb_wg_mn_offset(65, 1), 8192u + 128u + (0u ^ 1u) * 16u + 2u);
 }
 
 /* PTX ISA, the m64nNk16 .f32 accumulator fragment: warp w of the warpgroup holds rows

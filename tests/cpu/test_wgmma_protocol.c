@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "matmul/mm_common.h"
 #include "matmul/wgmma_protocol.h"
 #include "matmul/wgmma_sched.h"
 
@@ -75,7 +76,7 @@ typedef struct {
     int stages, cluster, consumers, b_boxes_per_stage;
     int in_flight;    /* k-tiles of wgmma a consumer holds in flight (its releases lag by it) */
     int wait_pending; /* wgmma.wait_group's argument: groups left pending */
-    int refill_before_barrier; /* plain, broken: thread 0 refills before the CTA barrier */
+    int refill_unguarded; /* plain, broken: thread 0 refills without waiting on the empty barrier */
     uint32_t full_count, empty_count, expect_tx, box_bytes;
     uint32_t (*full_parity)(uint32_t it, int stages);
     uint32_t (*empty_parity)(uint32_t it, int stages);
@@ -99,7 +100,10 @@ static wg_proto proto_of(int variant)
         p.cluster = 1;
         p.consumers = TB_WG_PLAIN_WARPGROUPS;
         p.b_boxes_per_stage = (TB_WG_PLAIN_STAGE_BYTES - TB_WG_BOX_BYTES) / TB_WG_BOX_BYTES;
-        p.in_flight = 0;
+        p.in_flight = TB_WG_PLAIN_MMA_IN_FLIGHT;
+        p.wait_pending = TB_WG_PLAIN_MMA_IN_FLIGHT;
+        p.empty_count = tb_wg_plain_empty_count();
+        p.retired = tb_wg_plain_retired;
         p.expect_tx = tb_wg_plain_expect_tx();
         return p;
     }
@@ -163,7 +167,6 @@ typedef struct {
     actor prod[M_CTAS], cons[M_CTAS][M_CONS];
     tma_op tma[M_TMA];
     int n_tma;
-    int bar_arrived[M_CTAS], bar_gen[M_CTAS]; /* the plain kernel's __syncthreads */
     int tiles_done;
     char why[256];
     uint64_t rng;
@@ -444,20 +447,19 @@ static int consumer_step(model *m, int cta, int w, int run)
     }
 }
 
-/* The plain kernel's thread 0 refills the stage of k-tile kt with k-tile kt + stages. */
-static void plain_refill(model *m, int cta, const actor *a)
+/* The plain kernel's thread 0 loads k-tile `next` into its stage. */
+static void plain_refill(model *m, int cta, const actor *a, uint32_t next)
 {
-    const int next = a->kt + m->p.stages;
-    const int s = (int)tb_wg_stage((uint32_t)a->kt, m->p.stages);
-    if (next >= m->KT)
-        return;
+    const int s = (int)tb_wg_stage(next, m->p.stages);
     mbar_expect_tx(&m->full[cta][s], m->p.expect_tx);
-    issue_tma(m, cta, s, 0, a->tm, next, 1);
-    issue_tma(m, cta, s, 1, a->tn, next, 1);
+    issue_tma(m, cta, s, 0, a->tm, (int)next, 1);
+    issue_tma(m, cta, s, 1, a->tn, (int)next, 1);
 }
 
-/* A warpgroup of the plain kernel: waits, computes, meets the other at a CTA barrier, and
- * (warpgroup 0's thread 0) refills the stage; thread 0 also issues the first loads. */
+/* A warpgroup of the plain kernel: waits for a k-tile, issues its wgmma, waits until
+ * `wait_pending` groups are left in flight, frees the stage of the k-tile that retired on the
+ * empty barrier; warpgroup 0's thread 0 then waits for the other's release and refills that
+ * stage. Thread 0 also issues the first loads. */
 static int plain_step(model *m, int cta, int w, int run)
 {
     actor *a = &m->cons[cta][w];
@@ -472,19 +474,13 @@ static int plain_step(model *m, int cta, int w, int run)
         a->kt = 0;
         a->pc = 1;
         if (w == 0)
-            for (int s = 0; s < p->stages && s < m->KT; s++) {
-                mbar_expect_tx(&m->full[cta][s], p->expect_tx);
-                issue_tma(m, cta, s, 0, a->tm, s, 1);
-                issue_tma(m, cta, s, 1, a->tn, s, 1);
-            }
+            for (int s = 0; s < p->stages && s < m->KT; s++)
+                plain_refill(m, cta, a, (uint32_t)s);
         return 1;
     case 1: {
         if (a->kt == m->KT) {
-            if (!run)
-                return 1;
-            tile_check(m, a, cta, w);
-            a->done = 1;
-            return 1;
+            a->pc = 5;
+            return plain_step(m, cta, w, run);
         }
         const uint32_t s = tb_wg_stage((uint32_t)a->kt, p->stages);
         if (!mbar_done(&m->full[cta][s], p->full_parity((uint32_t)a->kt, p->stages)))
@@ -495,41 +491,58 @@ static int plain_step(model *m, int cta, int w, int run)
             return fail(m, "stale read: CTA %d warpgroup %d passed the full barrier of stage %d "
                            "for k-tile %d before all its bytes landed",
                         cta, w, (int)s, a->kt), 1;
-        a->groups[0].it = (uint32_t)a->kt;
-        a->groups[0].read = 0;
-        a->n_groups = 1;
+        cr_assert(a->n_groups < M_GROUPS);
+        a->groups[a->n_groups].it = (uint32_t)a->kt;
+        a->groups[a->n_groups].read = 0;
+        a->n_groups++;
         a->pc = 2;
         return 1;
     }
-    case 2: /* wait_group(0) */
-        if (!wait_group(a, 0, run))
+    case 2: /* wait_group(in flight) */
+        if (!wait_group(a, p->wait_pending, run))
             return 0;
         if (run)
             a->pc = 3;
         return 1;
-    case 3: /* __syncthreads: arrive */
+    case 3: { /* free the retired k-tile's stage; thread 0 goes on to refill it */
         if (!run)
             return 1;
-        if (w == 0 && p->refill_before_barrier)
-            plain_refill(m, cta, a);
-        a->d = m->bar_gen[cta];
-        if (++m->bar_arrived[cta] == p->consumers) {
-            m->bar_arrived[cta] = 0;
-            m->bar_gen[cta]++;
+        if (a->kt < p->in_flight) {
+            a->kt++;
+            a->pc = 1;
+            return 1;
         }
-        a->pc = 4;
-        return 1;
-    case 4: { /* __syncthreads: leave; thread 0 refills the stage */
-        if (m->bar_gen[cta] == a->d)
-            return 0;
-        if (!run)
+        const uint32_t done = p->retired((uint32_t)a->kt);
+        mbar_arrive(&m->empty[cta][tb_wg_stage(done, p->stages)]);
+        if (w == 0 && done + (uint32_t)p->stages < (uint32_t)m->KT) {
+            a->pc = 4;
             return 1;
-        if (w == 0 && !p->refill_before_barrier)
-            plain_refill(m, cta, a);
+        }
         a->kt++;
         a->pc = 1;
         return 1;
     }
+    case 4: { /* thread 0: both warpgroups' releases, then the refill */
+        const uint32_t next = p->retired((uint32_t)a->kt) + (uint32_t)p->stages;
+        if (!p->refill_unguarded &&
+            !mbar_done(&m->empty[cta][tb_wg_stage(next, p->stages)],
+                       p->empty_parity(next, p->stages)))
+            return 0;
+        if (!run)
+            return 1;
+        plain_refill(m, cta, a, next);
+        a->kt++;
+        a->pc = 1;
+        return 1;
+    }
+    case 5: /* wait_group(0), the tile's result */
+        if (!wait_group(a, 0, run))
+            return 0;
+        if (!run)
+            return 1;
+        tile_check(m, a, cta, w);
+        a->done = 1;
+        return 1;
     }
     return 0;
 }
@@ -739,6 +752,18 @@ Test(wgmma_protocol, header_values)
     cr_assert_eq(tb_wg_empty_parity(4, 4), 0u);
     cr_assert_eq(tb_wg_empty_parity(8, 4), 1u);
     cr_assert_eq(tb_wg_ws_retired(5), 4u);
+    cr_assert_eq(tb_wg_plain_retired(5), 4u);
+    cr_assert_eq(tb_wg_plain_empty_count(), 2u);
+    /* shared memory: two plain CTAs per SM (228 KiB, 1 KiB reserved per CTA); four stages
+     * and 16 KiB of C staging per consumer within a CTA's 227 KiB */
+    cr_assert_leq(2 * (TB_WG_PLAIN_STAGES * TB_WG_PLAIN_STAGE_BYTES + 16 * TB_WG_PLAIN_STAGES +
+                       1024 + 1024),
+                  228 * 1024);
+    cr_assert_eq(TB_WG_PERSISTENT_STAGES, 4);
+    cr_assert_eq(TB_WG_CLUSTER_STAGES, 4);
+    cr_assert_leq(TB_WG_CLUSTER_STAGES * TB_WG_WS_STAGE_BYTES + TB_WG_WS_CONSUMERS * 16384 +
+                      16 * TB_WG_CLUSTER_STAGES + 1024,
+                  227 * 1024);
     /* a cluster's CTAs each load one B box; alone, both */
     cr_assert_eq(tb_wg_ws_b_boxes(2), 1);
     cr_assert_eq(tb_wg_ws_b_box(2, 1, 0), 1);
@@ -832,6 +857,11 @@ static uint32_t retired_too_early(uint32_t it)
     return tb_wg_ws_retired(it) + 1u;
 }
 
+static uint32_t plain_retired_too_early(uint32_t it)
+{
+    return tb_wg_plain_retired(it) + 1u;
+}
+
 /* Freeing the stage of the k-tile just issued leaves the previous one never freed: the
  * producer waits for it forever. */
 Test(wgmma_protocol, current_stage_released_is_caught)
@@ -868,12 +898,31 @@ Test(wgmma_protocol, empty_parity_flipped_is_caught)
     expect_caught(V_WS, &p, "overwrite");
 }
 
-/* The plain kernel refilling a stage before the CTA barrier: the other warpgroup's wgmma may
- * still read it. */
-Test(wgmma_protocol, plain_refill_before_barrier_is_caught)
+/* The plain kernel's thread 0 refilling a stage without waiting for the other warpgroup's
+ * release: that warpgroup's wgmma may still read it. */
+Test(wgmma_protocol, plain_refill_unguarded_is_caught)
 {
     wg_proto p = proto_of(V_PLAIN);
-    p.refill_before_barrier = 1;
+    p.refill_unguarded = 1;
+    expect_caught(V_PLAIN, &p, "overwrite");
+}
+
+/* The plain kernel: a release counted once (one warpgroup's), the current k-tile's stage
+ * freed, or two groups left in flight: each refills a stage a wgmma still reads. */
+Test(wgmma_protocol, plain_early_release_is_caught)
+{
+    wg_proto p = proto_of(V_PLAIN);
+    cr_assert_eq(p.empty_count, 2u);
+    p.empty_count = 1;
+    expect_caught(V_PLAIN, &p, "overwrite");
+    p = proto_of(V_PLAIN);
+    p.retired = plain_retired_too_early;
+    expect_caught(V_PLAIN, &p, "overwrite");
+    p = proto_of(V_PLAIN);
+    p.wait_pending = TB_WG_PLAIN_MMA_IN_FLIGHT + 1;
+    expect_caught(V_PLAIN, &p, "overwrite");
+    p = proto_of(V_PLAIN);
+    p.empty_parity = empty_parity_flipped;
     expect_caught(V_PLAIN, &p, "overwrite");
 }
 
@@ -887,7 +936,8 @@ Test(wgmma_protocol, full_count_two_deadlocks)
 
 /* ---- the data path: one tile's MMAs through the kernels' descriptor helpers --------------- */
 
-typedef void (*descs_fn)(uint32_t a_tile, uint32_t b_tile, int kk, uint64_t *da, uint64_t *db);
+typedef void (*descs_fn)(uint32_t a_tile, uint32_t b_tile, int kk, int a_kmajor, int b_kmajor,
+                         uint64_t *da, uint64_t *db);
 
 static uint16_t bf16_of_int(int v)
 {
@@ -919,6 +969,22 @@ static float desc_elem(const uint8_t *smem, uint64_t desc, int row, int k)
     return float_of_bf16(h);
 }
 
+/* Element (mn, k) of an M/N-major operand (read with the transpose bit): 64-wide blocks LBO
+ * bytes apart, 8-k groups SBO bytes apart, 128-byte k rows, the same address swizzle. */
+static float desc_elem_mn(const uint8_t *smem, uint64_t desc, int mn, int k)
+{
+    const uint32_t start = (uint32_t)(desc & 0x3FFF) << 4;
+    const uint32_t lbo = (uint32_t)((desc >> 16) & 0x3FFF) << 4;
+    const uint32_t sbo = (uint32_t)((desc >> 32) & 0x3FFF) << 4;
+    cr_assert_eq((unsigned)(desc >> 62), TB_WG_SWIZZLE_128B);
+    uint32_t a = start + (uint32_t)(mn / 64) * lbo + (uint32_t)(k / 8) * sbo +
+                 (uint32_t)(k % 8) * 128 + (uint32_t)(mn % 64) * 2;
+    a ^= ((a >> 7) & 7u) << 4;
+    uint16_t h;
+    memcpy(&h, smem + a, 2);
+    return float_of_bf16(h);
+}
+
 #define EMU_SMEM (TB_WG_WS_STAGES * TB_WG_WS_STAGE_BYTES + 1024)
 
 /* A 128 x 256 tile of C = A B^T with K = KT x 64 run as the warp-specialized kernels run it:
@@ -926,9 +992,11 @@ static float desc_elem(const uint8_t *smem, uint64_t desc, int row, int k)
  * boxes of tb_wg_ws_b_box), each consumer's k16 steps through `descs` (the kernels'
  * tb_wg_mma_descs unless a test breaks it) into m64n256k16 accumulators, placed in C by the
  * accumulator fragment. Returns the number of wrong elements against the reference. */
-static int emulate_tile(descs_fn descs, int stages, int cluster, int KT, uint64_t seed)
+static int emulate_tile(descs_fn descs, int layout, int stages, int cluster, int KT,
+                        uint64_t seed)
 {
     const int M = TB_WG_BM, N = TB_WG_WS_BN, K = KT * TB_WG_BK;
+    const int a_kmajor = tb_mm_a_kmajor(layout), b_kmajor = tb_mm_b_kmajor(layout);
     int *A = malloc(sizeof(int) * (size_t)M * K), *B = malloc(sizeof(int) * (size_t)N * K);
     for (int i = 0; i < M * K; i++)
         A[i] = (int)(tb_mix64(seed * 2 + 0 + (uint64_t)i * 0x100000001ull) % 9) - 4;
@@ -943,7 +1011,8 @@ static int emulate_tile(descs_fn descs, int stages, int cluster, int KT, uint64_
         for (int r = 0; r < M; r++) /* the A box */
             for (int k = 0; k < TB_WG_BK; k++) {
                 uint16_t h = bf16_of_int(A[r * K + kt * TB_WG_BK + k]);
-                memcpy(smem + sa + tb_wg_sw128_offset(r, k), &h, 2);
+                memcpy(smem + sa + (a_kmajor ? tb_wg_sw128_offset(r, k) : tb_wg_mn_offset(r, k)),
+                       &h, 2);
             }
         for (int rank = 0; rank < cluster; rank++) /* every rank's B boxes land here */
             for (int j = 0; j < tb_wg_ws_b_boxes(cluster); j++) {
@@ -953,13 +1022,15 @@ static int emulate_tile(descs_fn descs, int stages, int cluster, int KT, uint64_
                     for (int k = 0; k < TB_WG_BK; k++) {
                         const int n = box * TB_WG_BOX_ROWS + r;
                         uint16_t h = bf16_of_int(B[n * K + kt * TB_WG_BK + k]);
-                        memcpy(smem + dst + tb_wg_sw128_offset(r, k), &h, 2);
+                        memcpy(smem + dst +
+                                   (b_kmajor ? tb_wg_sw128_offset(r, k) : tb_wg_mn_offset(r, k)),
+                               &h, 2);
                     }
             }
         for (int cw = 0; cw < TB_WG_WS_CONSUMERS; cw++)
             for (int kk = 0; kk < TB_WG_BK; kk += 16) {
                 uint64_t da, db;
-                descs(tb_wg_warpgroup_a(sa, cw), sb, kk, &da, &db);
+                descs(tb_wg_warpgroup_a(sa, cw), sb, kk, a_kmajor, b_kmajor, &da, &db);
                 /* m64n256k16: D (64 x 256) += A (64 x 16) B (256 x 16)^T, into the fragment */
                 for (int t = 0; t < 128; t++)
                     for (int i = 0; i < N / 2; i++) {
@@ -967,7 +1038,10 @@ static int emulate_tile(descs_fn descs, int stages, int cluster, int KT, uint64_
                         tb_wg_acc_pos(t, i, &row, &col);
                         float d = 0;
                         for (int k = 0; k < 16; k++)
-                            d += desc_elem(smem, da, row, k) * desc_elem(smem, db, col, k);
+                            d += (a_kmajor ? desc_elem(smem, da, row, k)
+                                           : desc_elem_mn(smem, da, row, k)) *
+                                 (b_kmajor ? desc_elem(smem, db, col, k)
+                                           : desc_elem_mn(smem, db, col, k));
                         acc[((size_t)cw * 128 + t) * 128 + i] += d;
                     }
             }
@@ -993,22 +1067,45 @@ static int emulate_tile(descs_fn descs, int stages, int cluster, int KT, uint64_
 
 Test(wgmma_protocol, tile_through_the_descriptors_is_exact, .timeout = 600)
 {
-    int wrong = emulate_tile(tb_wg_mma_descs, TB_WG_WS_STAGES, 1, 5, 1);
+    int wrong = emulate_tile(tb_wg_mma_descs_layout, TB_MM_FWD, TB_WG_WS_STAGES, 1, 5, 1);
     cr_assert_eq(wrong, 0, "wgmma_ws: %d of %d elements of the tile wrong", wrong,
                  TB_WG_BM * TB_WG_WS_BN);
-    wrong = emulate_tile(tb_wg_mma_descs, TB_WG_CLUSTER_STAGES, TB_WG_CLUSTER_SIZE, 4, 2);
-    cr_assert_eq(wrong, 0, "wgmma_cluster: %d of %d elements of the tile wrong", wrong,
-                 TB_WG_BM * TB_WG_WS_BN);
+    for (int layout = TB_MM_FWD; layout <= TB_MM_WGRAD; layout++) {
+        wrong = emulate_tile(tb_wg_mma_descs_layout, layout, TB_WG_CLUSTER_STAGES,
+                             TB_WG_CLUSTER_SIZE, 4, 2 + (uint64_t)layout);
+        cr_assert_eq(wrong, 0, "wgmma_cluster, layout %d: %d of %d elements of the tile wrong",
+                     layout, wrong, TB_WG_BM * TB_WG_WS_BN);
+    }
 }
 
-static void descs_swapped(uint32_t a_tile, uint32_t b_tile, int kk, uint64_t *da, uint64_t *db)
+static void descs_swapped(uint32_t a_tile, uint32_t b_tile, int kk, int a_kmajor, int b_kmajor,
+                          uint64_t *da, uint64_t *db)
 {
-    tb_wg_mma_descs(a_tile, b_tile, kk, db, da);
+    tb_wg_mma_descs_layout(a_tile, b_tile, kk, a_kmajor, b_kmajor, db, da);
+}
+
+/* An M/N-major operand read through a K-major descriptor (the layout ignored). */
+static void descs_all_kmajor(uint32_t a_tile, uint32_t b_tile, int kk, int a_kmajor,
+                             int b_kmajor, uint64_t *da, uint64_t *db)
+{
+    (void)a_kmajor, (void)b_kmajor;
+    tb_wg_mma_descs(a_tile, b_tile, kk, da, db);
+}
+
+Test(wgmma_protocol, gradient_layouts_through_kmajor_descriptors_are_caught, .timeout = 600)
+{
+    for (int layout = TB_MM_DGRAD; layout <= TB_MM_WGRAD; layout++) {
+        const int wrong = emulate_tile(descs_all_kmajor, layout, TB_WG_CLUSTER_STAGES,
+                                       TB_WG_CLUSTER_SIZE, 2, 5);
+        fprintf(stderr, "wgmma tile emulation, layout %d read K-major: %d of %d elements wrong\n",
+                layout, wrong, TB_WG_BM * TB_WG_WS_BN);
+        cr_assert_gt(wrong, TB_WG_BM * TB_WG_WS_BN / 2);
+    }
 }
 
 Test(wgmma_protocol, swapped_descriptors_are_caught, .timeout = 600)
 {
-    const int wrong = emulate_tile(descs_swapped, TB_WG_WS_STAGES, 1, 2, 3);
+    const int wrong = emulate_tile(descs_swapped, TB_MM_FWD, TB_WG_WS_STAGES, 1, 2, 3);
     fprintf(stderr, "wgmma tile emulation, A and B descriptors swapped: %d of %d elements wrong\n",
             wrong, TB_WG_BM * TB_WG_WS_BN);
     cr_assert_gt(wrong, TB_WG_BM * TB_WG_WS_BN / 2);

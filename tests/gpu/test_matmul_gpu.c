@@ -135,34 +135,50 @@ Test(matmul_gpu, reinit_poisons_and_refills_for_the_check_after_timing, .init = 
     }
 }
 
-/* The Hopper rows (wgmma, wgmma_ws, wgmma_persistent, wgmma_cluster) on the given fwd shapes.
+static const char *layout_name(int layout)
+{
+    return layout == TB_MM_FWD ? "fwd" : layout == TB_MM_DGRAD ? "dgrad" : "wgrad";
+}
+
+/* The Hopper rows (wgmma, wgmma_ws, wgmma_persistent, wgmma_cluster) on the given shapes.
  * On an sm_90 GPU a row may skip only a shape its requirements exclude (it must not skip for
- * want of sm_90a code: the build is expected to hold it); elsewhere they skip. */
+ * want of sm_90a code: the build is expected to hold it); elsewhere they skip. wgmma_cluster
+ * runs every layout; the others fwd only. */
 static void wgmma_sweep(const int64_t (*shapes)[TB_MAX_AXES], size_t n)
 {
     const int hopper = tb_device_cc(&devs[0]) == 90;
-    int ran = 0;
+    int ran = 0, ran_grad = 0;
     for (int i = 0; i < tb_bench_matmul.n_impls; i++) {
         const tb_impl *im = &tb_bench_matmul.impls[i];
         if (strncmp(im->name, "wgmma", 5) != 0)
             continue;
+        const int all_layouts = strcmp(im->name, "wgmma_cluster") == 0;
         for (size_t s = 0; s < n; s++) {
             int M = (int)shapes[s][0], N = (int)shapes[s][1], K = (int)shapes[s][2];
             int layout = (int)shapes[s][3];
             char why[1024];
             tb_verify v;
             if (!check(im, TB_BF16, M, N, K, layout, 1, &v, why)) {
-                cr_assert(!hopper || layout != TB_MM_FWD || K % 8 != 0 || N % 8 != 0,
-                          "%s skipped %dx%dx%d on an sm_90 GPU: %s", im->name, M, N, K, why);
+                const int runnable = (layout == TB_MM_WGRAD || K % 8 == 0) && N % 8 == 0 &&
+                                     (layout == TB_MM_FWD ||
+                                      (all_layouts && (layout != TB_MM_WGRAD || M % 8 == 0)));
+                cr_assert(!hopper || !runnable, "%s skipped %s %dx%dx%d on an sm_90 GPU: %s",
+                          im->name, layout_name(layout), M, N, K, why);
                 continue;
             }
             ran++;
-            cr_assert(v.ok, "%s %dx%dx%d: %lld of %lld wrong, max abs %g", im->name, M, N, K,
-                      (long long)v.n_wrong, (long long)v.n_checked, v.max_abs_err);
+            ran_grad += layout != TB_MM_FWD;
+            cr_assert(v.ok, "%s %s %dx%dx%d: %lld of %lld wrong, max abs %g", im->name,
+                      layout_name(layout), M, N, K, (long long)v.n_wrong,
+                      (long long)v.n_checked, v.max_abs_err);
         }
     }
-    if (hopper)
+    if (hopper) {
         cr_assert_gt(ran, 0, "no wgmma case ran on an sm_90 GPU");
+        for (size_t s = 0; s < n; s++)
+            if (shapes[s][3] != TB_MM_FWD)
+                cr_assert_gt(ran_grad, 0, "no dgrad or wgrad case ran on an sm_90 GPU");
+    }
 }
 
 Test(matmul_gpu, wgmma_squares, .init = need_gpu, .timeout = 3600)
@@ -178,8 +194,22 @@ Test(matmul_gpu, wgmma_squares, .init = need_gpu, .timeout = 3600)
     wgmma_sweep(shapes, sizeof shapes / sizeof shapes[0]);
 }
 
-/* The fwd GEMMs of every linear layer of the Llama 3 shape sets at 8192 tokens (the dgrad and
- * wgrad ones are skipped by these rows: fwd layout only). */
+/* The gradient layouts on the top rung (M/N-major operands through TMA along M or N and
+ * wgmma's transpose bits): squares, then ragged shapes (clipped M and N boxes, K below one
+ * stage and not a multiple of 8 where no operand is K-major, an odd number of tile rows). */
+Test(matmul_gpu, wgmma_dgrad_wgrad, .init = need_gpu, .timeout = 3600)
+{
+    static const int64_t shapes[][TB_MAX_AXES] = {
+        {128, 256, 128, TB_MM_DGRAD},   {4096, 4096, 4096, TB_MM_DGRAD},
+        {1000, 1000, 1000, TB_MM_DGRAD}, {4095, 4104, 1024, TB_MM_DGRAD},
+        {384, 264, 200, TB_MM_DGRAD},   {128, 256, 128, TB_MM_WGRAD},
+        {4096, 4096, 4096, TB_MM_WGRAD}, {1000, 1000, 1000, TB_MM_WGRAD},
+        {4096, 4104, 1001, TB_MM_WGRAD}, {392, 264, 40, TB_MM_WGRAD}};
+    wgmma_sweep(shapes, sizeof shapes / sizeof shapes[0]);
+}
+
+/* The fwd GEMMs of every linear layer of the Llama 3 shape sets at 8192 tokens (their dgrad
+ * and wgrad GEMMs run on wgmma_cluster in wgmma_llama_gradients). */
 Test(matmul_gpu, wgmma_llama_shapes, .init = need_gpu, .timeout = 3600)
 {
     const char *axes[4] = {NULL, NULL, NULL, "fwd"};
@@ -189,6 +219,19 @@ Test(matmul_gpu, wgmma_llama_shapes, .init = need_gpu, .timeout = 3600)
     cr_assert_eq(tb_bench_matmul.points(&tb_bench_matmul, axes, opts, 0, 0, &p, &err), TB_OK,
                  "%s", err.msg);
     cr_assert_eq(p.n, 12, "3 models x 4 linear layers");
+    wgmma_sweep((const int64_t(*)[TB_MAX_AXES])p.v, p.n);
+    tb_points_free(&p);
+}
+
+Test(matmul_gpu, wgmma_llama_gradients, .init = need_gpu, .timeout = 3600)
+{
+    const char *axes[4] = {NULL, NULL, NULL, "dgrad,wgrad"};
+    const char *opts[4] = {NULL, "llama3-8b,llama3-70b", NULL, NULL};
+    tb_points p = {NULL, 0, 0};
+    tb_err err;
+    cr_assert_eq(tb_bench_matmul.points(&tb_bench_matmul, axes, opts, 0, 0, &p, &err), TB_OK,
+                 "%s", err.msg);
+    cr_assert_eq(p.n, 16, "2 models x 4 linear layers x dgrad, wgrad");
     wgmma_sweep((const int64_t(*)[TB_MAX_AXES])p.v, p.n);
     tb_points_free(&p);
 }

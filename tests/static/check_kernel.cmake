@@ -1,12 +1,15 @@
 # Static check of one kernel file, no GPU needed: it compiles for ARCH, its PTX holds every
 # instruction pattern in EXPECT (what the kernel's comment claims) and none in FORBID, and
-# ptxas reports no register spills. Optionally: the SASS (cuobjdump) holds every pattern in
-# SASS and none in SASS_FORBID; the setmaxnreg split SETMAXNREG (dec inc producer_warpgroups
-# consumer_warpgroups) is what the PTX sets, fits the register file and covers ptxas's count,
-# and ptxas warns of nothing (it warns when it ignores setmaxnreg).
+# ptxas reports no register spills and no serialized wgmma. Optionally: the SASS (cuobjdump)
+# holds every pattern in SASS and none in SASS_FORBID; the setmaxnreg split SETMAXNREG (dec
+# inc producer_warpgroups consumer_warpgroups) is what the PTX sets, fits the register file
+# and covers ptxas's count, and ptxas warns of nothing (it warns when it ignores setmaxnreg);
+# LOOP_RATIO: in every
+# function, the main loop's shared-memory loads (LDSM and LDS) per HMMA are at most this
+# (sass_loop_mix.py, run by PYTHON, finds the loop).
 #   cmake -DNVCC=... -DSRC=... -DARCH=sm_90a -DINC=... -DOUT=... -DEXPECT="re1;re2"
 #         [-DFORBID=...] [-DMAX_REGS=128] [-DCUOBJDUMP=... -DSASS=... -DSASS_FORBID=...]
-#         [-DSETMAXNREG="40;232;1;2"] -P this
+#         [-DSETMAXNREG="40;232;1;2"] [-DLOOP_RATIO=0.28 -DPYTHON=...] -P this
 execute_process(
   COMMAND ${NVCC} -ptx -arch=${ARCH} -I${INC} -o ${OUT}.ptx ${SRC}
   RESULT_VARIABLE rc ERROR_VARIABLE err)
@@ -41,6 +44,11 @@ if(NOT rc EQUAL 0)
 endif()
 if(report MATCHES "[1-9][0-9]* bytes spill (stores|loads)")
   message(FATAL_ERROR "${SRC} spills registers on ${ARCH}:\n${report}")
+endif()
+# ptxas serializes wgmma (a wait after each one) when other instructions touch its
+# accumulators mid-pipeline, e.g. an accumulator array indexed at run time, kept on the stack
+if(report MATCHES "wgmma[.a-z_]* instructions are serialized")
+  message(FATAL_ERROR "ptxas serializes the wgmma of ${SRC} on ${ARCH}:\n${report}")
 endif()
 string(REGEX MATCHALL "Used [0-9]+ registers" used "${report}")
 set(most 0)
@@ -126,5 +134,17 @@ if(DEFINED CUOBJDUMP)
     endif()
     message(STATUS "${ARCH} SASS: no '${re}'")
   endforeach()
+  if(LOOP_RATIO)
+    file(WRITE ${OUT}.sass "${sass}")
+    execute_process(
+      COMMAND ${PYTHON} ${CMAKE_CURRENT_LIST_DIR}/sass_loop_mix.py ${OUT}.sass
+              --max-ratio ${LOOP_RATIO}
+      RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "the SASS of ${SRC} for ${ARCH}: the main loop's shared-memory loads "
+                          "per HMMA exceed ${LOOP_RATIO}:\n${out}${err}")
+    endif()
+    message(STATUS "${ARCH} SASS, at most ${LOOP_RATIO} (LDSM + LDS) per HMMA:\n${out}")
+  endif()
 endif()
 message(STATUS "${SRC} on ${ARCH}: no spills")

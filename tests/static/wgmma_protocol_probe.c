@@ -15,8 +15,16 @@ int main(int argc, char **argv)
     }
     const char *k = argv[1];
     if (strcmp(k, "wgmma") == 0) {
-        printf("init=%u\nexpect_tx=%u\nwait_group=0\n", tb_wg_full_count(),
-               tb_wg_plain_expect_tx());
+        unsigned full = tb_wg_full_count(), empty = tb_wg_plain_empty_count();
+        if (full == empty)
+            printf("init=%u\n", full);
+        else
+            printf("init=%u;%u\n", full < empty ? full : empty, full < empty ? empty : full);
+        printf("expect_tx=%u\n", tb_wg_plain_expect_tx());
+        if (TB_WG_PLAIN_MMA_IN_FLIGHT == 0)
+            printf("wait_group=0\n");
+        else
+            printf("wait_group=0;%d\n", TB_WG_PLAIN_MMA_IN_FLIGHT);
         return 0;
     }
     int cluster;
