@@ -115,6 +115,14 @@ Test(compare, bootstrap_interval_is_seeded_and_covers_the_change)
     tb_bootstrap_change(many_b, 40, many_n, 40, 2000, 0.95, 8, &c1, &c2);
     cr_assert(a1 == b1 && a2 == b2, "the same seed: [%g, %g] then [%g, %g]", a1, a2, b1, b2);
     cr_assert(a1 != c1 || a2 != c2, "another seed, other draws");
+    /* the values, not their order, decide the interval (pooled rounds come in any order) */
+    double rev_b[40], rev_n[40];
+    for (int i = 0; i < 40; i++) {
+        rev_b[i] = many_b[39 - i];
+        rev_n[i] = many_n[(i * 7) % 40];
+    }
+    tb_bootstrap_change(rev_b, 40, rev_n, 40, 2000, 0.95, 7, &b1, &b2);
+    cr_assert(a1 == b1 && a2 == b2, "reordered: [%g, %g], in order [%g, %g]", b1, b2, a1, a2);
     /* constant sides: the interval is the point */
     const double two[] = {2, 2, 2}, one[] = {1, 1, 1};
     tb_bootstrap_change(two, 3, one, 3, 500, 0.95, 1, &lo, &hi);
