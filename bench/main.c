@@ -1521,52 +1521,6 @@ static tb_status load_all(const files_args *a, tb_rfile *files, tb_err *err)
     return TB_OK;
 }
 
-/* The distinct hosts of one side's rows (a row's own host, else its file's). */
-typedef struct {
-    tb_keyindex ix;
-    char **names;
-    size_t n, cap;
-} host_set;
-
-static int host_set_add(host_set *hs, const char *host)
-{
-    host = host ? host : "-";
-    size_t len = strlen(host);
-    if (tb_keyindex_get(&hs->ix, host, len) != TB_KEYINDEX_NONE)
-        return 0;
-    char **nn = tb_grow(hs->names, &hs->cap, hs->n + 1, sizeof *nn);
-    if (!nn)
-        return -1;
-    hs->names = nn;
-    if (!(hs->names[hs->n] = strdup(host)))
-        return -1;
-    if (tb_keyindex_put(&hs->ix, hs->names[hs->n], len, hs->n) == TB_KEYINDEX_NONE) {
-        free(hs->names[hs->n]);
-        return -1;
-    }
-    hs->n++;
-    return 0;
-}
-
-static void host_set_free(host_set *hs)
-{
-    for (size_t i = 0; i < hs->n; i++)
-        free(hs->names[i]);
-    free(hs->names);
-    tb_keyindex_free(&hs->ix);
-}
-
-/* Whether BASE's and NEW's rows ran on the same hosts (then rows match by host and GPU). */
-static int same_hosts(host_set *a, host_set *b)
-{
-    if (a->n != b->n)
-        return 0;
-    for (size_t i = 0; i < a->n; i++)
-        if (tb_keyindex_get(&b->ix, a->names[i], strlen(a->names[i])) == TB_KEYINDEX_NONE)
-            return 0;
-    return 1;
-}
-
 static int cmd_compare(int argc, char **argv)
 {
     files_args a;
@@ -1597,24 +1551,8 @@ static int cmd_compare(int argc, char **argv)
         fprintf(stderr, "trainbench: out of host memory\n");
         return TB_USAGE;
     }
-    /* which hosts each side ran on decides how rows match: a first pass over the files */
-    host_set hosts[2];
-    memset(hosts, 0, sizeof hosts);
-    tb_keyindex_init(&hosts[0].ix);
-    tb_keyindex_init(&hosts[1].ix);
-    for (int i = 0; i < a.nfiles && !st; i++) {
-        tb_rfile f;
-        if (!(st = tb_results_load(a.files[i], &f, stderr, &err))) {
-            for (size_t j = 0; j < f.n && !st; j++)
-                if (host_set_add(&hosts[i >= split], f.rows[j].host))
-                    st = tb_err_set(&err, TB_USAGE, "out of host memory");
-            tb_results_free(&f);
-        }
-    }
-    tb_cmp_match_by_host(cmp, same_hosts(&hosts[0], &hosts[1]), hosts[0].n > 1);
-    host_set_free(&hosts[0]);
-    host_set_free(&hosts[1]);
-    /* one file at a time: its rows are taken in as compact records, then it is freed */
+    /* one file at a time: its rows are taken in as compact records, then it is freed; how
+     * rows match (by host and GPU, or GPU alone) is settled once every file is in */
     int all_host = 1;
     for (int i = 0; i < a.nfiles && !st; i++) {
         tb_rfile f;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+#include "keyindex.h"
 #include "stats.h"
 
 static const char *const verdict_names[TB_V_COUNT] = {
@@ -307,17 +309,26 @@ int tb_bootstrap_change(const double *base, size_t nb, const double *neu, size_t
         return exact_change(base, nb, neu, nn, level, lo, hi);
     double *buf = malloc((nb > nn ? nb : nn) * sizeof *buf);
     double *change = malloc((size_t)resamples * sizeof *change);
-    if (!buf || !change) {
+    double *sorted = malloc((nb + nn) * sizeof *sorted);
+    if (!buf || !change || !sorted) {
         free(buf);
         free(change);
+        free(sorted);
         return -1;
     }
+    /* the draws index the sorted values: the interval depends on the values, not their order
+     * (pooled rounds arrive in any order) */
+    memcpy(sorted, base, nb * sizeof *sorted);
+    memcpy(sorted + nb, neu, nn * sizeof *sorted);
+    qsort(sorted, nb, sizeof *sorted, cmp_double);
+    qsort(sorted + nb, nn, sizeof *sorted, cmp_double);
     uint64_t state = seed;
     for (int b = 0; b < resamples; b++) {
-        double mb = resample_median(base, nb, buf, &state);
-        double mn = resample_median(neu, nn, buf, &state);
+        double mb = resample_median(sorted, nb, buf, &state);
+        double mn = resample_median(sorted + nb, nn, buf, &state);
         change[b] = mb / mn - 1.0;
     }
+    free(sorted);
     double tail = (1.0 - level) / 2.0;
     *lo = quantile_unsorted(change, (size_t)resamples, tail);
     *hi = quantile_unsorted(change, (size_t)resamples, 1.0 - tail);
@@ -491,17 +502,23 @@ typedef struct {
     int worst;             /* ST_*: the worst status of the side's rows */
     int rows, worst_rows;  /* rows, and rows at the worst status */
     char *status, *reason; /* of the first row at the worst status */
-    double *rounds;        /* round medians of every ok row, in file order */
+    size_t worst_seq;      /* that row's place among the side's rows (files in order) */
+    double *rounds;        /* round medians of every ok row */
     size_t n, cap;
     double work;           /* the first ok row's figure x its median time: figure = work / t */
     const char *unit;
     int have_q;            /* the first ok row's time statistics (the former rule) */
+    size_t q_seq;          /* that row's place among the side's rows */
     double median, q1, q3;
 } cmp_side;
 
+/* Rows are taken in keyed by host and case ("host|key"); tb_cmp_write settles how they match
+ * (by host and GPU, or by GPU alone: the cases of one key merged across hosts). */
 typedef struct {
-    char *key, *bench, *impl, *dtype, *axes_label, *gpus_text, *device, *axes_json;
-    uint64_t hash;
+    char *key;             /* the case's own; the other strings are the comparison's pool's */
+    const char *bench, *impl, *dtype, *axes_label, *gpus_text, *device, *axes_json;
+    size_t host_len;       /* key begins with the host's host_len bytes and '|' until settled */
+    uint64_t hash;         /* of key */
     cmp_side side[2];
 } cmp_case;
 
@@ -513,22 +530,21 @@ struct tb_cmp {
     cJSON *context[2];   /* each side's first context */
     char **files[2];     /* "NAME (date, host, commit)" per file */
     int nfiles[2];
+    size_t seq[2];       /* rows taken in per side */
+    int settled;         /* how rows match is decided (tb_cmp_write) */
+    unsigned long long probes; /* slots visited finding cases, and the host sets' probes */
     int by_host;         /* rows matched by host and GPU, not GPU alone */
     int name_host;       /* the GPU column names the host too ("node7/0") */
+    /* one copy of each distinct string the cases show (cases share benchmarks, sizes, GPUs) */
+    char **pool;
+    size_t n_pool, cap_pool;
+    tb_keyindex pool_ix;  /* string -> its index in pool */
+    tb_keyindex axes_ix;  /* pooled axes text -> the index in pool of its axes as JSON */
 };
-
-void tb_cmp_match_by_host(tb_cmp *c, int on, int name_host)
-{
-    c->by_host = on;
-    c->name_host = on && name_host;
-}
 
 static uint64_t fnv1a(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return tb_keyindex_hash(s, strlen(s));
 }
 
 static char *dup_str(const char *s)
@@ -542,11 +558,53 @@ static char *dup_str(const char *s)
     return d;
 }
 
+/* The pooled copy of s (its index in *at when at is not NULL); NULL when memory runs out. */
+static const char *pooled(tb_cmp *c, const char *s, size_t *at)
+{
+    size_t len = strlen(s);
+    size_t v = tb_keyindex_get(&c->pool_ix, s, len);
+    if (v == TB_KEYINDEX_NONE) {
+        char **np = tb_grow(c->pool, &c->cap_pool, c->n_pool + 1, sizeof *np);
+        if (!np)
+            return NULL;
+        c->pool = np;
+        if (!(np[c->n_pool] = dup_str(s)))
+            return NULL;
+        if (tb_keyindex_put(&c->pool_ix, np[c->n_pool], len, c->n_pool) == TB_KEYINDEX_NONE) {
+            free(np[c->n_pool]);
+            return NULL;
+        }
+        v = c->n_pool++;
+    }
+    if (at)
+        *at = v;
+    return c->pool[v];
+}
+
+/* The pooled JSON text of a row's axes, printed once per distinct axes text. */
+static const char *pooled_axes(tb_cmp *c, const tb_rrow *r)
+{
+    const char *text = pooled(c, r->axes_text, NULL);
+    if (!text)
+        return NULL;
+    size_t v = tb_keyindex_get(&c->axes_ix, text, strlen(text));
+    if (v != TB_KEYINDEX_NONE)
+        return c->pool[v];
+    char *printed = cJSON_PrintUnformatted(r->axes);
+    const char *json = pooled(c, printed ? printed : "{}", &v);
+    cJSON_free(printed);
+    if (!json || tb_keyindex_put(&c->axes_ix, text, strlen(text), v) == TB_KEYINDEX_NONE)
+        return NULL;
+    return json;
+}
+
 tb_cmp *tb_cmp_new(void)
 {
     tb_cmp *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    tb_keyindex_init(&c->pool_ix);
+    tb_keyindex_init(&c->axes_ix);
     c->n_slots = 1024;
     c->slots = calloc(c->n_slots, sizeof *c->slots);
     if (!c->slots) {
@@ -567,13 +625,7 @@ static void free_side(cmp_side *s)
 static void free_case_strings(cmp_case *k)
 {
     free(k->key);
-    free(k->bench);
-    free(k->impl);
-    free(k->dtype);
-    free(k->axes_label);
-    free(k->gpus_text);
-    free(k->device);
-    free(k->axes_json);
+    k->key = NULL;
 }
 
 void tb_cmp_free(tb_cmp *c)
@@ -592,6 +644,11 @@ void tb_cmp_free(tb_cmp *c)
             free(c->files[s][f]);
         free(c->files[s]);
     }
+    for (size_t i = 0; i < c->n_pool; i++)
+        free(c->pool[i]);
+    free(c->pool);
+    tb_keyindex_free(&c->pool_ix);
+    tb_keyindex_free(&c->axes_ix);
     free(c->cases);
     free(c->slots);
     free(c);
@@ -606,8 +663,11 @@ static int rehash(tb_cmp *c)
         return -1;
     for (size_t i = 0; i < c->n; i++) {
         size_t h = (size_t)c->cases[i].hash & (n - 1);
-        while (slots[h])
+        c->probes++;
+        while (slots[h]) {
+            c->probes++;
             h = (h + 1) & (n - 1);
+        }
         slots[h] = i + 1;
     }
     free(c->slots);
@@ -616,39 +676,48 @@ static int rehash(tb_cmp *c)
     return 0;
 }
 
-static cmp_case *case_in(tb_cmp *c, const tb_rrow *r, const char *key, const char *host);
+static cmp_case *case_in(tb_cmp *c, const tb_rrow *r, const char *key, size_t host_len);
 
-/* The case of a row, created when new; NULL when host memory runs out. By host: the row's
- * host leads its key (and names its GPUs, "node7/0", when the sides hold several hosts). */
+/* The case of a row, created when new; NULL when host memory runs out. The row's host leads
+ * its key ("host|key"); tb_cmp_write merges the hosts' cases when rows match by GPU alone. */
 static cmp_case *case_of(tb_cmp *c, const tb_rrow *r)
 {
     char small[512];
     char *key = small;
     const char *host = r->host ? r->host : "-";
-    if (c->by_host) {
-        size_t need = strlen(host) + strlen(r->key) + 2;
-        if (need > sizeof small && !(key = malloc(need)))
-            return NULL;
-        snprintf(key, need, "%s|%s", host, r->key);
-    } else {
-        key = (char *)r->key;
-    }
-    cmp_case *found = case_in(c, r, key, host);
-    if (key != small && key != r->key)
+    size_t hl = strlen(host), kl = strlen(r->key), need = hl + kl + 2;
+    if (need > sizeof small && !(key = malloc(need)))
+        return NULL;
+    memcpy(key, host, hl);
+    key[hl] = '|';
+    memcpy(key + hl + 1, r->key, kl + 1);
+    cmp_case *found = case_in(c, r, key, hl);
+    if (key != small)
         free(key);
     return found;
 }
 
-static cmp_case *case_in(tb_cmp *c, const tb_rrow *r, const char *key, const char *host)
+/* The slot of the case whose key is key (hash given), or the empty slot where it would go. */
+static size_t slot_for(tb_cmp *c, const char *key, uint64_t hash)
 {
-    uint64_t hash = fnv1a(key);
     size_t h = (size_t)hash & (c->n_slots - 1);
+    c->probes++;
     while (c->slots[h]) {
-        cmp_case *k = &c->cases[c->slots[h] - 1];
+        c->probes++;
+        const cmp_case *k = &c->cases[c->slots[h] - 1];
         if (k->hash == hash && strcmp(k->key, key) == 0)
-            return k;
+            break;
         h = (h + 1) & (c->n_slots - 1);
     }
+    return h;
+}
+
+static cmp_case *case_in(tb_cmp *c, const tb_rrow *r, const char *key, size_t host_len)
+{
+    uint64_t hash = fnv1a(key);
+    size_t h = slot_for(c, key, hash);
+    if (c->slots[h])
+        return &c->cases[c->slots[h] - 1];
     if (c->n + 1 > c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 256;
         cmp_case *nc = realloc(c->cases, cap * sizeof *nc);
@@ -660,22 +729,15 @@ static cmp_case *case_in(tb_cmp *c, const tb_rrow *r, const char *key, const cha
     cmp_case *k = &c->cases[c->n];
     memset(k, 0, sizeof *k);
     k->hash = hash;
-    char *axes = cJSON_PrintUnformatted(r->axes);
+    k->host_len = host_len;
     k->key = dup_str(key);
-    k->bench = dup_str(r->bench);
-    k->impl = dup_str(r->impl);
-    k->dtype = dup_str(r->dtype);
-    k->axes_label = dup_str(r->axes_label);
-    if (c->name_host) {
-        size_t need = strlen(host) + strlen(r->gpus_text) + 2;
-        if ((k->gpus_text = malloc(need)))
-            snprintf(k->gpus_text, need, "%s/%s", host, r->gpus_text);
-    } else {
-        k->gpus_text = dup_str(r->gpus_text);
-    }
-    k->device = dup_str(r->device ? r->device : "-");
-    k->axes_json = dup_str(axes ? axes : "{}");
-    cJSON_free(axes);
+    k->bench = pooled(c, r->bench, NULL);
+    k->impl = pooled(c, r->impl, NULL);
+    k->dtype = pooled(c, r->dtype, NULL);
+    k->axes_label = pooled(c, r->axes_label, NULL);
+    k->gpus_text = pooled(c, r->gpus_text, NULL);
+    k->device = pooled(c, r->device ? r->device : "-", NULL);
+    k->axes_json = pooled_axes(c, r);
     if (!k->key || !k->bench || !k->impl || !k->dtype || !k->axes_label || !k->gpus_text ||
         !k->device || !k->axes_json) {
         free_case_strings(k);
@@ -749,6 +811,8 @@ static const char *or_dash(const char *s)
 tb_status tb_cmp_add(tb_cmp *c, int side, const tb_rfile *f, tb_err *err)
 {
     side = side ? 1 : 0;
+    if (c->settled)
+        return tb_err_set(err, TB_USAGE, "compare: rows taken in after the table was written");
     char **nf = realloc(c->files[side], (size_t)(c->nfiles[side] + 1) * sizeof *nf);
     if (!nf)
         return tb_err_set(err, TB_USAGE, "out of host memory");
@@ -769,6 +833,7 @@ tb_status tb_cmp_add(tb_cmp *c, int side, const tb_rfile *f, tb_err *err)
         if (!k)
             return tb_err_set(err, TB_USAGE, "out of host memory");
         cmp_side *s = &k->side[side];
+        size_t seq = c->seq[side]++;
         int rank = status_rank(r->status);
         s->rows++;
         if (rank > s->worst) {
@@ -777,6 +842,7 @@ tb_status tb_cmp_add(tb_cmp *c, int side, const tb_rfile *f, tb_err *err)
             s->status = dup_str(r->status);
             s->reason = dup_str(r->reason ? r->reason : "");
             s->worst = rank;
+            s->worst_seq = seq;
             s->worst_rows = 0;
             if (!s->status || !s->reason)
                 return tb_err_set(err, TB_USAGE, "out of host memory");
@@ -791,6 +857,7 @@ tb_status tb_cmp_add(tb_cmp *c, int side, const tb_rfile *f, tb_err *err)
             s->work = isfinite(fig) ? fig * r->median : NAN;
             s->unit = unit;
             s->have_q = 1;
+            s->q_seq = seq;
             s->median = r->median;
             s->q1 = r->q1;
             s->q3 = r->q3;
@@ -800,6 +867,143 @@ tb_status tb_cmp_add(tb_cmp *c, int side, const tb_rfile *f, tb_err *err)
             return st;
     }
     return TB_OK;
+}
+
+/* ---- how rows match ---- */
+
+/* Whether the hosts of side 0's cases and of side 1's are the same set; *base_hosts is how
+ * many BASE holds. 1, 0, or -1 when host memory runs out. */
+static int same_hosts(tb_cmp *c, size_t *base_hosts)
+{
+    tb_keyindex ix[2];
+    tb_keyindex_init(&ix[0]);
+    tb_keyindex_init(&ix[1]);
+    int same = 1;
+    for (size_t i = 0; i < c->n && same >= 0; i++)
+        for (int s = 0; s < 2; s++)
+            if (c->cases[i].side[s].rows &&
+                tb_keyindex_put(&ix[s], c->cases[i].key, c->cases[i].host_len, i) ==
+                    TB_KEYINDEX_NONE)
+                same = -1;
+    *base_hosts = ix[0].n;
+    if (same >= 0 && ix[0].n != ix[1].n)
+        same = 0;
+    for (size_t i = 0; i < ix[0].cap && same > 0; i++)
+        if (ix[0].keys[i] && tb_keyindex_get(&ix[1], ix[0].keys[i], ix[0].lens[i]) ==
+                                 TB_KEYINDEX_NONE)
+            same = 0;
+    c->probes += ix[0].probes + ix[1].probes;
+    tb_keyindex_free(&ix[0]);
+    tb_keyindex_free(&ix[1]);
+    return same;
+}
+
+/* Folds side src of one host's case into dst, the same case on an earlier-seen host: as if
+ * the rows had been taken in under one key (the first row at the worst status and the first
+ * ok row with times are the earliest in file order). */
+static void merge_side(cmp_side *dst, cmp_side *src)
+{
+    if (src->worst > dst->worst ||
+        (src->worst == dst->worst && src->worst != ST_NONE && src->worst_seq < dst->worst_seq)) {
+        char *t = dst->status;
+        dst->status = src->status;
+        src->status = t;
+        t = dst->reason;
+        dst->reason = src->reason;
+        src->reason = t;
+        dst->worst_seq = src->worst_seq;
+        dst->worst_rows = src->worst > dst->worst ? src->worst_rows
+                                                  : dst->worst_rows + src->worst_rows;
+        dst->worst = src->worst;
+    } else if (src->worst == dst->worst) {
+        dst->worst_rows += src->worst_rows;
+    }
+    dst->rows += src->rows;
+    if (src->have_q && (!dst->have_q || src->q_seq < dst->q_seq)) {
+        dst->have_q = 1;
+        dst->q_seq = src->q_seq;
+        dst->work = src->work;
+        dst->unit = src->unit;
+        dst->median = src->median;
+        dst->q1 = src->q1;
+        dst->q3 = src->q3;
+    }
+}
+
+/* Decides how rows match: by host and GPU when both sides ran on the same hosts (the GPU
+ * column names the host when BASE holds several), else by GPU alone, each key's cases on
+ * several hosts merged into the first. Cases keep the order of their first rows. 0, or -1
+ * when host memory runs out. */
+static int settle(tb_cmp *c)
+{
+    if (c->settled)
+        return 0;
+    size_t base_hosts = 0;
+    int same = same_hosts(c, &base_hosts);
+    if (same < 0)
+        return -1;
+    c->by_host = same;
+    c->name_host = same && base_hosts > 1;
+    if (c->by_host) {
+        for (size_t i = 0; c->name_host && i < c->n; i++) {
+            cmp_case *k = &c->cases[i];
+            char small[256], *g = small;
+            size_t need = k->host_len + strlen(k->gpus_text) + 2;
+            if (need > sizeof small && !(g = malloc(need)))
+                return -1;
+            snprintf(g, need, "%.*s/%s", (int)k->host_len, k->key, k->gpus_text);
+            k->gpus_text = pooled(c, g, NULL);
+            if (g != small)
+                free(g);
+            if (!k->gpus_text)
+                return -1;
+        }
+        c->settled = 1;
+        return 0;
+    }
+    memset(c->slots, 0, c->n_slots * sizeof *c->slots);
+    size_t n = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        cmp_case *k = &c->cases[i];
+        size_t len = strlen(k->key) - k->host_len - 1;
+        memmove(k->key, k->key + k->host_len + 1, len + 1);
+        k->host_len = 0;
+        k->hash = fnv1a(k->key);
+        size_t h = slot_for(c, k->key, k->hash);
+        if (!c->slots[h]) {
+            if (n != i)
+                c->cases[n] = *k;
+            c->slots[h] = ++n;
+            continue;
+        }
+        cmp_case *d = &c->cases[c->slots[h] - 1];
+        for (int s = 0; s < 2; s++) {
+            cmp_side *src = &k->side[s], *dst = &d->side[s];
+            if (dst->n + src->n > dst->cap) {
+                double *nr = realloc(dst->rounds, (dst->n + src->n) * sizeof *nr);
+                if (!nr) {
+                    /* every case stays owned once, so tb_cmp_free frees it */
+                    for (size_t j = i; j < c->n; j++)
+                        c->cases[n++] = c->cases[j];
+                    c->n = n;
+                    return -1;
+                }
+                dst->rounds = nr;
+                dst->cap = dst->n + src->n;
+            }
+            if (src->n)
+                memcpy(dst->rounds + dst->n, src->rounds, src->n * sizeof *src->rounds);
+            dst->n += src->n;
+            src->n = 0;
+            merge_side(dst, src);
+            free_side(src);
+            memset(src, 0, sizeof *src);
+        }
+        free_case_strings(k);
+    }
+    c->n = n;
+    c->settled = 1;
+    return 0;
 }
 
 /* ---- judging and output ---- */
@@ -955,6 +1159,8 @@ tb_status tb_cmp_write(tb_cmp *c, const tb_gate_opts *o, tb_format fmt, FILE *ou
                        tb_err *err)
 {
     *failed = 0;
+    if (settle(c))
+        return tb_err_set(err, TB_USAGE, "out of host memory");
     cmp_row *rows = calloc(c->n ? c->n : 1, sizeof *rows);
     geo_entry *geo = calloc(c->n ? c->n : 1, sizeof *geo);
     if (!rows || !geo) {
@@ -1192,6 +1398,16 @@ tb_status tb_cmp_write(tb_cmp *c, const tb_gate_opts *o, tb_format fmt, FILE *ou
     free(rows);
     free(geo);
     return TB_OK;
+}
+
+unsigned long long tb_cmp_probes(const tb_cmp *c)
+{
+    return c->probes + c->pool_ix.probes + c->axes_ix.probes;
+}
+
+int tb_cmp_by_host(const tb_cmp *c)
+{
+    return c->settled ? c->by_host : -1;
 }
 
 tb_status tb_compare_write(const tb_rfile *base, const tb_rfile *neu, double threshold,

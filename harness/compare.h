@@ -69,7 +69,8 @@ double tb_mwu_min_p(size_t nx, size_t ny);
 
 /* Percentile bootstrap interval, at level (e.g. 0.95), of median(base) / median(neu) - 1:
  * each side resampled with replacement, resamples times, from a splitmix64 stream seeded by
- * seed (the same inputs and seed give the same interval). When both sides hold an odd number
+ * seed (the same values and seed give the same interval, in whatever order the values come:
+ * the draws index each side's values sorted). When both sides hold an odd number
  * of values, at most TB_EXACT_BOOT_MAX, the bootstrap distribution is computed exactly instead
  * (the limit of resampling; resamples and seed are then not used). Returns 0, or -1 when a
  * side is empty, a value is not positive or host memory runs out. */
@@ -142,21 +143,26 @@ tb_cmp *tb_cmp_new(void);
 
 /* Takes in the rows of a loaded file on one side (0 BASE, 1 NEW); the file may be freed
  * afterwards. Returns TB_OK, or TB_USAGE naming the file and line of a malformed rounds field
- * or when host memory runs out. */
-/* Rows are matched by host and GPU (on) or by GPU alone (off, the default), as DESIGN.md says:
- * by host when both sides ran on the same hosts (a roll-out on the same machines), by GPU
- * alone across hosts (node A against node B). name_host: the GPU column names the host too
- * (the sides hold several hosts). Set before the first tb_cmp_add. */
-void tb_cmp_match_by_host(tb_cmp *c, int on, int name_host);
-
+ * or when host memory runs out (or when the table was written already). */
 tb_status tb_cmp_add(tb_cmp *c, int side, const tb_rfile *f, tb_err *err);
 
 /* Writes the table, the cases found on one side only and the summary. *failed is set when any
- * case is SLOWER, WRONG, ERROR or MISSING. */
+ * case is SLOWER, WRONG, ERROR or MISSING. First it settles how rows match, as DESIGN.md says:
+ * by host and GPU when both sides' rows name the same set of hosts (a roll-out on the same
+ * machines; the GPU column names the host too when BASE holds several, "node7/0"), by GPU
+ * alone otherwise (node A against node B), each case's rows on several hosts pooled as one.
+ * Rows are taken in keyed by host, so the files are read once. */
 tb_status tb_cmp_write(tb_cmp *c, const tb_gate_opts *o, tb_format fmt, FILE *out, int *failed,
                        tb_err *err);
 
 void tb_cmp_free(tb_cmp *c);
+
+/* Hash probes made so far finding cases and settling how rows match: O(1) per row at any
+ * size, which a test asserts. */
+unsigned long long tb_cmp_probes(const tb_cmp *c);
+
+/* How rows matched: 1 by host and GPU, 0 by GPU alone, -1 before tb_cmp_write. */
+int tb_cmp_by_host(const tb_cmp *c);
 
 /* One file a side with the default test at threshold: tb_cmp_add and tb_cmp_write. */
 tb_status tb_compare_write(const tb_rfile *base, const tb_rfile *neu, double threshold,

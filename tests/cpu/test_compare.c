@@ -115,6 +115,14 @@ Test(compare, bootstrap_interval_is_seeded_and_covers_the_change)
     tb_bootstrap_change(many_b, 40, many_n, 40, 2000, 0.95, 8, &c1, &c2);
     cr_assert(a1 == b1 && a2 == b2, "the same seed: [%g, %g] then [%g, %g]", a1, a2, b1, b2);
     cr_assert(a1 != c1 || a2 != c2, "another seed, other draws");
+    /* the values, not their order, decide the interval (pooled rounds come in any order) */
+    double rev_b[40], rev_n[40];
+    for (int i = 0; i < 40; i++) {
+        rev_b[i] = many_b[39 - i];
+        rev_n[i] = many_n[(i * 7) % 40];
+    }
+    tb_bootstrap_change(rev_b, 40, rev_n, 40, 2000, 0.95, 7, &b1, &b2);
+    cr_assert(a1 == b1 && a2 == b2, "reordered: [%g, %g], in order [%g, %g]", b1, b2, a1, a2);
     /* constant sides: the interval is the point */
     const double two[] = {2, 2, 2}, one[] = {1, 1, 1};
     tb_bootstrap_change(two, 3, one, 3, 500, 0.95, 1, &lo, &hi);
@@ -810,4 +818,64 @@ Test(compare, rows_match_by_host_on_the_same_hosts, .init = gate_paths, .fini = 
     cr_assert(strstr(r->out, "matched by: host and GPU"), "%s", r->out);
     cr_assert(line_of(r->out, "n1/", "SAME") && line_of(r->out, "n2/", "SAME"),
               "one case per host, each SAME against itself: %s", r->out);
+}
+
+/* A row of row_line on a host of its own, its reason (when not ok) replaced by why. */
+static void host_row(char *text, size_t cap, const char *host, int mib, const char *status,
+                     double t, int rounds, const char *why)
+{
+    char l[1024], row[1200];
+    row_line(l, sizeof l, mib, status, t, rounds);
+    char *r = strstr(l, "\"12 of 262144 wrong\"");
+    if (r && why) {
+        char rest[1024];
+        snprintf(rest, sizeof rest, "%s", r + strlen("\"12 of 262144 wrong\""));
+        snprintf(r, sizeof l - (size_t)(r - l), "\"%s\"%s", why, rest);
+    }
+    size_t n = strlen(l);
+    snprintf(row, sizeof row, "%.*s,\"host\":\"%s\"}\n", (int)(n - 2), l, host);
+    cr_assert_lt(strlen(text) + strlen(row), cap);
+    strcat(text, row);
+}
+
+/* Across hosts, several a side: a case's rows on every host are one case, as if read under
+ * one key. Its ok rounds pool; the first row at the worst status in file order gives the
+ * reason, and the first ok row the former rule's times, whichever host came first. */
+Test(compare, across_hosts_the_rows_of_a_case_on_every_host_are_one, .init = gate_paths,
+     .fini = gate_clean)
+{
+    char a[8192] = CTX, b[8192] = CTX;
+    host_row(a, sizeof a, "n1", 1, "ok", 1e-3, 7, NULL);
+    host_row(a, sizeof a, "n2", 1, "ok", 1e-3, 7, NULL);
+    host_row(a, sizeof a, "n1", 4, "ok", 1e-3, 7, NULL);
+    host_row(a, sizeof a, "n2", 4, "ok", 1e-3, 7, NULL);
+    host_row(a, sizeof a, "n2", 16, "ok", 1e-3, 7, NULL);
+    host_row(a, sizeof a, "n1", 16, "ok", 1e-3, 7, NULL);
+    host_row(b, sizeof b, "n3", 1, "ok", 1e-3, 7, NULL); /* 1M: n3's case comes first */
+    host_row(b, sizeof b, "n4", 1, "wrong", 0, 0, "first wrong");
+    host_row(b, sizeof b, "n3", 1, "wrong", 0, 0, "second wrong");
+    host_row(b, sizeof b, "n3", 4, "skipped", 0, 0, NULL); /* 4M: n3's case, no ok row yet */
+    host_row(b, sizeof b, "n4", 4, "ok", 2e-3, 7, NULL);   /* the first ok row */
+    host_row(b, sizeof b, "n3", 4, "ok", 1e-3, 7, NULL);
+    host_row(b, sizeof b, "n4", 16, "ok", 1e-3, 7, NULL);
+    host_row(b, sizeof b, "n3", 16, "ok", 1e-3, 7, NULL);
+    write_text(fa, a);
+    write_text(fb, b);
+    cli_result *r = run_cli(NULL, "compare", fa, fb, NULL);
+    cr_assert_eq(r->code, 1, "%s %s", r->out, r->err);
+    cr_assert(strstr(r->out, "matched by: GPU alone"), "%s", r->out);
+    cr_assert(line_of(r->out, "bytes=1M", "wrong in NEW (2 of 3 rows): first wrong"),
+              "the earliest wrong row's reason, on the host seen second: %s", r->out);
+    const char *x = line_of(r->out, "bytes=16M", "SAME");
+    cr_assert(x && strstr(x, "14/14") && !strstr(x, "n1/") && !strstr(x, "n4/"),
+              "every host's rounds pool, the GPU not named by host: %s", r->out);
+    cr_assert(line_of(r->out, "bytes=4M", "14/14"), "%s", r->out);
+    cr_assert(strstr(r->out, "only in NEW: 0") && strstr(r->out, "only in BASE (not measured ok "
+                                                                 "there): 0"),
+              "%s", r->out);
+    r = run_cli(NULL, "compare", fa, fb, "--method", "quartiles", NULL);
+    x = line_of(r->out, "bytes=4M", "SLOWER");
+    cr_assert(x && strstr(x, "-50.0 %"), "the former rule takes the first ok row (n4's, twice "
+                                         "the time): %s",
+              r->out);
 }

@@ -1,7 +1,7 @@
 /* The work of the result tools per row must not grow with the number of rows: a lookup that
  * scans (quadratic in all) would make a file of a 1,000-GPU run take hours. Counts the hash
- * probes (slots visited and keys compared) of the reader with report's tables, and of run's
- * end-of-run tables, at 2,000 and 8,000 rows. */
+ * probes (slots visited and keys compared) of the reader with report's tables, of compare
+ * (both ways of matching rows), and of run's end-of-run tables, at 2,000 and 8,000 rows. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "benches.h"
+#include "compare.h"
 #include "record.h"
 #include "report.h"
 #include "results.h"
@@ -19,9 +20,10 @@
 #define MAX_GROWTH 1.5
 #define MAX_PER_ROW 64.0
 
-/* A result file of n rows: 8 GPUs per host, cases spread over benchmarks, dtypes and sizes;
- * with distinct, every row a case of its own (the worst case for tables keyed by case). */
-static char *result_text(size_t n, int distinct, size_t *len)
+/* A result file of n rows: 8 GPUs per host (named PREFIX-0, PREFIX-1, ...), cases spread over
+ * benchmarks, dtypes and sizes; with distinct, every row a case of its own (the worst case for
+ * tables keyed by case). */
+static char *result_text_on(size_t n, int distinct, const char *prefix, size_t *len)
 {
     static const char *const benches[] = {"membw", "matmul", "attention", "allreduce"};
     static const char *const dtypes[] = {"fp32", "bf16", "fp16"};
@@ -39,15 +41,20 @@ static char *result_text(size_t n, int distinct, size_t *len)
             t + at, cap - at,
             "{\"type\":\"result\",\"bench\":\"%s\",\"impl\":\"%s\",\"kind\":\"hand-written\","
             "\"dtype\":\"%s\",\"axes\":{\"bytes\":%zu,\"mode\":\"m%zu\"},\"gpus\":[%zu],"
-            "\"device\":\"NVIDIA H200\",\"host\":\"node-%zu\",\"status\":\"ok\","
+            "\"device\":\"NVIDIA H200\",\"host\":\"%s-%zu\",\"status\":\"ok\","
             "\"time_s\":{\"median\":1e-3,\"q1\":0.9e-3,\"q3\":1.1e-3},\"gbps\":%zu,"
             "\"pct_peak\":50,\"bytes\":1048576}\n",
             benches[c % 4], impls[(c / 4) % 3], dtypes[(c / 12) % 3], 4096 + 64 * c, c % 5, gpu,
-            host, 100 + i % 97);
+            prefix, host, 100 + i % 97);
         cr_assert_lt(at, cap);
     }
     *len = at;
     return t;
+}
+
+static char *result_text(size_t n, int distinct, size_t *len)
+{
+    return result_text_on(n, distinct, "node", len);
 }
 
 /* Probes per row of reading n rows and writing report's tables (markdown and CSV). */
@@ -95,6 +102,56 @@ Test(scale, reader_and_report_probes_per_row_do_not_grow_with_distinct_cases)
 {
     assert_flat(reader_report_probes(2000, 1), reader_report_probes(8000, 1),
                 "reader + report, every row a case");
+}
+
+/* ---- compare ---- */
+
+/* Probes per row of compare over n rows a side: the same hosts on both sides (rows match by
+ * host and GPU), or other hosts on NEW (by GPU alone: each case's hosts merged into one). */
+static double compare_probes(size_t n, int distinct, int other_hosts)
+{
+    size_t len;
+    tb_rfile f[2];
+    tb_err err;
+    for (int s = 0; s < 2; s++) {
+        char *text = result_text_on(n, distinct, s && other_hosts ? "other" : "node", &len);
+        cr_assert_eq(tb_results_parse(text, len, "scale.jsonl", &f[s], NULL, &err), TB_OK, "%s",
+                     err.msg);
+        free(text);
+    }
+    tb_cmp *c = tb_cmp_new();
+    cr_assert_not_null(c);
+    cr_assert_eq(tb_cmp_add(c, 0, &f[0], &err), TB_OK, "%s", err.msg);
+    cr_assert_eq(tb_cmp_add(c, 1, &f[1], &err), TB_OK, "%s", err.msg);
+    FILE *sink = fopen("/dev/null", "w");
+    cr_assert_not_null(sink);
+    int failed;
+    cr_assert_eq(tb_cmp_write(c, &(tb_gate_opts)TB_GATE_OPTS_DEFAULT, TB_FMT_CSV, sink, &failed,
+                              &err),
+                 TB_OK, "%s", err.msg);
+    fclose(sink);
+    cr_assert_eq(tb_cmp_by_host(c), !other_hosts);
+    double per_row = (double)tb_cmp_probes(c) / (double)n;
+    tb_cmp_free(c);
+    tb_results_free(&f[0]);
+    tb_results_free(&f[1]);
+    return per_row;
+}
+
+Test(scale, compare_probes_per_row_do_not_grow)
+{
+    assert_flat(compare_probes(2000, 0, 0), compare_probes(8000, 0, 0),
+                "compare, by host and GPU");
+    assert_flat(compare_probes(2000, 1, 0), compare_probes(8000, 1, 0),
+                "compare, by host and GPU, every row a case");
+}
+
+Test(scale, compare_probes_per_row_do_not_grow_merging_hosts)
+{
+    assert_flat(compare_probes(2000, 0, 1), compare_probes(8000, 0, 1),
+                "compare, by GPU alone across hosts");
+    assert_flat(compare_probes(2000, 1, 1), compare_probes(8000, 1, 1),
+                "compare, by GPU alone, every row a case");
 }
 
 /* ---- run's end-of-run tables ---- */
