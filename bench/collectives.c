@@ -29,6 +29,7 @@
 #include "../harness/sampler.h"
 #include "../harness/sweep.h"
 #include "../harness/timer.h"
+#include "../harness/world.h"
 #include "../kernels/collectives.h"
 #include "benches.h"
 #include "coll_host.h"
@@ -93,6 +94,10 @@ static tb_status coll_collective(const tb_case *c, int n_devices, tb_collective 
     int k = (int)c->axis[AX_RPG];
     int n = host ? (int)c->axis[AX_RANKS] : n_devices * k;
     memset(out, 0, sizeof *out);
+    /* every rank of mpirun decides alike: these collectives do not yet span processes */
+    if (tb_world_multi())
+        return tb_err_set(err, TB_SKIP, "%s does not run across the processes of mpirun yet "
+                          "(allreduce does)", d->name);
     if (n < 2) {
         if (host)
             return tb_err_set(err, TB_SKIP, "%s needs at least 2 ranks (--ranks %d)", d->name, n);

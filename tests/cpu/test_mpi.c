@@ -223,6 +223,29 @@ Test(mpi, host_allreduce_over_processes)
     remove(path);
 }
 
+/* The collectives beside allreduce do not span processes yet: under mpirun each would run
+ * among its own process's threads and label the rows with the ranks; they are skipped, with
+ * the reason, on every rank alike. */
+Test(mpi, collectives_not_across_processes_are_skipped)
+{
+    char path[512];
+    tmp_file(path, sizeof path, "mpi_ag");
+    const char *args[] = {"run", "allgather", "--host", "--bytes", "4096", "--dtype", "fp32",
+                          QUICK, "-o", path, NULL};
+    mpi_result *r = run_mpi(2, NULL, args);
+    cr_assert_eq(r->code, 0, "exit %d: %s", r->code, r->err);
+    tb_rfile f;
+    load(path, &f);
+    cr_assert_gt(f.n, 0);
+    for (size_t i = 0; i < f.n; i++) {
+        cr_assert_str_eq(f.rows[i].status, "skipped", "row %zu is %s", i, f.rows[i].status);
+        cr_assert(strstr(f.rows[i].reason, "across the processes of mpirun"), "%s",
+                  f.rows[i].reason);
+    }
+    tb_results_free(&f);
+    remove(path);
+}
+
 Test(mpi, different_arguments_exit_2)
 {
     char path[512];
