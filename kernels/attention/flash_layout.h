@@ -54,11 +54,24 @@ typedef struct {
     int row, chunk;
 } tb_fl_rc;
 
-/* Copy q (0 .. rows * D/8 - 1) of a tile load: the row and chunk it fills. */
-TB_HD tb_fl_rc tb_fl_load_at(int D, int q)
+/* Tile loads: thread tid copies chunk tid % (D/8) of rows tid / (D/8) + j TB_FL_LOAD_STEP(D),
+ * j = 0 .. rows / TB_FL_LOAD_STEP(D) - 1 (a compile-time count). The step is a multiple of 8
+ * rows, so a thread's swizzled chunk is the same in every row it copies: its shared and global
+ * offsets are computed once, and copy j adds j times a constant to each. */
+#define TB_FL_LOAD_STEP(D) (TB_FL_THREADS / ((D) / 8))
+#define TB_FL_LOAD_COPIES(D, rows) ((rows) / TB_FL_LOAD_STEP(D))
+
+/* The row and chunk thread tid fills in its first copy of a tile load. */
+TB_HD tb_fl_rc tb_fl_load_at(int D, int tid)
 {
-    tb_fl_rc at = {q / (D / 8), q % (D / 8)};
+    tb_fl_rc at = {tid / (D / 8), tid % (D / 8)};
     return at;
+}
+
+/* Byte offset of copy j from copy 0 in shared memory (elements in global: half of it). */
+TB_HD uint32_t tb_fl_load_step_off(int D, int j)
+{
+    return (uint32_t)(j * TB_FL_LOAD_STEP(D) * D * 2);
 }
 
 /* ldmatrix.x4 addresses (lane: the row it points at). A fragment of rows m0..m0+15, k-slice
@@ -153,13 +166,27 @@ TB_HD int tb_fl_quad_xor(int step)
     return 1 << step;
 }
 
-/* Forward shared memory: the Q tile, then TB_FL_STAGES K tiles, then TB_FL_STAGES V tiles, each
- * TB_ATTN_FWD_BC rows (the Q tile is a K tile's size: BR == BC). Byte offsets: */
+/* The forward's warps: each owns TB_FL_FWD_MT m16 row tiles of the Q tile, so every K and V
+ * fragment it reads feeds TB_FL_FWD_MT MMAs. Row tile mt of warp w starts at row: */
+#define TB_FL_FWD_MT 2
+TB_HD int tb_fl_fwd_m0(int warp, int mt)
+{
+    return warp * (16 * TB_FL_FWD_MT) + mt * 16;
+}
+
+/* Whether the forward keeps its Q fragments in registers for the whole loop (loaded once) or
+ * reads them from the Q tile every key tile: at D = 64 they take 32 registers beside O's 64 and
+ * S's 64; at D = 128 O alone takes 128 and Q's 64 more would spill. */
+#define TB_FL_FWD_Q_IN_REGS(D) ((D) <= 64)
+
+/* Forward shared memory: the Q tile (TB_ATTN_FWD_BR rows), then TB_FL_STAGES K tiles, then
+ * TB_FL_STAGES V tiles (TB_ATTN_FWD_BC rows each). Byte offsets: */
+#define TB_FL_FWD_QTILE(D) (TB_ATTN_FWD_BR * (D) * 2)
 #define TB_FL_FWD_TILE(D) (TB_ATTN_FWD_BC * (D) * 2)
 #define TB_FL_FWD_Q_OFF(D) 0
-#define TB_FL_FWD_K_OFF(D, st) ((1 + (st)) * TB_FL_FWD_TILE(D))
-#define TB_FL_FWD_V_OFF(D, st) ((1 + TB_FL_STAGES + (st)) * TB_FL_FWD_TILE(D))
-#define TB_FL_FWD_SMEM(D) ((1 + 2 * TB_FL_STAGES) * TB_FL_FWD_TILE(D))
+#define TB_FL_FWD_K_OFF(D, st) (TB_FL_FWD_QTILE(D) + (st) * TB_FL_FWD_TILE(D))
+#define TB_FL_FWD_V_OFF(D, st) (TB_FL_FWD_QTILE(D) + (TB_FL_STAGES + (st)) * TB_FL_FWD_TILE(D))
+#define TB_FL_FWD_SMEM(D) (TB_FL_FWD_QTILE(D) + 2 * TB_FL_STAGES * TB_FL_FWD_TILE(D))
 
 /* Backward shared memory: K and V (TB_ATTN_BWD_BC rows each), TB_FL_STAGES Q then dO tiles
  * (TB_ATTN_BWD_BR rows), the dS^T tile, then TB_FL_STAGES rows of lse and of D (fp32). */
