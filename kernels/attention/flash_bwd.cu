@@ -51,17 +51,7 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
     const int nq = (S + BR - 1) / BR;
     const int per_head = nq - first, items = G * per_head;
 
-    // Items run query tiles first .. nq-1 of query head kvh G, then of kvh G + 1, ...; an item
-    // is named by its query tile's first row q0 and that row's index in the [B][H][S] rows.
-    // Moving to the next item: one tile on, or from a head's last tile to the next head's first.
-    auto next_item = [&](int &q0, int64_t &row) {
-        q0 += BR;
-        row += BR;
-        if (q0 >= nq * BR) { // the next query head
-            q0 = first * BR;
-            row += S - per_head * BR;
-        }
-    };
+    // items: query tiles first .. nq-1 of each query head of the group (tb_fl_bwd_next_item)
     auto load_item = [&](int q0, int64_t row, int st) {
         const fl_loader ld = fl_loader_make<D>(); // a few integer ops: cheaper than 3 registers
         const int64_t e = row * D + ld.g_off;
@@ -102,7 +92,7 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
         if (it + 1 < items) {
             int nxt_q0 = q0;
             int64_t nxt_row = row;
-            next_item(nxt_q0, nxt_row);
+            tb_fl_bwd_next_item(&nxt_q0, &nxt_row, first, nq, S);
             load_item(nxt_q0, nxt_row, tb_fl_stage(it + 1));
         }
         tb_ptx_cp_async_commit();
@@ -218,7 +208,7 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
             }
         }
         __syncthreads(); // the stage and dS^T are rewritten by the next item
-        next_item(q0, row);
+        tb_fl_bwd_next_item(&q0, &row, first, nq, S);
     }
     TB_PTX_CP_ASYNC_WAIT(0);
 

@@ -203,6 +203,20 @@ TB_HD int tb_fl_fwd_m0(int warp, int mt)
 #define TB_FL_BWD_DR_OFF(D) (TB_FL_BWD_LSE_OFF(D) + TB_FL_STAGES * TB_ATTN_BWD_BR * 4)
 #define TB_FL_BWD_SMEM(D) (TB_FL_BWD_DR_OFF(D) + TB_FL_STAGES * TB_ATTN_BWD_BR * 4)
 
+/* The backward's items: the query tiles first .. nq-1 of query head kvh G, then those of the
+ * next head of the group, and so on. An item is named by its tile's first row q0 and that row's
+ * index in the [B][H][S] rows; this steps to the next item: one tile on, or from a head's last
+ * tile to the next head's first (no division). */
+TB_HD void tb_fl_bwd_next_item(int *q0, int64_t *row, int first, int nq, int S)
+{
+    *q0 += TB_ATTN_BWD_BR;
+    *row += TB_ATTN_BWD_BR;
+    if (*q0 >= nq * TB_ATTN_BWD_BR) {
+        *q0 = first * TB_ATTN_BWD_BR;
+        *row += S - (nq - first) * TB_ATTN_BWD_BR;
+    }
+}
+
 /* The first of stage st's TB_ATTN_BWD_BR fp32 rows in the lse and D blocks (elements). */
 TB_HD int tb_fl_bwd_row_slot(int st)
 {
