@@ -49,6 +49,18 @@ TB_HD tb_attn_cta tb_attn_cta_at(int64_t block, int heads)
     return c;
 }
 
+/* The first query row of the forward's tile `tile` (tile 0: the last query tile, the longest
+ * under a causal mask) and the first key of the backward's (tile 0: the first key tile). */
+TB_HD int tb_attn_fwd_tile_q0(int tile, int S)
+{
+    return ((S + TB_ATTN_FWD_BR - 1) / TB_ATTN_FWD_BR - 1 - tile) * TB_ATTN_FWD_BR;
+}
+
+TB_HD int tb_attn_bwd_tile_k0(int tile)
+{
+    return tile * TB_ATTN_BWD_BC;
+}
+
 /* 2^x: on the device one ex2.approx.ftz.f32 (relative error 2^-22, subnormal results flushed
  * to 0: a term below 2^-126 of the row's maximum adds nothing a bf16/fp16 output can hold), on
  * the host exp2f. */

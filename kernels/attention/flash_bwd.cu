@@ -42,7 +42,7 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = tb_fl_lane_g(lane), t4 = tb_fl_lane_t4(lane);
     const tb_attn_cta cta = tb_attn_cta_at(blockIdx.x, heads);
-    const int k0 = cta.tile * BC;
+    const int k0 = tb_attn_bwd_tile_k0(cta.tile);
     const int bk = cta.head, b = bk / KVH, kvh = bk % KVH;
     const int G = H / KVH;
     const float scale_log2 = scale * TB_ATTN_LOG2E;

@@ -38,9 +38,8 @@ __global__ void __launch_bounds__(TB_FL_THREADS, 2)
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = tb_fl_lane_g(lane), t4 = tb_fl_lane_t4(lane);
-    const int nq = (S + BR - 1) / BR;
     const tb_attn_cta cta = tb_attn_cta_at(blockIdx.x, heads);
-    const int q0 = (nq - 1 - cta.tile) * BR;
+    const int q0 = tb_attn_fwd_tile_q0(cta.tile, S);
     const int bh = cta.head, b = bh / H, h = bh % H;
     const int kvh = h / (H / KVH);
     const uint16_t *Qh = Q + (int64_t)bh * S * D;

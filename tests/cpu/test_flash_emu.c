@@ -276,9 +276,8 @@ static void fl_fwd_block(const fl_ctx *x, const fl_case *c, int64_t block, fl_fw
     emu_smem *m = x->m;
     emu_smem_reset(m);
 
-    const int nq = (S + BR - 1) / BR;
     const tb_attn_cta cta = tb_attn_cta_at(block, sh->B * H);
-    const int q0 = (nq - 1 - cta.tile) * BR;
+    const int q0 = tb_attn_fwd_tile_q0(cta.tile, S);
     const int bh = cta.head, b = bh / H, h = bh % H, kvh = h / (H / KVH);
     const double *Qh = c->Q + (int64_t)bh * S * D;
     const double *Kh = c->K + ((int64_t)b * KVH + kvh) * S * D;
@@ -544,7 +543,7 @@ static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int64_t block, fl_bw
     const tb_attn_cta cta = tb_attn_cta_at(block, sh->B * KVH);
     const int bk = cta.head;
     fl_bwd_blk k;
-    k.k0 = cta.tile * BC;
+    k.k0 = tb_attn_bwd_tile_k0(cta.tile);
     k.b = bk / KVH;
     k.kvh = bk % KVH;
     k.G = H / KVH;
