@@ -29,6 +29,7 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
                      int heads)
 {
     constexpr int BR = TB_ATTN_BWD_BR, BC = TB_ATTN_BWD_BC;
+    static_assert(BR == 32, "the dQ step covers the tile as two m16 row tiles");
     constexpr int DT = D / 8; // n8 tiles of dK / dV per warp
     constexpr int QN = BR / 8; // n8 tiles of S^T per warp (queries)
     extern __shared__ __align__(128) unsigned char smem[];
@@ -73,11 +74,26 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
     const int64_t kv = ((int64_t)bk * S + k0) * D + ld.g_off;
     fl_load_tile<D, BC>(sK, K + kv, K, ld, S - k0);
     fl_load_tile<D, BC>(sV, V + kv, V, ld, S - k0);
+    tb_ptx_cp_async_commit();
     int q0 = first * BR; // the item's query tile
     int64_t row = ((int64_t)b * H + kvh * G) * S + q0;
     if (items > 0)
         load_item(q0, row, tb_fl_stage(0));
     tb_ptx_cp_async_commit();
+
+    // the A fragments of the warp's K and V rows, loaded once where they stay in registers
+    constexpr bool KV_REGS = TB_FL_BWD_KV_IN_REGS(D);
+    constexpr int KK = D / 16;
+    uint32_t kf[KV_REGS ? KK : 1][4], vf[KV_REGS ? KK : 1][4];
+    if (KV_REGS) {
+        TB_PTX_CP_ASYNC_WAIT(TB_FL_WAIT_PENDING); // the K/V group has landed
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < KK; kk++) {
+            fl_ldsm_a<D>(kf[KV_REGS ? kk : 0], sK, warp * 16, kk);
+            fl_ldsm_a<D>(vf[KV_REGS ? kk : 0], sV, warp * 16, kk);
+        }
+    }
 
     float dk[DT][4], dv[DT][4];
 #pragma unroll
@@ -109,10 +125,14 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
             for (int v = 0; v < 4; v++)
                 sT[i][v] = dpT[i][v] = 0.0f;
 #pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) {
-            uint32_t ak[4], av[4];
-            fl_ldsm_a<D>(ak, sK, warp * 16, kk);
-            fl_ldsm_a<D>(av, sV, warp * 16, kk);
+        for (int kk = 0; kk < KK; kk++) {
+            uint32_t ak_s[4], av_s[4];
+            if (!KV_REGS) {
+                fl_ldsm_a<D>(ak_s, sK, warp * 16, kk);
+                fl_ldsm_a<D>(av_s, sV, warp * 16, kk);
+            }
+            const uint32_t *ak = KV_REGS ? kf[KV_REGS ? kk : 0] : ak_s;
+            const uint32_t *av = KV_REGS ? vf[KV_REGS ? kk : 0] : av_s;
 #pragma unroll
             for (int np = 0; np < QN / 2; np++) {
                 uint32_t b0[2], b1[2];
@@ -128,17 +148,23 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
         // P^T from the saved lse; dS^T = P^T o (dP^T - D)
         const bool masked = tb_attn_tile_needs_mask(q0, BR, k0, BC, S, causal);
 #pragma unroll
-        for (int i = 0; i < QN; i++)
+        for (int i = 0; i < QN; i++) {
+            // the lse and D of the lane's two query columns, one 8-byte load each
+            const float2 l2 = *(const float2 *)(lse_t + i * 8 + tb_fl_t4_col(t4));
+            const float2 d2 = *(const float2 *)(dr_t + i * 8 + tb_fl_t4_col(t4));
+            const float nl[2] = {-l2.x * TB_ATTN_LOG2E, -l2.y * TB_ATTN_LOG2E};
+            const float dr[2] = {d2.x, d2.y};
 #pragma unroll
             for (int v = 0; v < 4; v++) {
                 const int ql = i * 8 + tb_fl_t4_col(t4) + tb_fl_c_vcol(v),
                           kj = key_lo + tb_fl_c_vrow(v);
-                float p = tb_attn_exp2(fmaf(sT[i][v], scale_log2, -lse_t[ql] * TB_ATTN_LOG2E));
+                float p = tb_attn_exp2(fmaf(sT[i][v], scale_log2, nl[tb_fl_c_vcol(v)]));
                 if (masked && tb_attn_masked(q0 + ql, kj, S, causal))
                     p = 0.0f;
                 sT[i][v] = p;
-                dpT[i][v] = p * (dpT[i][v] - dr_t[ql]);
+                dpT[i][v] = p * (dpT[i][v] - dr[tb_fl_c_vcol(v)]);
             }
+        }
 
         // dV += P^T dO, dK += dS^T Q (scaled at the end)
 #pragma unroll
@@ -167,45 +193,56 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
                     fl_pack<BF16>(dpT[i][2 * r], dpT[i][2 * r + 1]);
         __syncthreads();
 
-        // dQ (32 queries x D) += dS K: warp w takes queries 16 (w & 1) .., columns (w >> 1) D/2 ..
+        // dQ (32 queries x D) += dS K: warp w takes all 32 queries (two m16 row tiles) of
+        // columns w D/4 .., so each K fragment feeds two MMAs
         {
-            constexpr int HT = D / 16; // n8 tiles in half of D
-            float dq[HT][4];
+            constexpr int CT = D / TB_FL_WARPS / 8; // n8 tiles of the warp's columns
+            float dq[2][CT][4];
 #pragma unroll
-            for (int i = 0; i < HT; i++)
-                dq[i][0] = dq[i][1] = dq[i][2] = dq[i][3] = 0.0f;
-            const int m0 = tb_fl_dq_m0(warp), c0 = tb_fl_dq_c0(warp, D);
+            for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+                for (int i = 0; i < CT; i++)
+                    dq[mt][i][0] = dq[mt][i][1] = dq[mt][i][2] = dq[mt][i][3] = 0.0f;
+            const int c0 = tb_fl_dq_c0(warp, D);
 #pragma unroll
             for (int kk = 0; kk < BC / 16; kk++) {
                 // A = dS (queries x keys) from dS^T, transposed
-                uint32_t a[4];
-                fl_ldmatrix_x4<TB_FL_LDSM_DST_TRANS>(a, sDS + tb_fl_dst_ldsm_at(lane, m0, kk));
+                uint32_t a[2][4];
 #pragma unroll
-                for (int np = 0; np < HT / 2; np++) {
+                for (int mt = 0; mt < 2; mt++)
+                    fl_ldmatrix_x4<TB_FL_LDSM_DST_TRANS>(
+                        a[mt], sDS + tb_fl_dst_ldsm_at(lane, tb_fl_dq_m0(mt), kk));
+#pragma unroll
+                for (int np = 0; np < CT / 2; np++) {
                     uint32_t b0[2], b1[2];
                     fl_ldsm_b<D>(b0, b1, sK, kk * 16, c0 + np * 16);
-                    fl_mma<BF16>(dq[2 * np], a, b0);
-                    fl_mma<BF16>(dq[2 * np + 1], a, b1);
+#pragma unroll
+                    for (int mt = 0; mt < 2; mt++) {
+                        fl_mma<BF16>(dq[mt][2 * np], a[mt], b0);
+                        fl_mma<BF16>(dq[mt][2 * np + 1], a[mt], b1);
+                    }
                 }
             }
 #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const int ql = m0 + g + tb_fl_c_vrow(2 * r);
-                if (q0 + ql >= S)
-                    continue;
+            for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-                for (int i = 0; i < HT; i++) {
-                    float *p = dQacc + (row + ql) * D + c0 + i * 8 + tb_fl_t4_col(t4);
+                for (int r = 0; r < 2; r++) {
+                    const int ql = tb_fl_dq_m0(mt) + g + tb_fl_c_vrow(2 * r);
+                    if (q0 + ql >= S)
+                        continue;
+#pragma unroll
+                    for (int i = 0; i < CT; i++) {
+                        float *p = dQacc + (row + ql) * D + c0 + i * 8 + tb_fl_t4_col(t4);
 #if __CUDA_ARCH__ >= 900
-                    // one vector atomic for the pair (8-byte aligned: the column is even)
-                    atomicAdd((float2 *)p, make_float2(dq[i][2 * r] * scale,
-                                                       dq[i][2 * r + 1] * scale));
+                        // one vector atomic for the pair (8-byte aligned: the column is even)
+                        atomicAdd((float2 *)p, make_float2(dq[mt][i][2 * r] * scale,
+                                                           dq[mt][i][2 * r + 1] * scale));
 #else
-                    atomicAdd(p, dq[i][2 * r] * scale);
-                    atomicAdd(p + 1, dq[i][2 * r + 1] * scale);
+                        atomicAdd(p, dq[mt][i][2 * r] * scale);
+                        atomicAdd(p + 1, dq[mt][i][2 * r + 1] * scale);
 #endif
+                    }
                 }
-            }
         }
         __syncthreads(); // the stage and dS^T are rewritten by the next item
         tb_fl_bwd_next_item(&q0, &row, first, nq, S);

@@ -231,17 +231,22 @@ TB_HD int tb_fl_dst_store_at(int warp, int lane, int i, int r)
            tb_fl_t4_col(tb_fl_lane_t4(lane));
 }
 
-/* The dQ step: warp w computes queries tb_fl_dq_m0(w) .. +15 of the tile, columns
- * tb_fl_dq_c0(w, D) .. + D/2. */
-TB_HD int tb_fl_dq_m0(int warp)
+/* The dQ step: warp w computes all TB_ATTN_BWD_BR queries of the tile (two m16 row tiles, so
+ * each K fragment feeds two MMAs) for columns tb_fl_dq_c0(w, D) .. + D/4. */
+TB_HD int tb_fl_dq_m0(int mt)
 {
-    return (warp & 1) * 16;
+    return mt * 16;
 }
 
 TB_HD int tb_fl_dq_c0(int warp, int D)
 {
-    return (warp >> 1) * (D / 2);
+    return warp * (D / TB_FL_WARPS);
 }
+
+/* Whether the backward keeps the A fragments of its warp's K and V rows in registers for the
+ * whole loop (loaded once) or reads them every tile: at D = 64 they take 32 registers beside
+ * dK's and dV's 64; at D = 128 dK and dV alone take 128 and 64 more would spill. */
+#define TB_FL_BWD_KV_IN_REGS(D) ((D) <= 64)
 
 /* The A fragment of dS (queries m0..m0+15 x keys kk 16..) read from dS^T through
  * ldmatrix.trans: matrix i holds queries m0 + (i & 1) 8, keys kk 16 + (i >> 1) 8. Byte offset

@@ -554,12 +554,26 @@ static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int64_t block, fl_bw
 
     fl_load_tile(x, BC, sK, Kh, k.k0, S);
     fl_load_tile(x, BC, sV, Vh, k.k0, S);
+    emu_commit(m);
     const int nq = (S + BR - 1) / BR;
     int q0 = k.first * BR;
     int64_t row = ((int64_t)k.b * H + k.kvh * k.G) * S + q0;
     if (k.items > 0)
         fl_bwd_load_item(x, c, q0, row, fl_stage(x, 0));
     emu_commit(m);
+
+    /* the K and V A fragments held in registers (read once) where the kernel holds them */
+    static emu_reg kf[TB_FL_WARPS][FL_MAX_DT / 2][32][4], vf[TB_FL_WARPS][FL_MAX_DT / 2][32][4];
+    const int kv_regs = TB_FL_BWD_KV_IN_REGS(D);
+    if (kv_regs) {
+        emu_wait(m, fl_wait_pending(x));
+        emu_barrier(m);
+        for (int w = 0; w < TB_FL_WARPS; w++)
+            for (int kk = 0; kk < D / 16; kk++) {
+                fl_ldsm_a(x, kf[w][kk], sK, w * 16, kk);
+                fl_ldsm_a(x, vf[w][kk], sV, w * 16, kk);
+            }
+    }
 
     static double dk[TB_FL_WARPS][FL_MAX_DT][32][4], dv[TB_FL_WARPS][FL_MAX_DT][32][4];
     for (int w = 0; w < TB_FL_WARPS; w++) {
@@ -588,9 +602,13 @@ static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int64_t block, fl_bw
             fl_zero(sT, QN);
             fl_zero(dpT, QN);
             for (int kk = 0; kk < D / 16; kk++) {
-                emu_reg ak[32][4], av[32][4], b0[32][2], b1[32][2];
-                fl_ldsm_a(x, ak, sK, w * 16, kk);
-                fl_ldsm_a(x, av, sV, w * 16, kk);
+                emu_reg ak_s[32][4], av_s[32][4], b0[32][2], b1[32][2];
+                if (!kv_regs) {
+                    fl_ldsm_a(x, ak_s, sK, w * 16, kk);
+                    fl_ldsm_a(x, av_s, sV, w * 16, kk);
+                }
+                emu_reg(*ak)[4] = kv_regs ? kf[w][kk] : ak_s;
+                emu_reg(*av)[4] = kv_regs ? vf[w][kk] : av_s;
                 for (int np = 0; np < QN / 2; np++) {
                     fl_ldsm_bt(x, b0, b1, sQ, np * 16, kk);
                     emu_mma_16816(sT[2 * np], ak, b0);
@@ -639,33 +657,40 @@ static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int64_t block, fl_bw
             emu_barrier(m);
 
         for (int w = 0; w < TB_FL_WARPS; w++) {
-            const int HT = D / 16;
-            static double dq[FL_MAX_DT / 2][32][4];
-            fl_zero(dq, HT);
-            const int m0 = tb_fl_dq_m0(w), c0 = tb_fl_dq_c0(w, D);
+            const int CT = D / TB_FL_WARPS / 8;
+            static double dq[2][FL_MAX_DT / 4][32][4];
+            fl_zero(dq[0], CT);
+            fl_zero(dq[1], CT);
+            const int c0 = tb_fl_dq_c0(w, D);
             for (int kk = 0; kk < BC / 16; kk++) {
-                emu_reg a[32][4], b0[32][2], b1[32][2];
-                uint32_t addr[32];
-                for (int l = 0; l < 32; l++)
-                    addr[l] = sDS + tb_fl_dst_ldsm_at(l, m0, kk);
-                emu_ldmatrix_x4(m, addr, TB_FL_LDSM_DST_TRANS && !x->kn->dst_plain, a);
-                for (int np = 0; np < HT / 2; np++) {
+                emu_reg a[2][32][4], b0[32][2], b1[32][2];
+                for (int mt = 0; mt < 2; mt++) {
+                    uint32_t addr[32];
+                    for (int l = 0; l < 32; l++)
+                        addr[l] = sDS + tb_fl_dst_ldsm_at(l, tb_fl_dq_m0(mt), kk);
+                    emu_ldmatrix_x4(m, addr, TB_FL_LDSM_DST_TRANS && !x->kn->dst_plain, a[mt]);
+                }
+                for (int np = 0; np < CT / 2; np++) {
                     fl_ldsm_b(x, b0, b1, sK, kk * 16, c0 + np * 16);
-                    emu_mma_16816(dq[2 * np], a, b0);
-                    emu_mma_16816(dq[2 * np + 1], a, b1);
+                    for (int mt = 0; mt < 2; mt++) {
+                        emu_mma_16816(dq[mt][2 * np], a[mt], b0);
+                        emu_mma_16816(dq[mt][2 * np + 1], a[mt], b1);
+                    }
                 }
             }
             double *dqh = out->dQacc + (row - q0) * D;
-            for (int r = 0; r < 2; r++)
-                for (int l = 0; l < 32; l++) {
-                    const int qi = q0 + m0 + tb_fl_lane_g(l) + tb_fl_c_vrow(2 * r);
-                    if (qi >= S)
-                        continue;
-                    for (int i = 0; i < HT; i++)
-                        for (int e = 0; e < 2; e++)
-                            dqh[(int64_t)qi * D + c0 + i * 8 + tb_fl_c_col(l, 0) + e] +=
-                                dq[i][l][2 * r + e] * scale;
-                }
+            for (int mt = 0; mt < 2; mt++)
+                for (int r = 0; r < 2; r++)
+                    for (int l = 0; l < 32; l++) {
+                        const int qi =
+                            q0 + tb_fl_dq_m0(mt) + tb_fl_lane_g(l) + tb_fl_c_vrow(2 * r);
+                        if (qi >= S)
+                            continue;
+                        for (int i = 0; i < CT; i++)
+                            for (int e = 0; e < 2; e++)
+                                dqh[(int64_t)qi * D + c0 + i * 8 + tb_fl_c_col(l, 0) + e] +=
+                                    dq[mt][i][l][2 * r + e] * scale;
+                    }
         }
         if (!x->kn->no_end_barrier)
             emu_barrier(m);
