@@ -18,8 +18,13 @@
 
 #include "../tb_random.h"
 
-/* forward: one CTA of 4 warps per 128 query rows (two m16 row tiles per warp), K/V streamed in
- * 64-row tiles */
+/* forward: one CTA of 4 warps per query tile, each warp TB_ATTN_FWD_MT(D, arch) m16 row tiles:
+ * two (128 rows) at head dim 64 everywhere and at 128 on sm_90, one (64 rows) at head dim 128
+ * elsewhere, where two spill registers. arch: the architecture the kernel was compiled for,
+ * major * 10 + minor (__CUDA_ARCH__ / 10 on the device, the kernel's PTX version on the host).
+ * K/V streamed in 64-row tiles. TB_ATTN_FWD_BR is the largest query tile (and the host
+ * implementation's). */
+#define TB_ATTN_FWD_MT(D, arch) ((D) > 64 && (arch) != 90 ? 1 : 2)
 #define TB_ATTN_FWD_BR 128
 #define TB_ATTN_FWD_BC 64
 /* backward: one CTA of 4 warps per 64 key rows (16 per warp), Q/dO streamed in 32-row tiles */
@@ -43,17 +48,25 @@ typedef struct {
     int tile, head;
 } tb_attn_cta;
 
+/* The forward's rows per query tile (one CTA) for head dim D on arch: the launch's grid, the
+ * verification's tiles and the launch order all take it from here. */
+TB_HD int tb_attn_fwd_br(int D, int arch)
+{
+    return 4 * 16 * TB_ATTN_FWD_MT(D, arch);
+}
+
 TB_HD tb_attn_cta tb_attn_cta_at(int64_t block, int heads)
 {
     tb_attn_cta c = {(int)(block / heads), (int)(block % heads)};
     return c;
 }
 
-/* The first query row of the forward's tile `tile` (tile 0: the last query tile, the longest
- * under a causal mask) and the first key of the backward's (tile 0: the first key tile). */
-TB_HD int tb_attn_fwd_tile_q0(int tile, int S)
+/* The first query row of the forward's tile `tile` of br rows (tile 0: the last query tile,
+ * the longest under a causal mask) and the first key of the backward's (tile 0: the first key
+ * tile). */
+TB_HD int tb_attn_fwd_tile_q0(int tile, int S, int br)
 {
-    return ((S + TB_ATTN_FWD_BR - 1) / TB_ATTN_FWD_BR - 1 - tile) * TB_ATTN_FWD_BR;
+    return ((S + br - 1) / br - 1 - tile) * br;
 }
 
 TB_HD int tb_attn_bwd_tile_k0(int tile)

@@ -166,27 +166,28 @@ TB_HD int tb_fl_quad_xor(int step)
     return 1 << step;
 }
 
-/* The forward's warps: each owns TB_FL_FWD_MT m16 row tiles of the Q tile, so every K and V
- * fragment it reads feeds TB_FL_FWD_MT MMAs. Row tile mt of warp w starts at row: */
-#define TB_FL_FWD_MT 2
-TB_HD int tb_fl_fwd_m0(int warp, int mt)
+/* The forward's warps: each owns MT m16 row tiles of the Q tile (TB_ATTN_FWD_MT), so every K
+ * and V fragment it reads feeds MT MMAs. Row tile mt of warp w starts at row: */
+TB_HD int tb_fl_fwd_m0(int warp, int mt, int MT)
 {
-    return warp * (16 * TB_FL_FWD_MT) + mt * 16;
+    return warp * (16 * MT) + mt * 16;
 }
 
-/* Whether the forward keeps its Q fragments in registers for the whole loop (loaded once) or
- * reads them from the Q tile every key tile: at D = 64 they take 32 registers beside O's 64 and
- * S's 64; at D = 128 O alone takes 128 and Q's 64 more would spill. */
-#define TB_FL_FWD_Q_IN_REGS(D) ((D) <= 64)
+/* Whether the forward (MT row tiles per warp) keeps its Q fragments in registers for the whole
+ * loop (loaded once) or reads them from the Q tile every key tile: at D = 64, MT = 2 they take
+ * 32 registers beside O's 64 and S's 64, at D = 128, MT = 1 32 beside O's 64 and S's 32; at
+ * D = 128, MT = 2 O alone takes 128 and Q's 64 more would spill. */
+#define TB_FL_FWD_Q_IN_REGS(D, MT) ((D) * (MT) <= 128)
 
-/* Forward shared memory: the Q tile (TB_ATTN_FWD_BR rows), then TB_FL_STAGES K tiles, then
- * TB_FL_STAGES V tiles (TB_ATTN_FWD_BC rows each). Byte offsets: */
-#define TB_FL_FWD_QTILE(D) (TB_ATTN_FWD_BR * (D) * 2)
+/* Forward shared memory: the Q tile (BR rows), then TB_FL_STAGES K tiles, then TB_FL_STAGES V
+ * tiles (TB_ATTN_FWD_BC rows each). Byte offsets: */
+#define TB_FL_FWD_QTILE(D, BR) ((BR) * (D) * 2)
 #define TB_FL_FWD_TILE(D) (TB_ATTN_FWD_BC * (D) * 2)
-#define TB_FL_FWD_Q_OFF(D) 0
-#define TB_FL_FWD_K_OFF(D, st) (TB_FL_FWD_QTILE(D) + (st) * TB_FL_FWD_TILE(D))
-#define TB_FL_FWD_V_OFF(D, st) (TB_FL_FWD_QTILE(D) + (TB_FL_STAGES + (st)) * TB_FL_FWD_TILE(D))
-#define TB_FL_FWD_SMEM(D) (TB_FL_FWD_QTILE(D) + 2 * TB_FL_STAGES * TB_FL_FWD_TILE(D))
+#define TB_FL_FWD_Q_OFF(D, BR) 0
+#define TB_FL_FWD_K_OFF(D, BR, st) (TB_FL_FWD_QTILE(D, BR) + (st) * TB_FL_FWD_TILE(D))
+#define TB_FL_FWD_V_OFF(D, BR, st)                                                             \
+    (TB_FL_FWD_QTILE(D, BR) + (TB_FL_STAGES + (st)) * TB_FL_FWD_TILE(D))
+#define TB_FL_FWD_SMEM(D, BR) (TB_FL_FWD_QTILE(D, BR) + 2 * TB_FL_STAGES * TB_FL_FWD_TILE(D))
 
 /* Backward shared memory: K and V (TB_ATTN_BWD_BC rows each), TB_FL_STAGES Q then dO tiles
  * (TB_ATTN_BWD_BR rows), the dS^T tile, then TB_FL_STAGES rows of lse and of D (fp32). */

@@ -151,6 +151,7 @@ typedef struct {
     emu_smem *m;
     const fl_knobs *kn;
     int D;
+    int mt; /* the forward's m16 row tiles per warp (TB_ATTN_FWD_MT: 1 or 2) */
 } fl_ctx;
 
 static int fl_stage(const fl_ctx *x, int t)
@@ -258,6 +259,7 @@ static void fl_zero(double (*c)[32][4], int n)
 /* ---- flash_fwd.cu ---- */
 
 #define FL_MAX_DT 16 /* D / 8 for D = 128 */
+#define FL_MAX_MT 2  /* the forward's row tiles per warp: 1 or 2 */
 #define FL_LN2 0.6931471805599453
 
 typedef struct {
@@ -269,43 +271,43 @@ typedef struct {
 static void fl_fwd_block(const fl_ctx *x, const fl_case *c, int64_t block, fl_fwd_out *out)
 {
     const fl_shape *sh = &c->sh;
-    const int D = x->D, BR = TB_ATTN_FWD_BR, BC = TB_ATTN_FWD_BC, NT = BC / 8, DT = D / 8;
-    const int MT = TB_FL_FWD_MT, KK = D / 16;
+    const int MT = x->mt, D = x->D, BR = TB_FL_WARPS * 16 * MT, BC = TB_ATTN_FWD_BC;
+    const int NT = BC / 8, DT = D / 8, KK = D / 16;
     const int S = sh->S, H = sh->H, KVH = sh->KVH, causal = sh->causal;
     const double scale_log2 = 1.4426950408889634 / sqrt((double)D);
     emu_smem *m = x->m;
     emu_smem_reset(m);
 
     const tb_attn_cta cta = tb_attn_cta_at(block, sh->B * H);
-    const int q0 = tb_attn_fwd_tile_q0(cta.tile, S);
+    const int q0 = tb_attn_fwd_tile_q0(cta.tile, S, BR);
     const int bh = cta.head, b = bh / H, h = bh % H, kvh = h / (H / KVH);
     const double *Qh = c->Q + (int64_t)bh * S * D;
     const double *Kh = c->K + ((int64_t)b * KVH + kvh) * S * D;
     const double *Vh = c->V + ((int64_t)b * KVH + kvh) * S * D;
-    const uint32_t sQ = TB_FL_FWD_Q_OFF(D);
+    const uint32_t sQ = TB_FL_FWD_Q_OFF(D, BR);
 
     const int T = tb_attn_kv_tiles(q0, BR, BC, S, causal);
     fl_load_tile(x, BR, sQ, Qh, q0, S);
     emu_commit(m);
-    fl_load_tile(x, BC, TB_FL_FWD_K_OFF(D, fl_stage(x, 0)), Kh, 0, S);
-    fl_load_tile(x, BC, TB_FL_FWD_V_OFF(D, fl_stage(x, 0)), Vh, 0, S);
+    fl_load_tile(x, BC, TB_FL_FWD_K_OFF(D, BR, fl_stage(x, 0)), Kh, 0, S);
+    fl_load_tile(x, BC, TB_FL_FWD_V_OFF(D, BR, fl_stage(x, 0)), Vh, 0, S);
     emu_commit(m);
 
     /* Q's A fragments held in registers (read once) where the kernel holds them */
-    static emu_reg qf[TB_FL_WARPS][TB_FL_FWD_MT][FL_MAX_DT / 2][32][4];
-    const int q_regs = TB_FL_FWD_Q_IN_REGS(D);
+    static emu_reg qf[TB_FL_WARPS][FL_MAX_MT][FL_MAX_DT / 2][32][4];
+    const int q_regs = TB_FL_FWD_Q_IN_REGS(D, MT);
     if (q_regs) {
         emu_wait(m, fl_wait_pending(x));
         emu_barrier(m);
         for (int w = 0; w < TB_FL_WARPS; w++)
             for (int mt = 0; mt < MT; mt++)
                 for (int kk = 0; kk < KK; kk++)
-                    fl_ldsm_a(x, qf[w][mt][kk], sQ, tb_fl_fwd_m0(w, mt), kk);
+                    fl_ldsm_a(x, qf[w][mt][kk], sQ, tb_fl_fwd_m0(w, mt, MT), kk);
     }
 
-    static double o[TB_FL_WARPS][TB_FL_FWD_MT][FL_MAX_DT][32][4];
-    static double s[TB_FL_FWD_MT][TB_ATTN_FWD_BC / 8][32][4];
-    double rm[TB_FL_WARPS][TB_FL_FWD_MT][32][2], rl[TB_FL_WARPS][TB_FL_FWD_MT][32][2];
+    static double o[TB_FL_WARPS][FL_MAX_MT][FL_MAX_DT][32][4];
+    static double s[FL_MAX_MT][TB_ATTN_FWD_BC / 8][32][4];
+    double rm[TB_FL_WARPS][FL_MAX_MT][32][2], rl[TB_FL_WARPS][FL_MAX_MT][32][2];
     for (int w = 0; w < TB_FL_WARPS; w++)
         for (int mt = 0; mt < MT; mt++) {
             fl_zero(o[w][mt], DT);
@@ -319,24 +321,24 @@ static void fl_fwd_block(const fl_ctx *x, const fl_case *c, int64_t block, fl_fw
     for (int t = 0; t < T; t++) {
         if (t + 1 < T) {
             const int st = fl_stage(x, t + 1);
-            fl_load_tile(x, BC, TB_FL_FWD_K_OFF(D, st), Kh, (t + 1) * BC, S);
-            fl_load_tile(x, BC, TB_FL_FWD_V_OFF(D, st), Vh, (t + 1) * BC, S);
+            fl_load_tile(x, BC, TB_FL_FWD_K_OFF(D, BR, st), Kh, (t + 1) * BC, S);
+            fl_load_tile(x, BC, TB_FL_FWD_V_OFF(D, BR, st), Vh, (t + 1) * BC, S);
         }
         emu_commit(m);
         emu_wait(m, fl_wait_pending(x));
         emu_barrier(m);
-        const uint32_t kt = TB_FL_FWD_K_OFF(D, fl_stage(x, t));
-        const uint32_t vt = TB_FL_FWD_V_OFF(D, fl_stage(x, t));
+        const uint32_t kt = TB_FL_FWD_K_OFF(D, BR, fl_stage(x, t));
+        const uint32_t vt = TB_FL_FWD_V_OFF(D, BR, fl_stage(x, t));
         const int k0 = t * BC;
 
         for (int w = 0; w < TB_FL_WARPS; w++) {
             for (int mt = 0; mt < MT; mt++)
                 fl_zero(s[mt], NT);
             for (int kk = 0; kk < KK; kk++) {
-                emu_reg a[TB_FL_FWD_MT][32][4], b0[32][2], b1[32][2];
+                emu_reg a[FL_MAX_MT][32][4], b0[32][2], b1[32][2];
                 if (!q_regs)
                     for (int mt = 0; mt < MT; mt++)
-                        fl_ldsm_a(x, a[mt], sQ, tb_fl_fwd_m0(w, mt), kk);
+                        fl_ldsm_a(x, a[mt], sQ, tb_fl_fwd_m0(w, mt, MT), kk);
                 for (int np = 0; np < NT / 2; np++) {
                     fl_ldsm_bt(x, b0, b1, kt, np * 16, kk);
                     for (int mt = 0; mt < MT; mt++) {
@@ -350,7 +352,7 @@ static void fl_fwd_block(const fl_ctx *x, const fl_case *c, int64_t block, fl_fw
             for (int mt = 0; mt < MT; mt++) {
                 double mx[32][2];
                 for (int l = 0; l < 32; l++) {
-                    const int r_lo = q0 + tb_fl_fwd_m0(w, mt) + tb_fl_lane_g(l);
+                    const int r_lo = q0 + tb_fl_fwd_m0(w, mt, MT) + tb_fl_lane_g(l);
                     mx[l][0] = mx[l][1] = -INFINITY;
                     for (int i = 0; i < NT; i++)
                         for (int v = 0; v < 4; v++) {
@@ -410,7 +412,7 @@ static void fl_fwd_block(const fl_ctx *x, const fl_case *c, int64_t block, fl_fw
                         }
             }
             for (int kk = 0; kk < BC / 16; kk++) {
-                emu_reg a[TB_FL_FWD_MT][32][4], b0[32][2], b1[32][2];
+                emu_reg a[FL_MAX_MT][32][4], b0[32][2], b1[32][2];
                 for (int mt = 0; mt < MT; mt++)
                     fl_c_to_a(x, a[mt], s[mt][2 * kk], s[mt][2 * kk + 1]);
                 for (int np = 0; np < DT / 2; np++) {
@@ -440,7 +442,8 @@ static void fl_fwd_block(const fl_ctx *x, const fl_case *c, int64_t block, fl_fw
                         rl[w][mt][l][r] += tmp[l];
                 }
                 for (int l = 0; l < 32; l++) {
-                    const int qi = q0 + tb_fl_fwd_m0(w, mt) + tb_fl_lane_g(l) + tb_fl_c_vrow(2 * r);
+                    const int qi =
+                        q0 + tb_fl_fwd_m0(w, mt, MT) + tb_fl_lane_g(l) + tb_fl_c_vrow(2 * r);
                     if (qi >= S)
                         continue;
                     const double L = rl[w][mt][l][r], inv = L > 0.0 ? 1.0 / L : 0.0;
@@ -468,12 +471,14 @@ typedef struct {
     char first[200];
 } fl_result;
 
-static fl_result fl_fwd_run(const fl_case *c, const fl_knobs *kn)
+/* The forward with mt row tiles per warp (query tiles of 64 mt rows). */
+static fl_result fl_fwd_run(const fl_case *c, const fl_knobs *kn, int mt)
 {
     const fl_shape *sh = &c->sh;
+    const int br = TB_FL_WARPS * 16 * mt;
     emu_smem m;
-    emu_smem_init(&m, TB_FL_FWD_SMEM(sh->D));
-    fl_ctx x = {&m, kn, sh->D};
+    emu_smem_init(&m, TB_FL_FWD_SMEM(sh->D, br));
+    fl_ctx x = {&m, kn, sh->D, mt};
     fl_fwd_out out = {fl_alloc(c->nq), fl_alloc(c->nr), calloc((size_t)c->nq, sizeof(int)),
                       calloc((size_t)c->nr, sizeof(int)), 0};
     for (int64_t i = 0; i < c->nq; i++)
@@ -481,7 +486,7 @@ static fl_result fl_fwd_run(const fl_case *c, const fl_knobs *kn)
     for (int64_t i = 0; i < c->nr; i++)
         out.lse[i] = NAN;
     /* every block of the kernel's 1-D grid, in launch order */
-    const int64_t blocks = (int64_t)(sh->S + TB_ATTN_FWD_BR - 1) / TB_ATTN_FWD_BR * sh->B * sh->H;
+    const int64_t blocks = (int64_t)(sh->S + br - 1) / br * sh->B * sh->H;
     for (int64_t blk = 0; blk < blocks; blk++)
         fl_fwd_block(&x, c, blk, &out);
     fl_result r = {emu_rel_err(out.O, c->O, c->nq), emu_rel_err(out.lse, c->lse, c->nr), 0,
@@ -727,7 +732,7 @@ static fl_bwd_result fl_bwd_run(const fl_case *c, const fl_knobs *kn)
     const fl_shape *sh = &c->sh;
     emu_smem m;
     emu_smem_init(&m, TB_FL_BWD_SMEM(sh->D));
-    fl_ctx x = {&m, kn, sh->D};
+    fl_ctx x = {&m, kn, sh->D, 0};
     fl_bwd_out out = {calloc((size_t)c->nq, sizeof(double)), fl_alloc(c->nk), fl_alloc(c->nk),
                       calloc((size_t)c->nk, sizeof(int)), calloc((size_t)c->nk, sizeof(int))};
     for (int64_t i = 0; i < c->nk; i++)
@@ -773,24 +778,32 @@ static void fl_describe(const fl_shape *s, char *buf, size_t n)
              s->causal);
 }
 
+/* Both row-tile counts the forward is built with (TB_ATTN_FWD_MT), at both head dims. */
+static const int fl_fwd_mts[] = {2, 1};
+#define FL_NMTS (int)(sizeof fl_fwd_mts / sizeof fl_fwd_mts[0])
+
 Test(flash_emu, forward_matches_the_reference_on_every_shape)
 {
     const fl_knobs none = {0};
-    for (int i = 0; i < FL_NSHAPES; i++) {
-        fl_case c;
-        char what[96];
-        fl_case_make(&c, fl_shapes[i]);
-        fl_describe(&fl_shapes[i], what, sizeof what);
-        const fl_result r = fl_fwd_run(&c, &none);
-        cr_log_info("fwd %s: O err %.2e, lse err %.2e", what, r.err_O, r.err_lse);
-        cr_expect(r.hazards == 0 && r.conflicts == 0, "fwd %s: %ld hazards, %ld conflicts: %s",
-                  what, r.hazards, r.conflicts, r.first);
-        cr_expect(r.miswritten == 0 && r.bad_max == 0, "fwd %s: %ld outputs not written once, "
-                  "%ld wrong row maxima", what, r.miswritten, r.bad_max);
-        cr_expect(r.err_O < FL_EXACT && r.err_lse < FL_EXACT, "fwd %s: O err %.3e, lse err %.3e",
-                  what, r.err_O, r.err_lse);
-        fl_case_free(&c);
-    }
+    for (int i = 0; i < FL_NSHAPES; i++)
+        for (int j = 0; j < FL_NMTS; j++) {
+            fl_case c;
+            char what[96];
+            fl_case_make(&c, fl_shapes[i]);
+            fl_describe(&fl_shapes[i], what, sizeof what);
+            const int mt = fl_fwd_mts[j];
+            const fl_result r = fl_fwd_run(&c, &none, mt);
+            cr_log_info("fwd MT=%d %s: O err %.2e, lse err %.2e", mt, what, r.err_O, r.err_lse);
+            cr_expect(r.hazards == 0 && r.conflicts == 0,
+                      "fwd MT=%d %s: %ld hazards, %ld conflicts: %s", mt, what, r.hazards,
+                      r.conflicts, r.first);
+            cr_expect(r.miswritten == 0 && r.bad_max == 0,
+                      "fwd MT=%d %s: %ld outputs not written once, %ld wrong row maxima", mt,
+                      what, r.miswritten, r.bad_max);
+            cr_expect(r.err_O < FL_EXACT && r.err_lse < FL_EXACT,
+                      "fwd MT=%d %s: O err %.3e, lse err %.3e", mt, what, r.err_O, r.err_lse);
+            fl_case_free(&c);
+        }
 }
 
 Test(flash_emu, backward_matches_the_reference_on_every_shape)
@@ -841,18 +854,21 @@ static void fl_expect_caught(const char *name, const fl_knobs *kn, int how, int 
         char what[96];
         fl_case_make(&c, fl_knob_shapes[i]);
         fl_describe(&fl_knob_shapes[i], what, sizeof what);
-        if (fwd) {
-            const fl_result r = fl_fwd_run(&c, kn);
-            cr_log_info("%s, fwd %s: err %.2e, hazards %ld, conflicts %ld, bad max %ld%s%s",
-                        name, what, fl_fwd_err(&r), r.hazards, r.conflicts, r.bad_max,
+        for (int j = 0; fwd && j < FL_NMTS; j++) {
+            const int mt = fl_fwd_mts[j];
+            const fl_result r = fl_fwd_run(&c, kn, mt);
+            cr_log_info("%s, fwd MT=%d %s: err %.2e, hazards %ld, conflicts %ld, bad max %ld%s%s",
+                        name, mt, what, fl_fwd_err(&r), r.hazards, r.conflicts, r.bad_max,
                         r.first[0] ? ": " : "", r.first);
             if (how & FL_NUMERIC)
                 cr_expect(fl_fwd_err(&r) > FL_WRONG || r.bad_max > 0,
-                          "%s not caught by fwd %s: err %.3e", name, what, fl_fwd_err(&r));
+                          "%s not caught by fwd MT=%d %s: err %.3e", name, mt, what,
+                          fl_fwd_err(&r));
             if (how & FL_PROTOCOL)
-                cr_expect(r.hazards > 0, "%s: no hazard in fwd %s", name, what);
+                cr_expect(r.hazards > 0, "%s: no hazard in fwd MT=%d %s", name, mt, what);
             if (how & FL_CONFLICT)
-                cr_expect(r.conflicts > 0, "%s: no bank conflict in fwd %s", name, what);
+                cr_expect(r.conflicts > 0, "%s: no bank conflict in fwd MT=%d %s", name, mt,
+                          what);
         }
         if (bwd) {
             const fl_bwd_result r = fl_bwd_run(&c, kn);
