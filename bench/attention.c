@@ -555,7 +555,7 @@ static tb_status verify_host(at_state *st, tb_verify *v, tb_err *err)
     v->ok = 1;
     for (int k = 0; k < (bwd ? TB_ATTN_OUTPUTS : 1); k++) {
         tb_attn_elements(outs[k], refs[k], abs_[k], heads[k] * S * D, &b, v);
-        tb_attn_norms_init(&m[k], b.norm[k], tb_attn_tile_rows(k));
+        tb_attn_norms_init(&m[k], b.norm[k], tb_attn_tile_rows(k, TB_ATTN_FWD_BR));
         host_norms(&m[k], outs[k], refs[k], heads[k], S, D);
         present[k] = &m[k];
     }
@@ -727,8 +727,10 @@ static tb_status verify_gpu(at_state *st, tb_verify *v, tb_err *err)
     const float bscale = (float)b.bound_scale;
     tb_attn_norms m[TB_ATTN_OUTPUTS];
     const tb_attn_norms *present[TB_ATTN_OUTPUTS] = {NULL, NULL, NULL, NULL};
+    /* the flash forward's query tiles are as tall as the device's kernels make them */
+    const int fwd_rows = st->impl == IMPL_FLASH ? tb_attn_flash_fwd_rows(D) : TB_ATTN_FWD_BR;
     for (int k = 0; k < (bwd ? TB_ATTN_OUTPUTS : 1); k++) {
-        tb_attn_norms_init(&m[k], b.norm[k], tb_attn_tile_rows(k));
+        tb_attn_norms_init(&m[k], b.norm[k], tb_attn_tile_rows(k, fwd_rows));
         present[k] = &m[k];
     }
     tb_attn_lse_check lse = {b.lse, 0, 0, 0};

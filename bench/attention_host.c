@@ -344,11 +344,12 @@ TB_VECTOR static void tile_mul_add(const float *w, int ldw, int rows, int n, con
     }
 }
 
-/* The forward as flash_fwd.cu runs it: query tiles of TB_ATTN_FWD_BR rows (one CTA each),
- * key tiles of TB_ATTN_FWD_BC, causal tiles skipped or masked as the kernel does, the online
- * softmax of attn_common.h in base 2, P rounded to the storage type for P V, 1/l applied at
- * the end and O rounded. A bug strikes the first CTA the kernel launches (the last query tile
- * of head 0, batch 0) at its middle key tile, or (scale) every CTA. */
+/* The forward as flash_fwd.cu runs it with two row tiles per warp: query tiles of
+ * TB_ATTN_FWD_BR rows (one CTA each), key tiles of TB_ATTN_FWD_BC, causal tiles skipped or
+ * masked as the kernel does, the online softmax of attn_common.h in base 2, P rounded to the
+ * storage type for P V, 1/l applied at the end and O rounded. A bug strikes the first CTA the
+ * kernel launches (the last query tile of head 0, batch 0) at its middle key tile, or (scale)
+ * every CTA. */
 int tb_attn_host_flash_fwd(const tb_attn_shape *sh, const float *Q, const float *K,
                            const float *V, float *O, float *lse, tb_attn_bug bug)
 {

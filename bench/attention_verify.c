@@ -85,9 +85,9 @@ void tb_attn_bounds_of(tb_attn_rounding r, int storage, int S, int D, tb_attn_bo
                  : 2 * U32 * (6 * sqrt((S + S / 64.0) / 3) + D) + ldexp(1, -16);
 }
 
-int tb_attn_tile_rows(int output)
+int tb_attn_tile_rows(int output, int fwd_rows)
 {
-    return output == TB_ATTN_OUT_O    ? TB_ATTN_FWD_BR
+    return output == TB_ATTN_OUT_O    ? fwd_rows
            : output == TB_ATTN_OUT_DQ ? TB_ATTN_BWD_BR
                                       : TB_ATTN_BWD_BC;
 }

@@ -26,9 +26,9 @@ typedef struct {
 void tb_attn_bounds_of(tb_attn_rounding r, int storage, int S, int D, tb_attn_bounds *b);
 
 /* The rows of one output a tile unit spans: the rows one CTA owns (O: a forward CTA's query
- * tile; dK, dV: a backward CTA's key tile) or adds to at a time (dQ: one query tile of a
- * backward CTA). */
-int tb_attn_tile_rows(int output);
+ * tile of fwd_rows rows; dK, dV: a backward CTA's key tile) or adds to at a time (dQ: one query
+ * tile of a backward CTA). */
+int tb_attn_tile_rows(int output, int fwd_rows);
 
 /* Norm-wise errors of one output over its heads and tiles, fed a head's rows in order (all
  * of them, or chunks of them: a tile cut by a chunk's edge becomes two units). A unit passes

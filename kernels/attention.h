@@ -68,6 +68,10 @@ const char *tb_attn_flash_unsupported(const tb_attn_shape *sh);
  * device before the first launch (outside the timed launches). */
 cudaError_t tb_attn_flash_prepare(void);
 
+/* The forward's rows per query tile (one CTA) at head dim D on the prepared device
+ * (attn_common.h: tb_attn_fwd_br of the architecture its kernels run as). */
+int tb_attn_flash_fwd_rows(int D);
+
 /* O and lse (natural log, fp32) from Q, K, V. */
 cudaError_t tb_attn_flash_fwd(const tb_attn_shape *sh, const void *Q, const void *K,
                               const void *V, void *O, float *lse, cudaStream_t stream);

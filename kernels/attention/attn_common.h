@@ -18,8 +18,14 @@
 
 #include "../tb_random.h"
 
-/* forward: one CTA of 4 warps per 64 query rows (16 per warp), K/V streamed in 64-row tiles */
-#define TB_ATTN_FWD_BR 64
+/* forward: one CTA of 4 warps per query tile, each warp TB_ATTN_FWD_MT(D, arch) m16 row tiles:
+ * two (128 rows) at head dim 64 everywhere and at 128 on sm_90, one (64 rows) at head dim 128
+ * elsewhere, where two spill registers. arch: the architecture the kernel was compiled for,
+ * major * 10 + minor (__CUDA_ARCH__ / 10 on the device, the kernel's PTX version on the host).
+ * K/V streamed in 64-row tiles. TB_ATTN_FWD_BR is the largest query tile (and the host
+ * implementation's). */
+#define TB_ATTN_FWD_MT(D, arch) ((D) > 64 && (arch) != 90 ? 1 : 2)
+#define TB_ATTN_FWD_BR 128
 #define TB_ATTN_FWD_BC 64
 /* backward: one CTA of 4 warps per 64 key rows (16 per warp), Q/dO streamed in 32-row tiles */
 #define TB_ATTN_BWD_BR 32
@@ -32,6 +38,54 @@
 TB_HD int64_t tb_attn_index(int b, int head, int heads, int64_t row, int d, int S, int D)
 {
     return (((int64_t)b * heads + head) * S + row) * D + d;
+}
+
+/* The launch order of the flash kernels' thread blocks (a 1-D grid of tiles x heads): block
+ * `block` runs tile `tile` of head `head`. The tile is the slow axis and tile 0 is the longest
+ * (the forward's last query tile, the backward's first key tile under a causal mask), the head
+ * the fast one, so every head's longest tiles start first and the short ones fill the tail. */
+typedef struct {
+    int tile, head;
+} tb_attn_cta;
+
+/* The forward's rows per query tile (one CTA) for head dim D on arch: the launch's grid, the
+ * verification's tiles and the launch order all take it from here. */
+TB_HD int tb_attn_fwd_br(int D, int arch)
+{
+    return 4 * 16 * TB_ATTN_FWD_MT(D, arch);
+}
+
+TB_HD tb_attn_cta tb_attn_cta_at(int64_t block, int heads)
+{
+    tb_attn_cta c = {(int)(block / heads), (int)(block % heads)};
+    return c;
+}
+
+/* The first query row of the forward's tile `tile` of br rows (tile 0: the last query tile,
+ * the longest under a causal mask) and the first key of the backward's (tile 0: the first key
+ * tile). */
+TB_HD int tb_attn_fwd_tile_q0(int tile, int S, int br)
+{
+    return ((S + br - 1) / br - 1 - tile) * br;
+}
+
+TB_HD int tb_attn_bwd_tile_k0(int tile)
+{
+    return tile * TB_ATTN_BWD_BC;
+}
+
+/* 2^x: on the device one ex2.approx.ftz.f32 (relative error 2^-22, subnormal results flushed
+ * to 0: a term below 2^-126 of the row's maximum adds nothing a bf16/fp16 output can hold), on
+ * the host exp2f. */
+TB_HD float tb_attn_exp2(float x)
+{
+#ifdef __CUDA_ARCH__
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+#else
+    return exp2f(x);
+#endif
 }
 
 /* Whether key j is hidden from query i. */
@@ -86,7 +140,7 @@ TB_HD float tb_attn_row_update(tb_attn_row *r, float tile_max)
     float m_new = tile_max > r->m ? tile_max : r->m;
     /* not exp2(base(m_old) - m_new): with nothing seen yet that is exp2(-m_new), which
      * overflows to inf for a very negative first maximum, and 0 * inf is NaN */
-    float alpha = r->m == -INFINITY ? 0.0f : exp2f(r->m - m_new);
+    float alpha = r->m == -INFINITY ? 0.0f : tb_attn_exp2(r->m - m_new);
     r->m = m_new;
     r->l *= alpha;
     return alpha;

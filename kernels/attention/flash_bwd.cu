@@ -12,7 +12,10 @@
 // with atomics (pairs as one vector atomic on sm_90+), converted to bf16/fp16 by a last
 // pass. A causal mask skips the query tiles that end before the key tile and masks only the
 // tiles on the diagonal. The log-sum-exp and D rows of each tile come in with the tile's
-// cp.async group.
+// cp.async group; each thread's copy offsets are computed once and one row offset advances per
+// tile. Each probability is one FFMA (scale log2 e folded in) and one ex2.approx.ftz. CTAs run
+// the key tiles longest first (the first, under a causal mask), all KV heads of a tile before
+// the next (tb_attn_cta_at).
 #include "../attention.h"
 #include "flash_common.cuh"
 
@@ -22,9 +25,11 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
                      const uint16_t *__restrict__ V, const uint16_t *__restrict__ dO,
                      const float *__restrict__ lse, const float *__restrict__ Drow,
                      float *__restrict__ dQacc, uint16_t *__restrict__ dK,
-                     uint16_t *__restrict__ dV, int H, int KVH, int S, int causal, float scale)
+                     uint16_t *__restrict__ dV, int H, int KVH, int S, int causal, float scale,
+                     int heads)
 {
     constexpr int BR = TB_ATTN_BWD_BR, BC = TB_ATTN_BWD_BC;
+    static_assert(BR == 32, "the dQ step covers the tile as two m16 row tiles");
     constexpr int DT = D / 8; // n8 tiles of dK / dV per warp
     constexpr int QN = BR / 8; // n8 tiles of S^T per warp (queries)
     extern __shared__ __align__(128) unsigned char smem[];
@@ -37,40 +42,58 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = tb_fl_lane_g(lane), t4 = tb_fl_lane_t4(lane);
-    const int k0 = blockIdx.x * BC;
-    const int bk = blockIdx.y, b = bk / KVH, kvh = bk % KVH;
+    const tb_attn_cta cta = tb_attn_cta_at(blockIdx.x, heads);
+    const int k0 = tb_attn_bwd_tile_k0(cta.tile);
+    const int bk = cta.head, b = bk / KVH, kvh = bk % KVH;
     const int G = H / KVH;
-    const uint16_t *Kh = K + (int64_t)bk * S * D, *Vh = V + (int64_t)bk * S * D;
     const float scale_log2 = scale * TB_ATTN_LOG2E;
 
     const int first = tb_attn_first_q_tile(k0, BR, causal);
     const int nq = (S + BR - 1) / BR;
     const int per_head = nq - first, items = G * per_head;
 
-    // item it: query head kvh*G + it / per_head, query tile first + it % per_head
-    auto load_item = [&](int it, int st) {
-        const int h = kvh * G + it / per_head, q0 = (first + it % per_head) * BR;
-        const int64_t bh = (int64_t)b * H + h;
-        fl_load_tile<D, BR>(s0 + TB_FL_BWD_Q_OFF(D, st), Q + bh * S * D, q0, S);
-        fl_load_tile<D, BR>(s0 + TB_FL_BWD_DO_OFF(D, st), dO + bh * S * D, q0, S);
+    // items: query tiles first .. nq-1 of each query head of the group (tb_fl_bwd_next_item)
+    auto load_item = [&](int q0, int64_t row, int st) {
+        const fl_loader ld = fl_loader_make<D>(); // a few integer ops: cheaper than 3 registers
+        const int64_t e = row * D + ld.g_off;
+        fl_load_tile<D, BR>(s0 + TB_FL_BWD_Q_OFF(D, st), Q + e, Q, ld, S - q0);
+        fl_load_tile<D, BR>(s0 + TB_FL_BWD_DO_OFF(D, st), dO + e, dO, ld, S - q0);
         if (threadIdx.x < BR) {
             // a row past the sequence gets lse = D = 0 (zero-filled, like its Q and dO rows):
             // its p is not 0, but dS = p (dO.V - D) = 0 and p dO = 0, so it adds nothing
-            const int qi = q0 + threadIdx.x;
-            const bool ok = qi < S;
+            const bool ok = threadIdx.x < (unsigned)(S - q0);
             const uint32_t at = (uint32_t)(tb_fl_bwd_row_slot(st) + threadIdx.x) * 4;
-            tb_ptx_cp_async4(s0 + TB_FL_BWD_LSE_OFF(D) + at, ok ? lse + bh * S + qi : lse,
+            tb_ptx_cp_async4(s0 + TB_FL_BWD_LSE_OFF(D) + at, ok ? lse + row + threadIdx.x : lse,
                              ok ? 4 : 0);
-            tb_ptx_cp_async4(s0 + TB_FL_BWD_DR_OFF(D) + at, ok ? Drow + bh * S + qi : Drow,
+            tb_ptx_cp_async4(s0 + TB_FL_BWD_DR_OFF(D) + at, ok ? Drow + row + threadIdx.x : Drow,
                              ok ? 4 : 0);
         }
     };
 
-    fl_load_tile<D, BC>(sK, Kh, k0, S);
-    fl_load_tile<D, BC>(sV, Vh, k0, S);
-    if (items > 0)
-        load_item(0, tb_fl_stage(0));
+    const fl_loader ld = fl_loader_make<D>();
+    const int64_t kv = ((int64_t)bk * S + k0) * D + ld.g_off;
+    fl_load_tile<D, BC>(sK, K + kv, K, ld, S - k0);
+    fl_load_tile<D, BC>(sV, V + kv, V, ld, S - k0);
     tb_ptx_cp_async_commit();
+    int q0 = first * BR; // the item's query tile
+    int64_t row = ((int64_t)b * H + kvh * G) * S + q0;
+    if (items > 0)
+        load_item(q0, row, tb_fl_stage(0));
+    tb_ptx_cp_async_commit();
+
+    // the A fragments of the warp's K and V rows, loaded once where they stay in registers
+    constexpr bool KV_REGS = TB_FL_BWD_KV_IN_REGS(D);
+    constexpr int KK = D / 16;
+    uint32_t kf[KV_REGS ? KK : 1][4], vf[KV_REGS ? KK : 1][4];
+    if (KV_REGS) {
+        TB_PTX_CP_ASYNC_WAIT(TB_FL_WAIT_PENDING); // the K/V group has landed
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < KK; kk++) {
+            fl_ldsm_a<D>(kf[KV_REGS ? kk : 0], sK, warp * 16, kk);
+            fl_ldsm_a<D>(vf[KV_REGS ? kk : 0], sV, warp * 16, kk);
+        }
+    }
 
     float dk[DT][4], dv[DT][4];
 #pragma unroll
@@ -82,14 +105,17 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
 
     for (int it = 0; it < items; it++) {
         const int st = tb_fl_stage(it);
-        if (it + 1 < items)
-            load_item(it + 1, tb_fl_stage(it + 1));
+        if (it + 1 < items) {
+            int nxt_q0 = q0;
+            int64_t nxt_row = row;
+            tb_fl_bwd_next_item(&nxt_q0, &nxt_row, first, nq, S);
+            load_item(nxt_q0, nxt_row, tb_fl_stage(it + 1));
+        }
         tb_ptx_cp_async_commit();
         TB_PTX_CP_ASYNC_WAIT(TB_FL_WAIT_PENDING); // item it has landed
         __syncthreads();
         const uint32_t sQ = s0 + TB_FL_BWD_Q_OFF(D, st), sdO = s0 + TB_FL_BWD_DO_OFF(D, st);
         const float *lse_t = s_lse + tb_fl_bwd_row_slot(st), *dr_t = s_dr + tb_fl_bwd_row_slot(st);
-        const int h = kvh * G + it / per_head, q0 = (first + it % per_head) * BR;
 
         // S^T = K Q^T and dP^T = V dO^T: 16 keys x 32 queries per warp
         float sT[QN][4], dpT[QN][4];
@@ -99,10 +125,14 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
             for (int v = 0; v < 4; v++)
                 sT[i][v] = dpT[i][v] = 0.0f;
 #pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) {
-            uint32_t ak[4], av[4];
-            fl_ldsm_a<D>(ak, sK, warp * 16, kk);
-            fl_ldsm_a<D>(av, sV, warp * 16, kk);
+        for (int kk = 0; kk < KK; kk++) {
+            uint32_t ak_s[4], av_s[4];
+            if (!KV_REGS) {
+                fl_ldsm_a<D>(ak_s, sK, warp * 16, kk);
+                fl_ldsm_a<D>(av_s, sV, warp * 16, kk);
+            }
+            const uint32_t *ak = KV_REGS ? kf[KV_REGS ? kk : 0] : ak_s;
+            const uint32_t *av = KV_REGS ? vf[KV_REGS ? kk : 0] : av_s;
 #pragma unroll
             for (int np = 0; np < QN / 2; np++) {
                 uint32_t b0[2], b1[2];
@@ -118,17 +148,23 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
         // P^T from the saved lse; dS^T = P^T o (dP^T - D)
         const bool masked = tb_attn_tile_needs_mask(q0, BR, k0, BC, S, causal);
 #pragma unroll
-        for (int i = 0; i < QN; i++)
+        for (int i = 0; i < QN; i++) {
+            // the lse and D of the lane's two query columns, one 8-byte load each
+            const float2 l2 = *(const float2 *)(lse_t + i * 8 + tb_fl_t4_col(t4));
+            const float2 d2 = *(const float2 *)(dr_t + i * 8 + tb_fl_t4_col(t4));
+            const float nl[2] = {-l2.x * TB_ATTN_LOG2E, -l2.y * TB_ATTN_LOG2E};
+            const float dr[2] = {d2.x, d2.y};
 #pragma unroll
             for (int v = 0; v < 4; v++) {
                 const int ql = i * 8 + tb_fl_t4_col(t4) + tb_fl_c_vcol(v),
                           kj = key_lo + tb_fl_c_vrow(v);
-                float p = exp2f(fmaf(sT[i][v], scale_log2, -lse_t[ql] * TB_ATTN_LOG2E));
+                float p = tb_attn_exp2(fmaf(sT[i][v], scale_log2, nl[tb_fl_c_vcol(v)]));
                 if (masked && tb_attn_masked(q0 + ql, kj, S, causal))
                     p = 0.0f;
                 sT[i][v] = p;
-                dpT[i][v] = p * (dpT[i][v] - dr_t[ql]);
+                dpT[i][v] = p * (dpT[i][v] - dr[tb_fl_c_vcol(v)]);
             }
+        }
 
         // dV += P^T dO, dK += dS^T Q (scaled at the end)
 #pragma unroll
@@ -157,48 +193,59 @@ __global__ void __launch_bounds__(TB_FL_THREADS)
                     fl_pack<BF16>(dpT[i][2 * r], dpT[i][2 * r + 1]);
         __syncthreads();
 
-        // dQ (32 queries x D) += dS K: warp w takes queries 16 (w & 1) .., columns (w >> 1) D/2 ..
+        // dQ (32 queries x D) += dS K: warp w takes all 32 queries (two m16 row tiles) of
+        // columns w D/4 .., so each K fragment feeds two MMAs
         {
-            constexpr int HT = D / 16; // n8 tiles in half of D
-            float dq[HT][4];
+            constexpr int CT = D / TB_FL_WARPS / 8; // n8 tiles of the warp's columns
+            float dq[2][CT][4];
 #pragma unroll
-            for (int i = 0; i < HT; i++)
-                dq[i][0] = dq[i][1] = dq[i][2] = dq[i][3] = 0.0f;
-            const int m0 = tb_fl_dq_m0(warp), c0 = tb_fl_dq_c0(warp, D);
+            for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+                for (int i = 0; i < CT; i++)
+                    dq[mt][i][0] = dq[mt][i][1] = dq[mt][i][2] = dq[mt][i][3] = 0.0f;
+            const int c0 = tb_fl_dq_c0(warp, D);
 #pragma unroll
             for (int kk = 0; kk < BC / 16; kk++) {
                 // A = dS (queries x keys) from dS^T, transposed
-                uint32_t a[4];
-                fl_ldmatrix_x4<TB_FL_LDSM_DST_TRANS>(a, sDS + tb_fl_dst_ldsm_at(lane, m0, kk));
+                uint32_t a[2][4];
 #pragma unroll
-                for (int np = 0; np < HT / 2; np++) {
+                for (int mt = 0; mt < 2; mt++)
+                    fl_ldmatrix_x4<TB_FL_LDSM_DST_TRANS>(
+                        a[mt], sDS + tb_fl_dst_ldsm_at(lane, tb_fl_dq_m0(mt), kk));
+#pragma unroll
+                for (int np = 0; np < CT / 2; np++) {
                     uint32_t b0[2], b1[2];
                     fl_ldsm_b<D>(b0, b1, sK, kk * 16, c0 + np * 16);
-                    fl_mma<BF16>(dq[2 * np], a, b0);
-                    fl_mma<BF16>(dq[2 * np + 1], a, b1);
+#pragma unroll
+                    for (int mt = 0; mt < 2; mt++) {
+                        fl_mma<BF16>(dq[mt][2 * np], a[mt], b0);
+                        fl_mma<BF16>(dq[mt][2 * np + 1], a[mt], b1);
+                    }
                 }
             }
-            float *dqh = dQacc + ((int64_t)b * H + h) * S * D;
 #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const int qi = q0 + m0 + g + tb_fl_c_vrow(2 * r);
-                if (qi >= S)
-                    continue;
+            for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-                for (int i = 0; i < HT; i++) {
-                    float *p = dqh + (int64_t)qi * D + c0 + i * 8 + tb_fl_t4_col(t4);
+                for (int r = 0; r < 2; r++) {
+                    const int ql = tb_fl_dq_m0(mt) + g + tb_fl_c_vrow(2 * r);
+                    if (q0 + ql >= S)
+                        continue;
+#pragma unroll
+                    for (int i = 0; i < CT; i++) {
+                        float *p = dQacc + (row + ql) * D + c0 + i * 8 + tb_fl_t4_col(t4);
 #if __CUDA_ARCH__ >= 900
-                    // one vector atomic for the pair (8-byte aligned: the column is even)
-                    atomicAdd((float2 *)p, make_float2(dq[i][2 * r] * scale,
-                                                       dq[i][2 * r + 1] * scale));
+                        // one vector atomic for the pair (8-byte aligned: the column is even)
+                        atomicAdd((float2 *)p, make_float2(dq[mt][i][2 * r] * scale,
+                                                           dq[mt][i][2 * r + 1] * scale));
 #else
-                    atomicAdd(p, dq[i][2 * r] * scale);
-                    atomicAdd(p + 1, dq[i][2 * r + 1] * scale);
+                        atomicAdd(p, dq[mt][i][2 * r] * scale);
+                        atomicAdd(p + 1, dq[mt][i][2 * r + 1] * scale);
 #endif
+                    }
                 }
-            }
         }
         __syncthreads(); // the stage and dS^T are rewritten by the next item
+        tb_fl_bwd_next_item(&q0, &row, first, nq, S);
     }
     TB_PTX_CP_ASYNC_WAIT(0);
 
@@ -254,12 +301,13 @@ static cudaError_t bwd_launch(const tb_attn_shape *sh, const void *Q, const void
                               const void *V, const void *dO, const float *lse, const float *Drow,
                               float *dQacc, void *dQ, void *dK, void *dV, cudaStream_t stream)
 {
-    const dim3 grid((unsigned)((sh->S + TB_ATTN_BWD_BC - 1) / TB_ATTN_BWD_BC),
-                    (unsigned)(sh->B * sh->KVH));
+    // tiles x heads, in tb_attn_cta_at's order
+    const int heads = sh->B * sh->KVH;
+    const unsigned grid = (unsigned)((sh->S + TB_ATTN_BWD_BC - 1) / TB_ATTN_BWD_BC) * heads;
     flash_bwd_kernel<D, BF16><<<grid, TB_FL_THREADS, TB_FL_BWD_SMEM(D), stream>>>(
         (const uint16_t *)Q, (const uint16_t *)K, (const uint16_t *)V, (const uint16_t *)dO, lse,
         Drow, dQacc, (uint16_t *)dK, (uint16_t *)dV, sh->H, sh->KVH, sh->S, sh->causal,
-        1.0f / sqrtf((float)D));
+        1.0f / sqrtf((float)D), heads);
     const int64_t pairs = (int64_t)sh->B * sh->H * sh->S * D / 2;
     int64_t blocks = (pairs + 255) / 256;
     flash_dq_convert<BF16><<<(unsigned)(blocks > 65535 * 8 ? 65535 * 8 : blocks), 256, 0, stream>>>(

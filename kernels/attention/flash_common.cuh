@@ -8,18 +8,37 @@
 #include "../ptx.cuh"
 #include "flash_layout.h"
 
-// cp.async of rows row0 .. row0+ROWS-1 of one head (base: its row 0) into a swizzled tile;
-// rows at or past S are zero-filled.
-template <int D, int ROWS>
-__device__ __forceinline__ void fl_load_tile(uint32_t s_tile, const uint16_t *__restrict__ base,
-                                             int row0, int S)
+// A thread's share of every tile load (flash_layout.h: tb_fl_load_at), computed once: the
+// byte offset of its first chunk in a shared tile, the element offset of that chunk from a
+// tile's row 0 in global memory, and the row it is in.
+typedef struct {
+    uint32_t s_off, g_off, row;
+} fl_loader;
+
+template <int D>
+__device__ __forceinline__ fl_loader fl_loader_make(void)
 {
+    const tb_fl_rc at = tb_fl_load_at(D, (int)threadIdx.x);
+    const fl_loader l = {tb_fl_off(D, at.row, at.chunk), (uint32_t)(at.row * D + at.chunk * 8),
+                         (uint32_t)at.row};
+    return l;
+}
+
+// cp.async of ROWS rows into a swizzled tile. src: the tile's row 0 in global memory plus the
+// thread's g_off; rows at or past rows_left are zero-filled (their copies name `fallback`, a
+// valid address such as a kernel argument, and read nothing). Every offset is a compile-time constant from the first.
+template <int D, int ROWS>
+__device__ __forceinline__ void fl_load_tile(uint32_t s_tile, const uint16_t *src,
+                                             const uint16_t *fallback, fl_loader l,
+                                             int rows_left)
+{
+    constexpr int STEP = TB_FL_LOAD_STEP(D);
+    static_assert(ROWS % STEP == 0 && STEP % 8 == 0, "a thread's copies keep its swizzled chunk");
 #pragma unroll
-    for (int q = threadIdx.x; q < ROWS * (D / 8); q += TB_FL_THREADS) {
-        const tb_fl_rc at = tb_fl_load_at(D, q);
-        const bool ok = row0 + at.row < S;
-        const uint16_t *src = ok ? base + (int64_t)(row0 + at.row) * D + at.chunk * 8 : base;
-        tb_ptx_cp_async16(s_tile + tb_fl_off(D, at.row, at.chunk), src, ok ? 16 : 0);
+    for (int j = 0; j < TB_FL_LOAD_COPIES(D, ROWS); j++) {
+        const bool ok = l.row + (uint32_t)(j * STEP) < (uint32_t)rows_left;
+        tb_ptx_cp_async16(s_tile + l.s_off + tb_fl_load_step_off(D, j),
+                          ok ? src + j * STEP * D : fallback, ok ? 16 : 0);
     }
 }
 

@@ -54,11 +54,24 @@ typedef struct {
     int row, chunk;
 } tb_fl_rc;
 
-/* Copy q (0 .. rows * D/8 - 1) of a tile load: the row and chunk it fills. */
-TB_HD tb_fl_rc tb_fl_load_at(int D, int q)
+/* Tile loads: thread tid copies chunk tid % (D/8) of rows tid / (D/8) + j TB_FL_LOAD_STEP(D),
+ * j = 0 .. rows / TB_FL_LOAD_STEP(D) - 1 (a compile-time count). The step is a multiple of 8
+ * rows, so a thread's swizzled chunk is the same in every row it copies: its shared and global
+ * offsets are computed once, and copy j adds j times a constant to each. */
+#define TB_FL_LOAD_STEP(D) (TB_FL_THREADS / ((D) / 8))
+#define TB_FL_LOAD_COPIES(D, rows) ((rows) / TB_FL_LOAD_STEP(D))
+
+/* The row and chunk thread tid fills in its first copy of a tile load. */
+TB_HD tb_fl_rc tb_fl_load_at(int D, int tid)
 {
-    tb_fl_rc at = {q / (D / 8), q % (D / 8)};
+    tb_fl_rc at = {tid / (D / 8), tid % (D / 8)};
     return at;
+}
+
+/* Byte offset of copy j from copy 0 in shared memory (elements in global: half of it). */
+TB_HD uint32_t tb_fl_load_step_off(int D, int j)
+{
+    return (uint32_t)(j * TB_FL_LOAD_STEP(D) * D * 2);
 }
 
 /* ldmatrix.x4 addresses (lane: the row it points at). A fragment of rows m0..m0+15, k-slice
@@ -153,13 +166,28 @@ TB_HD int tb_fl_quad_xor(int step)
     return 1 << step;
 }
 
-/* Forward shared memory: the Q tile, then TB_FL_STAGES K tiles, then TB_FL_STAGES V tiles, each
- * TB_ATTN_FWD_BC rows (the Q tile is a K tile's size: BR == BC). Byte offsets: */
+/* The forward's warps: each owns MT m16 row tiles of the Q tile (TB_ATTN_FWD_MT), so every K
+ * and V fragment it reads feeds MT MMAs. Row tile mt of warp w starts at row: */
+TB_HD int tb_fl_fwd_m0(int warp, int mt, int MT)
+{
+    return warp * (16 * MT) + mt * 16;
+}
+
+/* Whether the forward (MT row tiles per warp) keeps its Q fragments in registers for the whole
+ * loop (loaded once) or reads them from the Q tile every key tile: at D = 64, MT = 2 they take
+ * 32 registers beside O's 64 and S's 64, at D = 128, MT = 1 32 beside O's 64 and S's 32; at
+ * D = 128, MT = 2 O alone takes 128 and Q's 64 more would spill. */
+#define TB_FL_FWD_Q_IN_REGS(D, MT) ((D) * (MT) <= 128)
+
+/* Forward shared memory: the Q tile (BR rows), then TB_FL_STAGES K tiles, then TB_FL_STAGES V
+ * tiles (TB_ATTN_FWD_BC rows each). Byte offsets: */
+#define TB_FL_FWD_QTILE(D, BR) ((BR) * (D) * 2)
 #define TB_FL_FWD_TILE(D) (TB_ATTN_FWD_BC * (D) * 2)
-#define TB_FL_FWD_Q_OFF(D) 0
-#define TB_FL_FWD_K_OFF(D, st) ((1 + (st)) * TB_FL_FWD_TILE(D))
-#define TB_FL_FWD_V_OFF(D, st) ((1 + TB_FL_STAGES + (st)) * TB_FL_FWD_TILE(D))
-#define TB_FL_FWD_SMEM(D) ((1 + 2 * TB_FL_STAGES) * TB_FL_FWD_TILE(D))
+#define TB_FL_FWD_Q_OFF(D, BR) 0
+#define TB_FL_FWD_K_OFF(D, BR, st) (TB_FL_FWD_QTILE(D, BR) + (st) * TB_FL_FWD_TILE(D))
+#define TB_FL_FWD_V_OFF(D, BR, st)                                                             \
+    (TB_FL_FWD_QTILE(D, BR) + (TB_FL_STAGES + (st)) * TB_FL_FWD_TILE(D))
+#define TB_FL_FWD_SMEM(D, BR) (TB_FL_FWD_QTILE(D, BR) + 2 * TB_FL_STAGES * TB_FL_FWD_TILE(D))
 
 /* Backward shared memory: K and V (TB_ATTN_BWD_BC rows each), TB_FL_STAGES Q then dO tiles
  * (TB_ATTN_BWD_BR rows), the dS^T tile, then TB_FL_STAGES rows of lse and of D (fp32). */
@@ -176,6 +204,20 @@ TB_HD int tb_fl_quad_xor(int step)
 #define TB_FL_BWD_DR_OFF(D) (TB_FL_BWD_LSE_OFF(D) + TB_FL_STAGES * TB_ATTN_BWD_BR * 4)
 #define TB_FL_BWD_SMEM(D) (TB_FL_BWD_DR_OFF(D) + TB_FL_STAGES * TB_ATTN_BWD_BR * 4)
 
+/* The backward's items: the query tiles first .. nq-1 of query head kvh G, then those of the
+ * next head of the group, and so on. An item is named by its tile's first row q0 and that row's
+ * index in the [B][H][S] rows; this steps to the next item: one tile on, or from a head's last
+ * tile to the next head's first (no division). */
+TB_HD void tb_fl_bwd_next_item(int *q0, int64_t *row, int first, int nq, int S)
+{
+    *q0 += TB_ATTN_BWD_BR;
+    *row += TB_ATTN_BWD_BR;
+    if (*q0 >= nq * TB_ATTN_BWD_BR) {
+        *q0 = first * TB_ATTN_BWD_BR;
+        *row += S - (nq - first) * TB_ATTN_BWD_BR;
+    }
+}
+
 /* The first of stage st's TB_ATTN_BWD_BR fp32 rows in the lse and D blocks (elements). */
 TB_HD int tb_fl_bwd_row_slot(int st)
 {
@@ -190,17 +232,22 @@ TB_HD int tb_fl_dst_store_at(int warp, int lane, int i, int r)
            tb_fl_t4_col(tb_fl_lane_t4(lane));
 }
 
-/* The dQ step: warp w computes queries tb_fl_dq_m0(w) .. +15 of the tile, columns
- * tb_fl_dq_c0(w, D) .. + D/2. */
-TB_HD int tb_fl_dq_m0(int warp)
+/* The dQ step: warp w computes all TB_ATTN_BWD_BR queries of the tile (two m16 row tiles, so
+ * each K fragment feeds two MMAs) for columns tb_fl_dq_c0(w, D) .. + D/4. */
+TB_HD int tb_fl_dq_m0(int mt)
 {
-    return (warp & 1) * 16;
+    return mt * 16;
 }
 
 TB_HD int tb_fl_dq_c0(int warp, int D)
 {
-    return (warp >> 1) * (D / 2);
+    return warp * (D / TB_FL_WARPS);
 }
+
+/* Whether the backward keeps the A fragments of its warp's K and V rows in registers for the
+ * whole loop (loaded once) or reads them every tile: at D = 64 they take 32 registers beside
+ * dK's and dV's 64; at D = 128 dK and dV alone take 128 and 64 more would spill. */
+#define TB_FL_BWD_KV_IN_REGS(D) ((D) <= 64)
 
 /* The A fragment of dS (queries m0..m0+15 x keys kk 16..) read from dS^T through
  * ldmatrix.trans: matrix i holds queries m0 + (i & 1) 8, keys kk 16 + (i >> 1) 8. Byte offset

@@ -1,7 +1,8 @@
 // rows.cu - the row kernels the attention implementations share: the backward's pre-pass
-// D = rowsum(dO o O) (flash and unfused), and the unfused path's softmax and softmax backward
-// over materialized bf16/fp16 score rows (what a framework's fallback runs between its cuBLAS
-// GEMMs). Memory-bound; any architecture.
+// D = rowsum(dO o O) (flash and unfused), and the unfused path's softmax (one pass for the
+// maximum and sum, one to write P, 16-byte accesses) and softmax backward over materialized
+// bf16/fp16 score rows (what a framework's fallback runs between its cuBLAS GEMMs).
+// Memory-bound; any architecture.
 #include "../attention.h"
 #include "attn_common.h"
 
@@ -35,12 +36,42 @@ __global__ void __launch_bounds__(RW_THREADS)
     }
 }
 
-__device__ float rw_reduce(float v, int is_max)
+__device__ __forceinline__ uint16_t rw_round(int storage, float x)
 {
-    __shared__ float part[RW_THREADS / 32];
+    return storage == TB_MM_BF16 ? tb_f32_to_bf16(x) : tb_f32_to_f16(x);
+}
+
+// A running (max, sum) pair in base 2: l = sum of 2^(x - m); m = -inf, l = 0 for nothing seen.
+struct rw_ml {
+    float m, l;
+};
+
+__device__ __forceinline__ rw_ml rw_ml_merge(rw_ml a, rw_ml b)
+{
+    const float m = fmaxf(a.m, b.m);
+    if (m == -INFINITY)
+        return a;
+    rw_ml r = {m, a.l * exp2f(a.m - m) + b.l * exp2f(b.m - m)};
+    return r;
+}
+
+__device__ __forceinline__ void rw_ml_add(rw_ml *r, float x)
+{
+    if (x > r->m) {
+        r->l = r->l * exp2f(r->m - x) + 1.0f; // 2^(-inf) = 0 for the first
+        r->m = x;
+    } else if (x != -INFINITY) {
+        r->l += exp2f(x - r->m);
+    }
+}
+
+// The block's (max, sum), every thread gets it.
+__device__ rw_ml rw_reduce_ml(rw_ml v)
+{
+    __shared__ rw_ml part[RW_THREADS / 32];
     for (int o = 16; o > 0; o >>= 1) {
-        float u = __shfl_xor_sync(0xffffffffu, v, o);
-        v = is_max ? fmaxf(v, u) : v + u;
+        rw_ml u = {__shfl_xor_sync(0xffffffffu, v.m, o), __shfl_xor_sync(0xffffffffu, v.l, o)};
+        v = rw_ml_merge(v, u);
     }
     __syncthreads();
     if ((threadIdx.x & 31) == 0)
@@ -49,17 +80,14 @@ __device__ float rw_reduce(float v, int is_max)
     v = part[0];
 #pragma unroll
     for (int w = 1; w < RW_THREADS / 32; w++)
-        v = is_max ? fmaxf(v, part[w]) : v + part[w];
+        v = rw_ml_merge(v, part[w]);
     return v;
 }
 
-__device__ __forceinline__ uint16_t rw_round(int storage, float x)
-{
-    return storage == TB_MM_BF16 ? tb_f32_to_bf16(x) : tb_f32_to_f16(x);
-}
-
 // One block per score row (B*H*S rows of S keys); scores already scaled. Causal: keys past
-// the row's position are masked (written as 0).
+// the row's position are masked (written as 0). One pass reads the row for its maximum and sum
+// together (the online softmax), a second writes P; both move 16 bytes (8 elements) per access
+// when rows are 16-byte aligned (S a multiple of 8), as a framework's fused softmax does.
 __global__ void __launch_bounds__(RW_THREADS)
     rw_softmax(const tb_attn_shape sh, uint16_t *__restrict__ P, float *__restrict__ lse)
 {
@@ -67,22 +95,43 @@ __global__ void __launch_bounds__(RW_THREADS)
     const int i = (int)(row % sh.S);
     const int n = sh.causal ? i + 1 : sh.S; // the visible keys
     uint16_t *p = P + row * sh.S;
-    float m = -INFINITY;
-    for (int j = threadIdx.x; j < n; j += RW_THREADS)
-        m = fmaxf(m, tb_mm_load(sh.storage, p, j));
-    m = rw_reduce(m, 1);
-    float l = 0.0f;
-    for (int j = threadIdx.x; j < n; j += RW_THREADS)
-        l += exp2f((tb_mm_load(sh.storage, p, j) - m) * TB_ATTN_LOG2E);
-    l = rw_reduce(l, 0);
-    const float inv = 1.0f / l;
-    for (int j = threadIdx.x; j < sh.S; j += RW_THREADS) {
-        const float x = j < n ? exp2f((tb_mm_load(sh.storage, p, j) - m) * TB_ATTN_LOG2E) * inv
-                              : 0.0f;
-        p[j] = rw_round(sh.storage, x);
+    const bool vec = sh.S % 8 == 0;
+    rw_ml ml = {-INFINITY, 0.0f};
+    if (vec) {
+        for (int c = threadIdx.x; c * 8 < n; c += RW_THREADS) {
+            const uint4 w = ((const uint4 *)p)[c];
+            const uint16_t *e = (const uint16_t *)&w;
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                if (c * 8 + k < n)
+                    rw_ml_add(&ml, tb_mm_load(sh.storage, e, k) * TB_ATTN_LOG2E);
+        }
+    } else {
+        for (int j = threadIdx.x; j < n; j += RW_THREADS)
+            rw_ml_add(&ml, tb_mm_load(sh.storage, p, j) * TB_ATTN_LOG2E);
+    }
+    ml = rw_reduce_ml(ml);
+    const float inv = 1.0f / ml.l;
+    if (vec) {
+        for (int c = threadIdx.x; c * 8 < sh.S; c += RW_THREADS) {
+            uint4 w = c * 8 < n ? ((const uint4 *)p)[c] : make_uint4(0, 0, 0, 0);
+            uint16_t *e = (uint16_t *)&w;
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                const float x = tb_mm_load(sh.storage, e, k) * TB_ATTN_LOG2E;
+                e[k] = rw_round(sh.storage, c * 8 + k < n ? exp2f(x - ml.m) * inv : 0.0f);
+            }
+            ((uint4 *)p)[c] = w;
+        }
+    } else {
+        for (int j = threadIdx.x; j < sh.S; j += RW_THREADS) {
+            const float x = j < n ? exp2f(tb_mm_load(sh.storage, p, j) * TB_ATTN_LOG2E - ml.m) * inv
+                                  : 0.0f;
+            p[j] = rw_round(sh.storage, x);
+        }
     }
     if (threadIdx.x == 0)
-        lse[row] = m + logf(l);
+        lse[row] = (ml.m + log2f(ml.l)) * TB_ATTN_LN2;
 }
 
 // dS = P o (dP - Drow), in place of dP; rows of S keys.

@@ -107,12 +107,14 @@ static void faults_caught(int S, int D, int causal, int pass)
             cr_assert_eq(v.n_wrong, 0, "S=%d D=%d causal=%d: %lld elements wrong", S, D, causal,
                          (long long)v.n_wrong);
             cr_assert_lt(measure(&v, "lse")->worst, 8 * ldexp(1, -8));
-            /* the new ones do not: exactly the one query tile is over its bound, the head
-             * norm is not the check that sees it, and the fp32 lse bound fails the tile's rows */
+            /* the new ones do not: exactly the one query tile is over its bound, by far more
+             * than the head norm is over its own (a 128-row tile of 8192 rows still moves the
+             * head norm past its bound; the tile check is the one that keeps seeing a lost
+             * tile as sequences grow), and the fp32 lse bound fails the tile's rows */
             cr_assert_eq(measure(&v, "tile")->n_failed, 1);
             cr_assert_gt(ratio(&v, "tile"), 4.0);
-            cr_assert_eq(measure(&v, "norm")->n_failed, 0);
-            cr_assert_eq(measure(&v, "lse")->n_failed, 64);
+            cr_assert_gt(ratio(&v, "tile"), 4.0 * ratio(&v, "norm"));
+            cr_assert_eq(measure(&v, "lse")->n_failed, TB_ATTN_FWD_BR);
         }
     }
     c.impl->teardown(st);
@@ -214,7 +216,7 @@ Test(attention_faults, command_line_reports_the_fault_wrong, .timeout = 600)
     r = run_cli("TRAINBENCH_TEST_FAULT=attn-drop-tile", CASE, NULL);
     cr_assert_eq(r->code, 1, "exit %d: %s", r->code, r->err);
     cr_assert(strstr(r->out, "0 ok, 1 wrong"), "%s", r->out);
-    cr_assert(strstr(r->out, "tile: 1 of 64 query tiles over"), "%s", r->out);
+    cr_assert(strstr(r->out, "tile: 1 of 32 query tiles over"), "%s", r->out);
     cJSON *o = only_result(path);
     cr_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "wrong");
     cJSON *v = cJSON_GetObjectItem(o, "verify");

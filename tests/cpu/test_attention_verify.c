@@ -35,10 +35,11 @@ Test(attention_verify, bounds_follow_the_rounding_stages)
     tb_attn_bounds_of(TB_ATTN_ROUND_NAIVE, TB_MM_F16, 100, 64, &b);
     cr_assert_float_eq(b.norm[TB_ATTN_OUT_DV], ldexp(1, -11) * sqrt(3.0), 1e-12);
 
-    cr_assert_eq(tb_attn_tile_rows(TB_ATTN_OUT_O), 64);
-    cr_assert_eq(tb_attn_tile_rows(TB_ATTN_OUT_DQ), 32);
-    cr_assert_eq(tb_attn_tile_rows(TB_ATTN_OUT_DK), 64);
-    cr_assert_eq(tb_attn_tile_rows(TB_ATTN_OUT_DV), 64);
+    cr_assert_eq(tb_attn_tile_rows(TB_ATTN_OUT_O, 128), 128);
+    cr_assert_eq(tb_attn_tile_rows(TB_ATTN_OUT_O, 64), 64);
+    cr_assert_eq(tb_attn_tile_rows(TB_ATTN_OUT_DQ, 64), 32);
+    cr_assert_eq(tb_attn_tile_rows(TB_ATTN_OUT_DK, 64), 64);
+    cr_assert_eq(tb_attn_tile_rows(TB_ATTN_OUT_DV, 128), 64);
 }
 
 /* A head of S rows x D: ref all ones, out = ref + err on rows [e0, e1). */

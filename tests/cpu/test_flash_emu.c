@@ -151,6 +151,7 @@ typedef struct {
     emu_smem *m;
     const fl_knobs *kn;
     int D;
+    int mt; /* the forward's m16 row tiles per warp (TB_ATTN_FWD_MT: 1 or 2) */
 } fl_ctx;
 
 static int fl_stage(const fl_ctx *x, int t)
@@ -171,16 +172,20 @@ static uint32_t fl_read_off(const fl_ctx *x, int row, int chunk)
     return (uint32_t)(row * (x->D * 2) + ((chunk ^ (row & 7 & ~x->kn->swz_drop)) << 4));
 }
 
-/* fl_load_tile: every thread's copies q = tid, tid + 128, ... together are all of them. */
+/* fl_load_tile: thread tid's copies j = 0 .. TB_FL_LOAD_COPIES - 1, at its first offsets plus
+ * j steps, as the kernel computes them; rows at or past S zero-filled. */
 static void fl_load_tile(const fl_ctx *x, int rows, uint32_t s_tile, const double *base, int row0,
                          int S)
 {
-    const int D = x->D;
-    for (int q = 0; q < rows * (D / 8); q++) {
-        const tb_fl_rc at = tb_fl_load_at(D, q);
-        const int ok = row0 + at.row < S;
-        emu_cp_async(x->m, s_tile + tb_fl_off(D, at.row, at.chunk), 16,
-                     ok ? base + (int64_t)(row0 + at.row) * D + at.chunk * 8 : NULL);
+    const int D = x->D, step = TB_FL_LOAD_STEP(D);
+    for (int tid = 0; tid < TB_FL_THREADS; tid++) {
+        const tb_fl_rc at = tb_fl_load_at(D, tid);
+        for (int j = 0; j < TB_FL_LOAD_COPIES(D, rows); j++) {
+            const int row = at.row + j * step;
+            const int ok = (uint32_t)row < (uint32_t)(S - row0);
+            emu_cp_async(x->m, s_tile + tb_fl_off(D, at.row, at.chunk) + tb_fl_load_step_off(D, j),
+                         16, ok ? base + (int64_t)(row0 + row) * D + at.chunk * 8 : NULL);
+        }
     }
 }
 
@@ -254,6 +259,7 @@ static void fl_zero(double (*c)[32][4], int n)
 /* ---- flash_fwd.cu ---- */
 
 #define FL_MAX_DT 16 /* D / 8 for D = 128 */
+#define FL_MAX_MT 2  /* the forward's row tiles per warp: 1 or 2 */
 #define FL_LN2 0.6931471805599453
 
 typedef struct {
@@ -262,129 +268,159 @@ typedef struct {
     long bad_max; /* quad-reduced row maxima that are not the row's maximum */
 } fl_fwd_out;
 
-static void fl_fwd_block(const fl_ctx *x, const fl_case *c, int bx, int bh, fl_fwd_out *out)
+static void fl_fwd_block(const fl_ctx *x, const fl_case *c, int64_t block, fl_fwd_out *out)
 {
     const fl_shape *sh = &c->sh;
-    const int D = x->D, BR = TB_ATTN_FWD_BR, BC = TB_ATTN_FWD_BC, NT = BC / 8, DT = D / 8;
+    const int MT = x->mt, D = x->D, BR = TB_FL_WARPS * 16 * MT, BC = TB_ATTN_FWD_BC;
+    const int NT = BC / 8, DT = D / 8, KK = D / 16;
     const int S = sh->S, H = sh->H, KVH = sh->KVH, causal = sh->causal;
     const double scale_log2 = 1.4426950408889634 / sqrt((double)D);
     emu_smem *m = x->m;
     emu_smem_reset(m);
 
-    const int nq = (S + BR - 1) / BR;
-    const int q0 = (nq - 1 - bx) * BR;
-    const int b = bh / H, h = bh % H, kvh = h / (H / KVH);
+    const tb_attn_cta cta = tb_attn_cta_at(block, sh->B * H);
+    const int q0 = tb_attn_fwd_tile_q0(cta.tile, S, BR);
+    const int bh = cta.head, b = bh / H, h = bh % H, kvh = h / (H / KVH);
     const double *Qh = c->Q + (int64_t)bh * S * D;
     const double *Kh = c->K + ((int64_t)b * KVH + kvh) * S * D;
     const double *Vh = c->V + ((int64_t)b * KVH + kvh) * S * D;
-    const uint32_t sQ = TB_FL_FWD_Q_OFF(D);
+    const uint32_t sQ = TB_FL_FWD_Q_OFF(D, BR);
 
     const int T = tb_attn_kv_tiles(q0, BR, BC, S, causal);
     fl_load_tile(x, BR, sQ, Qh, q0, S);
-    fl_load_tile(x, BC, TB_FL_FWD_K_OFF(D, fl_stage(x, 0)), Kh, 0, S);
-    fl_load_tile(x, BC, TB_FL_FWD_V_OFF(D, fl_stage(x, 0)), Vh, 0, S);
+    emu_commit(m);
+    fl_load_tile(x, BC, TB_FL_FWD_K_OFF(D, BR, fl_stage(x, 0)), Kh, 0, S);
+    fl_load_tile(x, BC, TB_FL_FWD_V_OFF(D, BR, fl_stage(x, 0)), Vh, 0, S);
     emu_commit(m);
 
-    static double o[TB_FL_WARPS][FL_MAX_DT][32][4], s[TB_ATTN_FWD_BC / 8][32][4];
-    double rm[TB_FL_WARPS][32][2], rl[TB_FL_WARPS][32][2];
-    for (int w = 0; w < TB_FL_WARPS; w++) {
-        fl_zero(o[w], DT);
-        for (int l = 0; l < 32; l++)
-            for (int r = 0; r < 2; r++) {
-                rm[w][l][r] = -INFINITY;
-                rl[w][l][r] = 0.0;
-            }
+    /* Q's A fragments held in registers (read once) where the kernel holds them */
+    static emu_reg qf[TB_FL_WARPS][FL_MAX_MT][FL_MAX_DT / 2][32][4];
+    const int q_regs = TB_FL_FWD_Q_IN_REGS(D, MT);
+    if (q_regs) {
+        emu_wait(m, fl_wait_pending(x));
+        emu_barrier(m);
+        for (int w = 0; w < TB_FL_WARPS; w++)
+            for (int mt = 0; mt < MT; mt++)
+                for (int kk = 0; kk < KK; kk++)
+                    fl_ldsm_a(x, qf[w][mt][kk], sQ, tb_fl_fwd_m0(w, mt, MT), kk);
     }
+
+    static double o[TB_FL_WARPS][FL_MAX_MT][FL_MAX_DT][32][4];
+    static double s[FL_MAX_MT][TB_ATTN_FWD_BC / 8][32][4];
+    double rm[TB_FL_WARPS][FL_MAX_MT][32][2], rl[TB_FL_WARPS][FL_MAX_MT][32][2];
+    for (int w = 0; w < TB_FL_WARPS; w++)
+        for (int mt = 0; mt < MT; mt++) {
+            fl_zero(o[w][mt], DT);
+            for (int l = 0; l < 32; l++)
+                for (int r = 0; r < 2; r++) {
+                    rm[w][mt][l][r] = -INFINITY;
+                    rl[w][mt][l][r] = 0.0;
+                }
+        }
 
     for (int t = 0; t < T; t++) {
         if (t + 1 < T) {
             const int st = fl_stage(x, t + 1);
-            fl_load_tile(x, BC, TB_FL_FWD_K_OFF(D, st), Kh, (t + 1) * BC, S);
-            fl_load_tile(x, BC, TB_FL_FWD_V_OFF(D, st), Vh, (t + 1) * BC, S);
+            fl_load_tile(x, BC, TB_FL_FWD_K_OFF(D, BR, st), Kh, (t + 1) * BC, S);
+            fl_load_tile(x, BC, TB_FL_FWD_V_OFF(D, BR, st), Vh, (t + 1) * BC, S);
         }
         emu_commit(m);
         emu_wait(m, fl_wait_pending(x));
         emu_barrier(m);
-        const uint32_t kt = TB_FL_FWD_K_OFF(D, fl_stage(x, t));
-        const uint32_t vt = TB_FL_FWD_V_OFF(D, fl_stage(x, t));
+        const uint32_t kt = TB_FL_FWD_K_OFF(D, BR, fl_stage(x, t));
+        const uint32_t vt = TB_FL_FWD_V_OFF(D, BR, fl_stage(x, t));
         const int k0 = t * BC;
 
         for (int w = 0; w < TB_FL_WARPS; w++) {
-            fl_zero(s, NT);
-            for (int kk = 0; kk < D / 16; kk++) {
-                emu_reg a[32][4], b0[32][2], b1[32][2];
-                fl_ldsm_a(x, a, sQ, w * 16, kk);
+            for (int mt = 0; mt < MT; mt++)
+                fl_zero(s[mt], NT);
+            for (int kk = 0; kk < KK; kk++) {
+                emu_reg a[FL_MAX_MT][32][4], b0[32][2], b1[32][2];
+                if (!q_regs)
+                    for (int mt = 0; mt < MT; mt++)
+                        fl_ldsm_a(x, a[mt], sQ, tb_fl_fwd_m0(w, mt, MT), kk);
                 for (int np = 0; np < NT / 2; np++) {
                     fl_ldsm_bt(x, b0, b1, kt, np * 16, kk);
-                    emu_mma_16816(s[2 * np], a, b0);
-                    emu_mma_16816(s[2 * np + 1], a, b1);
+                    for (int mt = 0; mt < MT; mt++) {
+                        emu_reg(*am)[4] = q_regs ? qf[w][mt][kk] : a[mt];
+                        emu_mma_16816(s[mt][2 * np], am, b0);
+                        emu_mma_16816(s[mt][2 * np + 1], am, b1);
+                    }
                 }
             }
             const int masked = tb_attn_tile_needs_mask(q0, BR, k0, BC, S, causal);
-            double mx[32][2];
-            for (int l = 0; l < 32; l++) {
-                const int r_lo = q0 + w * 16 + tb_fl_lane_g(l);
-                mx[l][0] = mx[l][1] = -INFINITY;
-                for (int i = 0; i < NT; i++)
-                    for (int v = 0; v < 4; v++) {
-                        double xv = s[i][l][v] * scale_log2;
-                        if (masked) {
-                            const int qi = r_lo + tb_fl_c_vrow(v);
-                            const int kj = k0 + i * 8 + tb_fl_c_col(l, 0) + tb_fl_c_vcol(v) +
-                                           x->kn->mask_shift;
-                            if (tb_attn_masked(qi, kj, S, causal))
-                                xv = -INFINITY;
+            for (int mt = 0; mt < MT; mt++) {
+                double mx[32][2];
+                for (int l = 0; l < 32; l++) {
+                    const int r_lo = q0 + tb_fl_fwd_m0(w, mt, MT) + tb_fl_lane_g(l);
+                    mx[l][0] = mx[l][1] = -INFINITY;
+                    for (int i = 0; i < NT; i++)
+                        for (int v = 0; v < 4; v++) {
+                            if (masked) {
+                                const int qi = r_lo + tb_fl_c_vrow(v);
+                                const int kj = k0 + i * 8 + tb_fl_c_col(l, 0) + tb_fl_c_vcol(v) +
+                                               x->kn->mask_shift;
+                                if (tb_attn_masked(qi, kj, S, causal))
+                                    s[mt][i][l][v] = -INFINITY;
+                            }
+                            mx[l][v >> 1] = fmax(mx[l][v >> 1], s[mt][i][l][v]);
                         }
-                        s[i][l][v] = xv;
-                        mx[l][v >> 1] = fmax(mx[l][v >> 1], xv);
+                }
+                for (int r = 0; r < 2; r++) {
+                    for (int step = 0; step < 2; step++) {
+                        const int mask =
+                            x->kn->max_xor && step ? x->kn->max_xor : tb_fl_quad_xor(step);
+                        double tmp[32];
+                        for (int l = 0; l < 32; l++)
+                            tmp[l] = mx[l ^ mask][r];
+                        for (int l = 0; l < 32; l++)
+                            mx[l][r] = fmax(mx[l][r], tmp[l]);
                     }
+                    /* the reduced maximum is the maximum of the whole row (hardware layout) */
+                    for (int l = 0; l < 32; l++) {
+                        double want = -INFINITY;
+                        for (int l2 = 0; l2 < 32; l2++)
+                            for (int i = 0; i < NT; i++)
+                                for (int v = 0; v < 4; v++)
+                                    if (emu_c_row(l2, v) == emu_c_row(l, 2 * r))
+                                        want = fmax(want, s[mt][i][l2][v]);
+                        if (!(mx[l][r] == want))
+                            out->bad_max++;
+                    }
+                    /* the row state in base-2 units: the raw maximum times scale log2 e */
+                    for (int l = 0; l < 32; l++) {
+                        const double m_old = rm[w][mt][l][r];
+                        const double m_new = fmax(mx[l][r] * scale_log2, m_old);
+                        const double alpha = m_old == -INFINITY ? 0.0 : exp2(m_old - m_new);
+                        rm[w][mt][l][r] = m_new;
+                        rl[w][mt][l][r] *= alpha;
+                        for (int i = 0; i < DT; i++) {
+                            o[w][mt][i][l][2 * r] *= alpha;
+                            o[w][mt][i][l][2 * r + 1] *= alpha;
+                        }
+                    }
+                }
+                /* p = 2^(s scale log2e - base), the kernel's one FFMA and ex2 */
+                for (int l = 0; l < 32; l++)
+                    for (int i = 0; i < NT; i++)
+                        for (int v = 0; v < 4; v++) {
+                            const double m_r = rm[w][mt][l][v >> 1];
+                            const double p = exp2(fma(s[mt][i][l][v], scale_log2,
+                                                      -(m_r == -INFINITY ? 0.0 : m_r)));
+                            s[mt][i][l][v] = p;
+                            rl[w][mt][l][v >> 1] += p;
+                        }
             }
-            for (int r = 0; r < 2; r++) {
-                for (int step = 0; step < 2; step++) {
-                    const int mask = x->kn->max_xor && step ? x->kn->max_xor : tb_fl_quad_xor(step);
-                    double tmp[32];
-                    for (int l = 0; l < 32; l++)
-                        tmp[l] = mx[l ^ mask][r];
-                    for (int l = 0; l < 32; l++)
-                        mx[l][r] = fmax(mx[l][r], tmp[l]);
-                }
-                /* the reduced maximum is the maximum of the whole row (hardware layout) */
-                for (int l = 0; l < 32; l++) {
-                    double want = -INFINITY;
-                    for (int l2 = 0; l2 < 32; l2++)
-                        for (int i = 0; i < NT; i++)
-                            for (int v = 0; v < 4; v++)
-                                if (emu_c_row(l2, v) == emu_c_row(l, 2 * r))
-                                    want = fmax(want, s[i][l2][v]);
-                    if (!(mx[l][r] == want))
-                        out->bad_max++;
-                }
-                for (int l = 0; l < 32; l++) {
-                    const double m_old = rm[w][l][r], m_new = fmax(mx[l][r], m_old);
-                    const double alpha = m_old == -INFINITY ? 0.0 : exp2(m_old - m_new);
-                    rm[w][l][r] = m_new;
-                    rl[w][l][r] *= alpha;
-                    for (int i = 0; i < DT; i++) {
-                        o[w][i][l][2 * r] *= alpha;
-                        o[w][i][l][2 * r + 1] *= alpha;
-                    }
-                }
-            }
-            for (int l = 0; l < 32; l++)
-                for (int i = 0; i < NT; i++)
-                    for (int v = 0; v < 4; v++) {
-                        const double m_r = rm[w][l][v >> 1];
-                        const double p = exp2(s[i][l][v] - (m_r == -INFINITY ? 0.0 : m_r));
-                        s[i][l][v] = p;
-                        rl[w][l][v >> 1] += p;
-                    }
             for (int kk = 0; kk < BC / 16; kk++) {
-                emu_reg a[32][4], b0[32][2], b1[32][2];
-                fl_c_to_a(x, a, s[2 * kk], s[2 * kk + 1]);
+                emu_reg a[FL_MAX_MT][32][4], b0[32][2], b1[32][2];
+                for (int mt = 0; mt < MT; mt++)
+                    fl_c_to_a(x, a[mt], s[mt][2 * kk], s[mt][2 * kk + 1]);
                 for (int np = 0; np < DT / 2; np++) {
                     fl_ldsm_b(x, b0, b1, vt, kk * 16, np * 16);
-                    emu_mma_16816(o[w][2 * np], a, b0);
-                    emu_mma_16816(o[w][2 * np + 1], a, b1);
+                    for (int mt = 0; mt < MT; mt++) {
+                        emu_mma_16816(o[w][mt][2 * np], a[mt], b0);
+                        emu_mma_16816(o[w][mt][2 * np + 1], a[mt], b1);
+                    }
                 }
             }
         }
@@ -394,34 +430,38 @@ static void fl_fwd_block(const fl_ctx *x, const fl_case *c, int bx, int bh, fl_f
     emu_wait(m, 0);
 
     for (int w = 0; w < TB_FL_WARPS; w++)
-        for (int r = 0; r < 2; r++) {
-            for (int step = 0; step < 2; step++) {
-                const int mask = x->kn->sum_xor && step ? x->kn->sum_xor : tb_fl_quad_xor(step);
-                double tmp[32];
-                for (int l = 0; l < 32; l++)
-                    tmp[l] = rl[w][l ^ mask][r];
-                for (int l = 0; l < 32; l++)
-                    rl[w][l][r] += tmp[l];
-            }
-            for (int l = 0; l < 32; l++) {
-                const int qi = q0 + w * 16 + tb_fl_lane_g(l) + tb_fl_c_vrow(2 * r);
-                if (qi >= S)
-                    continue;
-                const double L = rl[w][l][r], inv = L > 0.0 ? 1.0 / L : 0.0;
-                const int64_t orow = ((int64_t)bh * S + qi) * D;
-                for (int i = 0; i < DT; i++)
-                    for (int e = 0; e < 2; e++) {
-                        const int64_t at = orow + i * 8 + tb_fl_c_col(l, 0) + e;
-                        out->O[at] = o[w][i][l][2 * r + e] * inv;
-                        out->O_writes[at]++;
+        for (int mt = 0; mt < MT; mt++)
+            for (int r = 0; r < 2; r++) {
+                for (int step = 0; step < 2; step++) {
+                    const int mask =
+                        x->kn->sum_xor && step ? x->kn->sum_xor : tb_fl_quad_xor(step);
+                    double tmp[32];
+                    for (int l = 0; l < 32; l++)
+                        tmp[l] = rl[w][mt][l ^ mask][r];
+                    for (int l = 0; l < 32; l++)
+                        rl[w][mt][l][r] += tmp[l];
+                }
+                for (int l = 0; l < 32; l++) {
+                    const int qi =
+                        q0 + tb_fl_fwd_m0(w, mt, MT) + tb_fl_lane_g(l) + tb_fl_c_vrow(2 * r);
+                    if (qi >= S)
+                        continue;
+                    const double L = rl[w][mt][l][r], inv = L > 0.0 ? 1.0 / L : 0.0;
+                    const int64_t orow = ((int64_t)bh * S + qi) * D;
+                    for (int i = 0; i < DT; i++)
+                        for (int e = 0; e < 2; e++) {
+                            const int64_t at = orow + i * 8 + tb_fl_c_col(l, 0) + e;
+                            out->O[at] = o[w][mt][i][l][2 * r + e] * inv;
+                            out->O_writes[at]++;
+                        }
+                    if (tb_fl_c_col(l, 0) == 0) {
+                        const int64_t at = (int64_t)bh * S + qi;
+                        out->lse[at] =
+                            L > 0.0 ? (rm[w][mt][l][r] + log2(L)) * FL_LN2 : -INFINITY;
+                        out->lse_writes[at]++;
                     }
-                if (tb_fl_c_col(l, 0) == 0) {
-                    const int64_t at = (int64_t)bh * S + qi;
-                    out->lse[at] = L > 0.0 ? (rm[w][l][r] + log2(L)) * FL_LN2 : -INFINITY;
-                    out->lse_writes[at]++;
                 }
             }
-        }
 }
 
 typedef struct {
@@ -431,22 +471,24 @@ typedef struct {
     char first[200];
 } fl_result;
 
-static fl_result fl_fwd_run(const fl_case *c, const fl_knobs *kn)
+/* The forward with mt row tiles per warp (query tiles of 64 mt rows). */
+static fl_result fl_fwd_run(const fl_case *c, const fl_knobs *kn, int mt)
 {
     const fl_shape *sh = &c->sh;
+    const int br = TB_FL_WARPS * 16 * mt;
     emu_smem m;
-    emu_smem_init(&m, TB_FL_FWD_SMEM(sh->D));
-    fl_ctx x = {&m, kn, sh->D};
+    emu_smem_init(&m, TB_FL_FWD_SMEM(sh->D, br));
+    fl_ctx x = {&m, kn, sh->D, mt};
     fl_fwd_out out = {fl_alloc(c->nq), fl_alloc(c->nr), calloc((size_t)c->nq, sizeof(int)),
                       calloc((size_t)c->nr, sizeof(int)), 0};
     for (int64_t i = 0; i < c->nq; i++)
         out.O[i] = NAN;
     for (int64_t i = 0; i < c->nr; i++)
         out.lse[i] = NAN;
-    const int nq = (sh->S + TB_ATTN_FWD_BR - 1) / TB_ATTN_FWD_BR;
-    for (int by = 0; by < sh->B * sh->H; by++)
-        for (int bx = 0; bx < nq; bx++)
-            fl_fwd_block(&x, c, bx, by, &out);
+    /* every block of the kernel's 1-D grid, in launch order */
+    const int64_t blocks = (int64_t)(sh->S + br - 1) / br * sh->B * sh->H;
+    for (int64_t blk = 0; blk < blocks; blk++)
+        fl_fwd_block(&x, c, blk, &out);
     fl_result r = {emu_rel_err(out.O, c->O, c->nq), emu_rel_err(out.lse, c->lse, c->nr), 0,
                    out.bad_max, m.hazards, m.conflicts, ""};
     for (int64_t i = 0; i < c->nq; i++)
@@ -475,26 +517,24 @@ typedef struct {
 } fl_bwd_blk;
 
 /* load_item: Q, dO, lse and D rows of item it into stage st. */
-static void fl_bwd_load_item(const fl_ctx *x, const fl_case *c, const fl_bwd_blk *k, int it,
-                             int st)
+static void fl_bwd_load_item(const fl_ctx *x, const fl_case *c, int q0, int64_t row, int st)
 {
     const int D = x->D, S = c->sh.S, BR = TB_ATTN_BWD_BR;
-    const int h = k->kvh * k->G + it / k->per_head, q0 = (k->first + it % k->per_head) * BR;
-    const int64_t bh = (int64_t)k->b * c->sh.H + h;
-    fl_load_tile(x, BR, TB_FL_BWD_Q_OFF(D, st), c->Q + bh * S * D, q0, S);
-    fl_load_tile(x, BR, TB_FL_BWD_DO_OFF(D, st), c->dO + bh * S * D, q0, S);
+    /* the tile's rows as the kernel names them: row = its first row's index in [B][H][S] */
+    fl_load_tile(x, BR, TB_FL_BWD_Q_OFF(D, st), c->Q + (row - q0) * D, q0, S);
+    fl_load_tile(x, BR, TB_FL_BWD_DO_OFF(D, st), c->dO + (row - q0) * D, q0, S);
     for (int tid = 0; tid < BR; tid++) {
-        const int qi = q0 + tid, ok = qi < S;
+        const int ok = q0 + tid < S;
         const uint32_t at = (uint32_t)(tb_fl_bwd_row_slot(st) + tid) * 4;
         /* an fp32 word: its value in the first of its two element slots */
-        const double lv[2] = {ok ? c->lse[bh * S + qi] : 0.0, 0.0};
-        const double dv[2] = {ok ? c->Drow[bh * S + qi] : 0.0, 0.0};
+        const double lv[2] = {ok ? c->lse[row + tid] : 0.0, 0.0};
+        const double dv[2] = {ok ? c->Drow[row + tid] : 0.0, 0.0};
         emu_cp_async(x->m, TB_FL_BWD_LSE_OFF(D) + at, 4, lv);
         emu_cp_async(x->m, TB_FL_BWD_DR_OFF(D) + at, 4, dv);
     }
 }
 
-static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int bx, int bk, fl_bwd_out *out)
+static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int64_t block, fl_bwd_out *out)
 {
     const fl_shape *sh = &c->sh;
     const int D = x->D, BR = TB_ATTN_BWD_BR, BC = TB_ATTN_BWD_BC, DT = D / 8, QN = BR / 8;
@@ -505,8 +545,10 @@ static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int bx, int bk, fl_b
     emu_smem_reset(m);
 
     const uint32_t sK = TB_FL_BWD_K_OFF(D), sV = TB_FL_BWD_V_OFF(D), sDS = TB_FL_BWD_DS_OFF(D);
+    const tb_attn_cta cta = tb_attn_cta_at(block, sh->B * KVH);
+    const int bk = cta.head;
     fl_bwd_blk k;
-    k.k0 = bx * BC;
+    k.k0 = tb_attn_bwd_tile_k0(cta.tile);
     k.b = bk / KVH;
     k.kvh = bk % KVH;
     k.G = H / KVH;
@@ -517,9 +559,26 @@ static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int bx, int bk, fl_b
 
     fl_load_tile(x, BC, sK, Kh, k.k0, S);
     fl_load_tile(x, BC, sV, Vh, k.k0, S);
-    if (k.items > 0)
-        fl_bwd_load_item(x, c, &k, 0, fl_stage(x, 0));
     emu_commit(m);
+    const int nq = (S + BR - 1) / BR;
+    int q0 = k.first * BR;
+    int64_t row = ((int64_t)k.b * H + k.kvh * k.G) * S + q0;
+    if (k.items > 0)
+        fl_bwd_load_item(x, c, q0, row, fl_stage(x, 0));
+    emu_commit(m);
+
+    /* the K and V A fragments held in registers (read once) where the kernel holds them */
+    static emu_reg kf[TB_FL_WARPS][FL_MAX_DT / 2][32][4], vf[TB_FL_WARPS][FL_MAX_DT / 2][32][4];
+    const int kv_regs = TB_FL_BWD_KV_IN_REGS(D);
+    if (kv_regs) {
+        emu_wait(m, fl_wait_pending(x));
+        emu_barrier(m);
+        for (int w = 0; w < TB_FL_WARPS; w++)
+            for (int kk = 0; kk < D / 16; kk++) {
+                fl_ldsm_a(x, kf[w][kk], sK, w * 16, kk);
+                fl_ldsm_a(x, vf[w][kk], sV, w * 16, kk);
+            }
+    }
 
     static double dk[TB_FL_WARPS][FL_MAX_DT][32][4], dv[TB_FL_WARPS][FL_MAX_DT][32][4];
     for (int w = 0; w < TB_FL_WARPS; w++) {
@@ -529,15 +588,18 @@ static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int bx, int bk, fl_b
 
     for (int it = 0; it < k.items; it++) {
         const int st = fl_stage(x, it);
-        if (it + 1 < k.items)
-            fl_bwd_load_item(x, c, &k, it + 1, fl_stage(x, it + 1));
+        if (it + 1 < k.items) {
+            int nxt_q0 = q0;
+            int64_t nxt_row = row;
+            tb_fl_bwd_next_item(&nxt_q0, &nxt_row, k.first, nq, S);
+            fl_bwd_load_item(x, c, nxt_q0, nxt_row, fl_stage(x, it + 1));
+        }
         emu_commit(m);
         emu_wait(m, fl_wait_pending(x));
         emu_barrier(m);
         const uint32_t sQ = TB_FL_BWD_Q_OFF(D, st), sdO = TB_FL_BWD_DO_OFF(D, st);
         const uint32_t lse_t = TB_FL_BWD_LSE_OFF(D) + (uint32_t)tb_fl_bwd_row_slot(st) * 4;
         const uint32_t dr_t = TB_FL_BWD_DR_OFF(D) + (uint32_t)tb_fl_bwd_row_slot(st) * 4;
-        const int h = k.kvh * k.G + it / k.per_head, q0 = (k.first + it % k.per_head) * BR;
         const int masked = tb_attn_tile_needs_mask(q0, BR, k.k0, BC, S, causal);
 
         for (int w = 0; w < TB_FL_WARPS; w++) {
@@ -545,9 +607,13 @@ static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int bx, int bk, fl_b
             fl_zero(sT, QN);
             fl_zero(dpT, QN);
             for (int kk = 0; kk < D / 16; kk++) {
-                emu_reg ak[32][4], av[32][4], b0[32][2], b1[32][2];
-                fl_ldsm_a(x, ak, sK, w * 16, kk);
-                fl_ldsm_a(x, av, sV, w * 16, kk);
+                emu_reg ak_s[32][4], av_s[32][4], b0[32][2], b1[32][2];
+                if (!kv_regs) {
+                    fl_ldsm_a(x, ak_s, sK, w * 16, kk);
+                    fl_ldsm_a(x, av_s, sV, w * 16, kk);
+                }
+                emu_reg(*ak)[4] = kv_regs ? kf[w][kk] : ak_s;
+                emu_reg(*av)[4] = kv_regs ? vf[w][kk] : av_s;
                 for (int np = 0; np < QN / 2; np++) {
                     fl_ldsm_bt(x, b0, b1, sQ, np * 16, kk);
                     emu_mma_16816(sT[2 * np], ak, b0);
@@ -596,36 +662,44 @@ static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int bx, int bk, fl_b
             emu_barrier(m);
 
         for (int w = 0; w < TB_FL_WARPS; w++) {
-            const int HT = D / 16;
-            static double dq[FL_MAX_DT / 2][32][4];
-            fl_zero(dq, HT);
-            const int m0 = tb_fl_dq_m0(w), c0 = tb_fl_dq_c0(w, D);
+            const int CT = D / TB_FL_WARPS / 8;
+            static double dq[2][FL_MAX_DT / 4][32][4];
+            fl_zero(dq[0], CT);
+            fl_zero(dq[1], CT);
+            const int c0 = tb_fl_dq_c0(w, D);
             for (int kk = 0; kk < BC / 16; kk++) {
-                emu_reg a[32][4], b0[32][2], b1[32][2];
-                uint32_t addr[32];
-                for (int l = 0; l < 32; l++)
-                    addr[l] = sDS + tb_fl_dst_ldsm_at(l, m0, kk);
-                emu_ldmatrix_x4(m, addr, TB_FL_LDSM_DST_TRANS && !x->kn->dst_plain, a);
-                for (int np = 0; np < HT / 2; np++) {
+                emu_reg a[2][32][4], b0[32][2], b1[32][2];
+                for (int mt = 0; mt < 2; mt++) {
+                    uint32_t addr[32];
+                    for (int l = 0; l < 32; l++)
+                        addr[l] = sDS + tb_fl_dst_ldsm_at(l, tb_fl_dq_m0(mt), kk);
+                    emu_ldmatrix_x4(m, addr, TB_FL_LDSM_DST_TRANS && !x->kn->dst_plain, a[mt]);
+                }
+                for (int np = 0; np < CT / 2; np++) {
                     fl_ldsm_b(x, b0, b1, sK, kk * 16, c0 + np * 16);
-                    emu_mma_16816(dq[2 * np], a, b0);
-                    emu_mma_16816(dq[2 * np + 1], a, b1);
+                    for (int mt = 0; mt < 2; mt++) {
+                        emu_mma_16816(dq[mt][2 * np], a[mt], b0);
+                        emu_mma_16816(dq[mt][2 * np + 1], a[mt], b1);
+                    }
                 }
             }
-            double *dqh = out->dQacc + ((int64_t)k.b * H + h) * S * D;
-            for (int r = 0; r < 2; r++)
-                for (int l = 0; l < 32; l++) {
-                    const int qi = q0 + m0 + tb_fl_lane_g(l) + tb_fl_c_vrow(2 * r);
-                    if (qi >= S)
-                        continue;
-                    for (int i = 0; i < HT; i++)
-                        for (int e = 0; e < 2; e++)
-                            dqh[(int64_t)qi * D + c0 + i * 8 + tb_fl_c_col(l, 0) + e] +=
-                                dq[i][l][2 * r + e] * scale;
-                }
+            double *dqh = out->dQacc + (row - q0) * D;
+            for (int mt = 0; mt < 2; mt++)
+                for (int r = 0; r < 2; r++)
+                    for (int l = 0; l < 32; l++) {
+                        const int qi =
+                            q0 + tb_fl_dq_m0(mt) + tb_fl_lane_g(l) + tb_fl_c_vrow(2 * r);
+                        if (qi >= S)
+                            continue;
+                        for (int i = 0; i < CT; i++)
+                            for (int e = 0; e < 2; e++)
+                                dqh[(int64_t)qi * D + c0 + i * 8 + tb_fl_c_col(l, 0) + e] +=
+                                    dq[mt][i][l][2 * r + e] * scale;
+                    }
         }
         if (!x->kn->no_end_barrier)
             emu_barrier(m);
+        tb_fl_bwd_next_item(&q0, &row, k.first, nq, S);
     }
     emu_wait(m, 0);
 
@@ -635,10 +709,10 @@ static void fl_bwd_block(const fl_ctx *x, const fl_case *c, int bx, int bk, fl_b
                 const int kj = k.k0 + w * 16 + tb_fl_lane_g(l) + tb_fl_c_vrow(2 * r);
                 if (kj >= S)
                     continue;
-                const int64_t row = ((int64_t)bk * S + kj) * D;
+                const int64_t krow = ((int64_t)bk * S + kj) * D;
                 for (int i = 0; i < DT; i++)
                     for (int e = 0; e < 2; e++) {
-                        const int64_t at = row + i * 8 + tb_fl_c_col(l, 0) + e;
+                        const int64_t at = krow + i * 8 + tb_fl_c_col(l, 0) + e;
                         out->dK[at] = dk[w][i][l][2 * r + e] * scale;
                         out->dV[at] = dv[w][i][l][2 * r + e];
                         out->dK_writes[at]++;
@@ -658,15 +732,16 @@ static fl_bwd_result fl_bwd_run(const fl_case *c, const fl_knobs *kn)
     const fl_shape *sh = &c->sh;
     emu_smem m;
     emu_smem_init(&m, TB_FL_BWD_SMEM(sh->D));
-    fl_ctx x = {&m, kn, sh->D};
+    fl_ctx x = {&m, kn, sh->D, 0};
     fl_bwd_out out = {calloc((size_t)c->nq, sizeof(double)), fl_alloc(c->nk), fl_alloc(c->nk),
                       calloc((size_t)c->nk, sizeof(int)), calloc((size_t)c->nk, sizeof(int))};
     for (int64_t i = 0; i < c->nk; i++)
         out.dK[i] = out.dV[i] = NAN;
-    const int nk = (sh->S + TB_ATTN_BWD_BC - 1) / TB_ATTN_BWD_BC;
-    for (int by = 0; by < sh->B * sh->KVH; by++)
-        for (int bx = 0; bx < nk; bx++)
-            fl_bwd_block(&x, c, bx, by, &out);
+    /* every block of the kernel's 1-D grid, in launch order */
+    const int64_t blocks =
+        (int64_t)(sh->S + TB_ATTN_BWD_BC - 1) / TB_ATTN_BWD_BC * sh->B * sh->KVH;
+    for (int64_t blk = 0; blk < blocks; blk++)
+        fl_bwd_block(&x, c, blk, &out);
     fl_bwd_result r = {emu_rel_err(out.dQacc, c->dQ, c->nq), emu_rel_err(out.dK, c->dK, c->nk),
                        emu_rel_err(out.dV, c->dV, c->nk), 0, m.hazards, m.conflicts, ""};
     for (int64_t i = 0; i < c->nk; i++)
@@ -703,24 +778,32 @@ static void fl_describe(const fl_shape *s, char *buf, size_t n)
              s->causal);
 }
 
+/* Both row-tile counts the forward is built with (TB_ATTN_FWD_MT), at both head dims. */
+static const int fl_fwd_mts[] = {2, 1};
+#define FL_NMTS (int)(sizeof fl_fwd_mts / sizeof fl_fwd_mts[0])
+
 Test(flash_emu, forward_matches_the_reference_on_every_shape)
 {
     const fl_knobs none = {0};
-    for (int i = 0; i < FL_NSHAPES; i++) {
-        fl_case c;
-        char what[96];
-        fl_case_make(&c, fl_shapes[i]);
-        fl_describe(&fl_shapes[i], what, sizeof what);
-        const fl_result r = fl_fwd_run(&c, &none);
-        cr_log_info("fwd %s: O err %.2e, lse err %.2e", what, r.err_O, r.err_lse);
-        cr_expect(r.hazards == 0 && r.conflicts == 0, "fwd %s: %ld hazards, %ld conflicts: %s",
-                  what, r.hazards, r.conflicts, r.first);
-        cr_expect(r.miswritten == 0 && r.bad_max == 0, "fwd %s: %ld outputs not written once, "
-                  "%ld wrong row maxima", what, r.miswritten, r.bad_max);
-        cr_expect(r.err_O < FL_EXACT && r.err_lse < FL_EXACT, "fwd %s: O err %.3e, lse err %.3e",
-                  what, r.err_O, r.err_lse);
-        fl_case_free(&c);
-    }
+    for (int i = 0; i < FL_NSHAPES; i++)
+        for (int j = 0; j < FL_NMTS; j++) {
+            fl_case c;
+            char what[96];
+            fl_case_make(&c, fl_shapes[i]);
+            fl_describe(&fl_shapes[i], what, sizeof what);
+            const int mt = fl_fwd_mts[j];
+            const fl_result r = fl_fwd_run(&c, &none, mt);
+            cr_log_info("fwd MT=%d %s: O err %.2e, lse err %.2e", mt, what, r.err_O, r.err_lse);
+            cr_expect(r.hazards == 0 && r.conflicts == 0,
+                      "fwd MT=%d %s: %ld hazards, %ld conflicts: %s", mt, what, r.hazards,
+                      r.conflicts, r.first);
+            cr_expect(r.miswritten == 0 && r.bad_max == 0,
+                      "fwd MT=%d %s: %ld outputs not written once, %ld wrong row maxima", mt,
+                      what, r.miswritten, r.bad_max);
+            cr_expect(r.err_O < FL_EXACT && r.err_lse < FL_EXACT,
+                      "fwd MT=%d %s: O err %.3e, lse err %.3e", mt, what, r.err_O, r.err_lse);
+            fl_case_free(&c);
+        }
 }
 
 Test(flash_emu, backward_matches_the_reference_on_every_shape)
@@ -771,18 +854,21 @@ static void fl_expect_caught(const char *name, const fl_knobs *kn, int how, int 
         char what[96];
         fl_case_make(&c, fl_knob_shapes[i]);
         fl_describe(&fl_knob_shapes[i], what, sizeof what);
-        if (fwd) {
-            const fl_result r = fl_fwd_run(&c, kn);
-            cr_log_info("%s, fwd %s: err %.2e, hazards %ld, conflicts %ld, bad max %ld%s%s",
-                        name, what, fl_fwd_err(&r), r.hazards, r.conflicts, r.bad_max,
+        for (int j = 0; fwd && j < FL_NMTS; j++) {
+            const int mt = fl_fwd_mts[j];
+            const fl_result r = fl_fwd_run(&c, kn, mt);
+            cr_log_info("%s, fwd MT=%d %s: err %.2e, hazards %ld, conflicts %ld, bad max %ld%s%s",
+                        name, mt, what, fl_fwd_err(&r), r.hazards, r.conflicts, r.bad_max,
                         r.first[0] ? ": " : "", r.first);
             if (how & FL_NUMERIC)
                 cr_expect(fl_fwd_err(&r) > FL_WRONG || r.bad_max > 0,
-                          "%s not caught by fwd %s: err %.3e", name, what, fl_fwd_err(&r));
+                          "%s not caught by fwd MT=%d %s: err %.3e", name, mt, what,
+                          fl_fwd_err(&r));
             if (how & FL_PROTOCOL)
-                cr_expect(r.hazards > 0, "%s: no hazard in fwd %s", name, what);
+                cr_expect(r.hazards > 0, "%s: no hazard in fwd MT=%d %s", name, mt, what);
             if (how & FL_CONFLICT)
-                cr_expect(r.conflicts > 0, "%s: no bank conflict in fwd %s", name, what);
+                cr_expect(r.conflicts > 0, "%s: no bank conflict in fwd MT=%d %s", name, mt,
+                          what);
         }
         if (bwd) {
             const fl_bwd_result r = fl_bwd_run(&c, kn);

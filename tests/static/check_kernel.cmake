@@ -9,7 +9,10 @@
 # (sass_loop_mix.py, run by PYTHON, finds the loop).
 #   cmake -DNVCC=... -DSRC=... -DARCH=sm_90a -DINC=... -DOUT=... -DEXPECT="re1;re2"
 #         [-DFORBID=...] [-DMAX_REGS=128] [-DCUOBJDUMP=... -DSASS=... -DSASS_FORBID=...]
-#         [-DSETMAXNREG="40;232;1;2"] [-DLOOP_RATIO=0.28 -DPYTHON=...] -P this
+#         [-DSETMAXNREG="40;232;1;2"] [-DLOOP_RATIO=0.28 -DPYTHON=...] [-DLOOP_MIX_MAX=0.35]
+#         -P this
+# LOOP_MIX_MAX (with CUOBJDUMP): each kernel's main loop reads shared memory (LDSM + LDS) at
+# most this many times per HMMA; "bound" or "kernel-regex=bound,..." (sass_loop_mix.cmake).
 execute_process(
   COMMAND ${NVCC} -ptx -arch=${ARCH} -I${INC} -o ${OUT}.ptx ${SRC}
   RESULT_VARIABLE rc ERROR_VARIABLE err)
@@ -126,6 +129,10 @@ if(DEFINED CUOBJDUMP)
     endif()
     message(STATUS "${ARCH} SASS: ${n} x '${re}' (${kernels})")
   endforeach()
+  if(LOOP_MIX_MAX)
+    include(${CMAKE_CURRENT_LIST_DIR}/sass_loop_mix.cmake)
+    tb_sass_check_loop_mix("${sass}" "${LOOP_MIX_MAX}" "${ARCH} ${SRC}")
+  endif()
   foreach(re ${SASS_FORBID})
     string(REGEX MATCHALL "[ \t]${re}[ .]" hits "${sass}")
     list(LENGTH hits n)
