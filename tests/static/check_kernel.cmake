@@ -3,14 +3,10 @@
 # ptxas reports no register spills and no serialized wgmma. Optionally: the SASS (cuobjdump)
 # holds every pattern in SASS and none in SASS_FORBID; the setmaxnreg split SETMAXNREG (dec
 # inc producer_warpgroups consumer_warpgroups) is what the PTX sets, fits the register file
-# and covers ptxas's count, and ptxas warns of nothing (it warns when it ignores setmaxnreg);
-# LOOP_RATIO: in every
-# function, the main loop's shared-memory loads (LDSM and LDS) per HMMA are at most this
-# (sass_loop_mix.py, run by PYTHON, finds the loop).
+# and covers ptxas's count, and ptxas warns of nothing (it warns when it ignores setmaxnreg).
 #   cmake -DNVCC=... -DSRC=... -DARCH=sm_90a -DINC=... -DOUT=... -DEXPECT="re1;re2"
 #         [-DFORBID=...] [-DMAX_REGS=128] [-DCUOBJDUMP=... -DSASS=... -DSASS_FORBID=...]
-#         [-DSETMAXNREG="40;232;1;2"] [-DLOOP_RATIO=0.28 -DPYTHON=...] [-DLOOP_MIX_MAX=0.35]
-#         -P this
+#         [-DSETMAXNREG="40;232;1;2"] [-DLOOP_MIX_MAX=0.35] -P this
 # LOOP_MIX_MAX (with CUOBJDUMP): each kernel's main loop reads shared memory (LDSM + LDS) at
 # most this many times per HMMA; "bound" or "kernel-regex=bound,..." (sass_loop_mix.cmake).
 execute_process(
@@ -141,17 +137,5 @@ if(DEFINED CUOBJDUMP)
     endif()
     message(STATUS "${ARCH} SASS: no '${re}'")
   endforeach()
-  if(LOOP_RATIO)
-    file(WRITE ${OUT}.sass "${sass}")
-    execute_process(
-      COMMAND ${PYTHON} ${CMAKE_CURRENT_LIST_DIR}/sass_loop_mix.py ${OUT}.sass
-              --max-ratio ${LOOP_RATIO}
-      RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-    if(NOT rc EQUAL 0)
-      message(FATAL_ERROR "the SASS of ${SRC} for ${ARCH}: the main loop's shared-memory loads "
-                          "per HMMA exceed ${LOOP_RATIO}:\n${out}${err}")
-    endif()
-    message(STATUS "${ARCH} SASS, at most ${LOOP_RATIO} (LDSM + LDS) per HMMA:\n${out}")
-  endif()
 endif()
 message(STATUS "${SRC} on ${ARCH}: no spills")
