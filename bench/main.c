@@ -63,7 +63,7 @@ static const char usage_compare[] =
     "measured. The header says what differs between the runs' contexts. Exit 1 when any case\n"
     "is SLOWER, WRONG, ERROR or MISSING.\n"
     "\n"
-    "  --threshold PCT    the smallest change that counts (default 2; 10 when every file is a\n"
+    "  --threshold PCT    the smallest change that counts (default 2; 15 when every file is a\n"
     "                     --host run, whose runs drift by more: see README, compare)\n"
     "  --format F         text, md, csv or json (default text)\n"
     "  --method M         rounds (default), or quartiles: the former rule (beyond the\n"
