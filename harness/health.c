@@ -1,4 +1,5 @@
 #include "health.h"
+#include "nvml.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -27,24 +28,11 @@ struct tb_health_lib {
     nvml_ret (*reasons)(nvml_dev, unsigned long long *);
 };
 
-static void *sym(void *lib, const char *a, const char *b)
-{
-    void *p = dlsym(lib, a);
-    if (!p && b)
-        p = dlsym(lib, b);
-    return p;
-}
-
 tb_health_lib *tb_health_open(char *why, size_t whylen)
 {
-    const char *name = getenv("TRAINBENCH_NVML_LIB");
-    if (!name || !*name)
-        name = "libnvidia-ml.so.1";
-    void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(why, whylen, "cannot load %s (%s)", name, dlerror());
+    void *lib = tb_nvml_dlopen(why, whylen);
+    if (!lib)
         return NULL;
-    }
     tb_health_lib *h = calloc(1, sizeof *h);
     if (!h) {
         dlclose(lib);
@@ -53,24 +41,24 @@ tb_health_lib *tb_health_open(char *why, size_t whylen)
     }
     h->lib = lib;
     nvml_ret (*init)(void);
-    *(void **)&init = sym(lib, "nvmlInit_v2", "nvmlInit");
-    *(void **)&h->shutdown = sym(lib, "nvmlShutdown", NULL);
-    *(void **)&h->count = sym(lib, "nvmlDeviceGetCount_v2", "nvmlDeviceGetCount");
-    *(void **)&h->by_index = sym(lib, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
-    *(void **)&h->by_pci = sym(lib, "nvmlDeviceGetHandleByPciBusId_v2",
+    *(void **)&init = tb_nvml_sym(lib, "nvmlInit_v2", "nvmlInit");
+    *(void **)&h->shutdown = tb_nvml_sym(lib, "nvmlShutdown", NULL);
+    *(void **)&h->count = tb_nvml_sym(lib, "nvmlDeviceGetCount_v2", "nvmlDeviceGetCount");
+    *(void **)&h->by_index = tb_nvml_sym(lib, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
+    *(void **)&h->by_pci = tb_nvml_sym(lib, "nvmlDeviceGetHandleByPciBusId_v2",
                                "nvmlDeviceGetHandleByPciBusId");
-    *(void **)&h->ecc_mode = sym(lib, "nvmlDeviceGetEccMode", NULL);
-    *(void **)&h->ecc_total = sym(lib, "nvmlDeviceGetTotalEccErrors", NULL);
-    *(void **)&h->remapped = sym(lib, "nvmlDeviceGetRemappedRows", NULL);
-    *(void **)&h->retired_pending = sym(lib, "nvmlDeviceGetRetiredPagesPendingStatus", NULL);
-    *(void **)&h->gen = sym(lib, "nvmlDeviceGetCurrPcieLinkGeneration", NULL);
-    *(void **)&h->gen_max = sym(lib, "nvmlDeviceGetMaxPcieLinkGeneration", NULL);
-    *(void **)&h->width = sym(lib, "nvmlDeviceGetCurrPcieLinkWidth", NULL);
-    *(void **)&h->width_max = sym(lib, "nvmlDeviceGetMaxPcieLinkWidth", NULL);
-    *(void **)&h->reasons = sym(lib, "nvmlDeviceGetCurrentClocksEventReasons",
+    *(void **)&h->ecc_mode = tb_nvml_sym(lib, "nvmlDeviceGetEccMode", NULL);
+    *(void **)&h->ecc_total = tb_nvml_sym(lib, "nvmlDeviceGetTotalEccErrors", NULL);
+    *(void **)&h->remapped = tb_nvml_sym(lib, "nvmlDeviceGetRemappedRows", NULL);
+    *(void **)&h->retired_pending = tb_nvml_sym(lib, "nvmlDeviceGetRetiredPagesPendingStatus", NULL);
+    *(void **)&h->gen = tb_nvml_sym(lib, "nvmlDeviceGetCurrPcieLinkGeneration", NULL);
+    *(void **)&h->gen_max = tb_nvml_sym(lib, "nvmlDeviceGetMaxPcieLinkGeneration", NULL);
+    *(void **)&h->width = tb_nvml_sym(lib, "nvmlDeviceGetCurrPcieLinkWidth", NULL);
+    *(void **)&h->width_max = tb_nvml_sym(lib, "nvmlDeviceGetMaxPcieLinkWidth", NULL);
+    *(void **)&h->reasons = tb_nvml_sym(lib, "nvmlDeviceGetCurrentClocksEventReasons",
                                 "nvmlDeviceGetCurrentClocksThrottleReasons");
     if (!init || !h->shutdown) {
-        snprintf(why, whylen, "%s lacks nvmlInit/nvmlShutdown", name);
+        snprintf(why, whylen, "%s lacks nvmlInit/nvmlShutdown", tb_nvml_lib_name());
         dlclose(lib);
         free(h);
         return NULL;

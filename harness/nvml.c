@@ -32,7 +32,7 @@ struct tb_nvml {
     nvml_ret (*mig)(nvml_dev, unsigned *, unsigned *);
 };
 
-static void *sym(void *lib, const char *a, const char *b)
+void *tb_nvml_sym(void *lib, const char *a, const char *b)
 {
     void *p = dlsym(lib, a);
     if (!p && b)
@@ -40,16 +40,26 @@ static void *sym(void *lib, const char *a, const char *b)
     return p;
 }
 
-tb_nvml *tb_nvml_open(char *why, size_t whylen)
+const char *tb_nvml_lib_name(void)
 {
     const char *name = getenv("TRAINBENCH_NVML_LIB");
-    if (!name || !*name)
-        name = "libnvidia-ml.so.1";
+    return name && *name ? name : "libnvidia-ml.so.1";
+}
+
+void *tb_nvml_dlopen(char *why, size_t whylen)
+{
+    const char *name = tb_nvml_lib_name();
     void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
+    if (!lib)
         snprintf(why, whylen, "cannot load %s (%s)", name, dlerror());
+    return lib;
+}
+
+tb_nvml *tb_nvml_open(char *why, size_t whylen)
+{
+    void *lib = tb_nvml_dlopen(why, whylen);
+    if (!lib)
         return NULL;
-    }
     tb_nvml *n = calloc(1, sizeof *n);
     if (!n) {
         dlclose(lib);
@@ -57,25 +67,26 @@ tb_nvml *tb_nvml_open(char *why, size_t whylen)
         return NULL;
     }
     n->lib = lib;
-    *(void **)&n->init = sym(lib, "nvmlInit_v2", "nvmlInit");
-    *(void **)&n->shutdown = sym(lib, "nvmlShutdown", NULL);
-    *(void **)&n->error_string = sym(lib, "nvmlErrorString", NULL);
-    *(void **)&n->driver_version = sym(lib, "nvmlSystemGetDriverVersion", NULL);
-    *(void **)&n->by_pci = sym(lib, "nvmlDeviceGetHandleByPciBusId_v2",
+    *(void **)&n->init = tb_nvml_sym(lib, "nvmlInit_v2", "nvmlInit");
+    *(void **)&n->shutdown = tb_nvml_sym(lib, "nvmlShutdown", NULL);
+    *(void **)&n->error_string = tb_nvml_sym(lib, "nvmlErrorString", NULL);
+    *(void **)&n->driver_version = tb_nvml_sym(lib, "nvmlSystemGetDriverVersion", NULL);
+    *(void **)&n->by_pci = tb_nvml_sym(lib, "nvmlDeviceGetHandleByPciBusId_v2",
                                "nvmlDeviceGetHandleByPciBusId");
-    *(void **)&n->clock = sym(lib, "nvmlDeviceGetClockInfo", NULL);
-    *(void **)&n->max_clock = sym(lib, "nvmlDeviceGetMaxClockInfo", NULL);
-    *(void **)&n->power = sym(lib, "nvmlDeviceGetPowerUsage", NULL);
-    *(void **)&n->energy = sym(lib, "nvmlDeviceGetTotalEnergyConsumption", NULL);
-    *(void **)&n->temp = sym(lib, "nvmlDeviceGetTemperature", NULL);
-    *(void **)&n->reasons = sym(lib, "nvmlDeviceGetCurrentClocksEventReasons",
+    *(void **)&n->clock = tb_nvml_sym(lib, "nvmlDeviceGetClockInfo", NULL);
+    *(void **)&n->max_clock = tb_nvml_sym(lib, "nvmlDeviceGetMaxClockInfo", NULL);
+    *(void **)&n->power = tb_nvml_sym(lib, "nvmlDeviceGetPowerUsage", NULL);
+    *(void **)&n->energy = tb_nvml_sym(lib, "nvmlDeviceGetTotalEnergyConsumption", NULL);
+    *(void **)&n->temp = tb_nvml_sym(lib, "nvmlDeviceGetTemperature", NULL);
+    *(void **)&n->reasons = tb_nvml_sym(lib, "nvmlDeviceGetCurrentClocksEventReasons",
                                 "nvmlDeviceGetCurrentClocksThrottleReasons");
-    *(void **)&n->power_limit = sym(lib, "nvmlDeviceGetEnforcedPowerLimit", NULL);
-    *(void **)&n->ecc = sym(lib, "nvmlDeviceGetEccMode", NULL);
-    *(void **)&n->persistence = sym(lib, "nvmlDeviceGetPersistenceMode", NULL);
-    *(void **)&n->mig = sym(lib, "nvmlDeviceGetMigMode", NULL);
+    *(void **)&n->power_limit = tb_nvml_sym(lib, "nvmlDeviceGetEnforcedPowerLimit", NULL);
+    *(void **)&n->ecc = tb_nvml_sym(lib, "nvmlDeviceGetEccMode", NULL);
+    *(void **)&n->persistence = tb_nvml_sym(lib, "nvmlDeviceGetPersistenceMode", NULL);
+    *(void **)&n->mig = tb_nvml_sym(lib, "nvmlDeviceGetMigMode", NULL);
     if (!n->init || !n->shutdown || !n->by_pci) {
-        snprintf(why, whylen, "%s lacks nvmlInit/nvmlDeviceGetHandleByPciBusId", name);
+        snprintf(why, whylen, "%s lacks nvmlInit/nvmlDeviceGetHandleByPciBusId",
+                 tb_nvml_lib_name());
         dlclose(lib);
         free(n);
         return NULL;

@@ -16,6 +16,14 @@ typedef struct tb_nvml tb_nvml;
 
 /* Loads and initializes NVML. Returns NULL when it cannot, with the reason in why. */
 tb_nvml *tb_nvml_open(char *why, size_t whylen);
+
+/* The NVML library itself (TRAINBENCH_NVML_LIB, else libnvidia-ml.so.1), for readers of other
+ * NVML calls; NULL with the reason in why. */
+void *tb_nvml_dlopen(char *why, size_t whylen);
+/* The library's name as tb_nvml_dlopen loads it. */
+const char *tb_nvml_lib_name(void);
+/* The symbol a, else b (NULL: none), of a library from tb_nvml_dlopen. */
+void *tb_nvml_sym(void *lib, const char *a, const char *b);
 void tb_nvml_close(tb_nvml *n);
 
 /* The driver version string ("570.86.15"), or "" when unknown. */
