@@ -10,9 +10,10 @@
  * (REFERENCE.md, "outlier rules"). Against the median, so one weak GPU does not move it. */
 const tb_verdict_rules tb_verdict_gpu_rules = {0.90, 0.05, 0.10};
 /* Host pseudo-devices run one after another on a shared CPU whose speed moves with the other
- * jobs on it: only a device at well under two thirds of the median is a FAIL (an injected
- * 2x slowdown is 50 % below). */
-const tb_verdict_rules tb_verdict_host_rules = {0.50, 0.15, 0.30};
+ * jobs on it (a healthy host link measured once came 36 % below the median under CI's
+ * parallel tests): only a device or link 40 % below the median is a FAIL (an injected 2x
+ * slowdown is 50 % below). */
+const tb_verdict_rules tb_verdict_host_rules = {0.50, 0.20, 0.40};
 
 const char *tb_level_name(tb_level l)
 {
